@@ -1,0 +1,130 @@
+/**
+ * One error type for everything the gateway reports to a caller. The `code` is MLflow's
+ * `error_code` vocabulary, so MLflow clients keep working; the HTTP status is derived from it
+ * through MLflow's own table unless an error needs a status MLflow has no code for (415, 405).
+ */
+
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'INVALID_PARAMETER_VALUE'
+  | 'RESOURCE_ALREADY_EXISTS'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'RESOURCE_DOES_NOT_EXIST'
+  | 'ENDPOINT_NOT_FOUND'
+  | 'RESOURCE_CONFLICT'
+  | 'RESOURCE_EXHAUSTED'
+  | 'REQUEST_LIMIT_EXCEEDED'
+  | 'INTERNAL_ERROR'
+  | 'INVALID_STATE'
+  | 'DATA_LOSS'
+  | 'NOT_IMPLEMENTED'
+  | 'TEMPORARILY_UNAVAILABLE'
+  | 'DEADLINE_EXCEEDED';
+
+/** MLflow's `ERROR_CODE_TO_HTTP_STATUS` (mlflow/protos/databricks.proto), restricted to the codes we emit. */
+export const ERROR_CODE_TO_STATUS: Readonly<Record<ErrorCode, number>> = {
+  BAD_REQUEST: 400,
+  INVALID_PARAMETER_VALUE: 400,
+  RESOURCE_ALREADY_EXISTS: 400,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  RESOURCE_DOES_NOT_EXIST: 404,
+  ENDPOINT_NOT_FOUND: 404,
+  RESOURCE_CONFLICT: 409,
+  RESOURCE_EXHAUSTED: 429,
+  REQUEST_LIMIT_EXCEEDED: 429,
+  INTERNAL_ERROR: 500,
+  INVALID_STATE: 500,
+  DATA_LOSS: 500,
+  NOT_IMPLEMENTED: 501,
+  TEMPORARILY_UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+};
+
+export interface GatewayErrorOptions {
+  /** Overrides the status derived from `code` (for statuses MLflow has no code for). */
+  status?: number;
+  cause?: unknown;
+  /** Extra response headers, e.g. `Allow` or `Retry-After`. */
+  headers?: Record<string, string>;
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = options.status ?? ERROR_CODE_TO_STATUS[code];
+    this.headers = options.headers;
+  }
+}
+
+/** The request could not be parsed (MLflow's `MlflowInvalidInputException`: message starts with "Invalid input."). */
+export class InvalidInputError extends GatewayError {
+  constructor(detail: string, options?: GatewayErrorOptions) {
+    super('BAD_REQUEST', `Invalid input. ${detail}`, options);
+  }
+}
+
+/** The parsed input does not satisfy the model signature. */
+export class SchemaEnforcementError extends GatewayError {
+  readonly detail: string;
+  constructor(schemaRepr: string, detail: string) {
+    // MLflow echoes the whole input into this message; we deliberately do not (it leaks data into logs and clients).
+    super('INVALID_PARAMETER_VALUE', `Failed to enforce schema of data with schema '${schemaRepr}'. Error: ${detail}`);
+    this.detail = detail;
+  }
+}
+
+export class UnsupportedMediaTypeError extends GatewayError {
+  constructor(message: string) {
+    super('BAD_REQUEST', message, { status: 415 });
+  }
+}
+
+export class ResourceNotFoundError extends GatewayError {
+  constructor(message: string) {
+    super('RESOURCE_DOES_NOT_EXIST', message);
+  }
+}
+
+export class ModelNotReadyError extends GatewayError {
+  constructor(message = 'The model is not loaded yet.') {
+    super('TEMPORARILY_UNAVAILABLE', message, { headers: { 'Retry-After': '1' } });
+  }
+}
+
+/** A failure inside model code. Its message is for the log only; callers see a generic text and a request id. */
+export class ModelExecutionError extends GatewayError {
+  constructor(cause: unknown) {
+    super('INTERNAL_ERROR', 'The model failed while computing the prediction.', { cause });
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}
+
+/** `{"error_code", "message"}`: the body shape every MLflow client understands. */
+export interface ErrorBody {
+  error_code: ErrorCode;
+  message: string;
+  request_id?: string;
+}
+
+export function toErrorBody(err: GatewayError, requestId?: string): ErrorBody {
+  const body: ErrorBody = { error_code: err.code, message: err.message };
+  if (requestId !== undefined && err.status >= 500) body.request_id = requestId;
+  return body;
+}
+
+/** Text of an unknown thrown value, for logs. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,53 @@
+/**
+ * The flavour plug-in point. A flavour turns a model directory into a {@link LoadedModel}; it
+ * never sees HTTP, codecs or the registry. Adding a flavour is one folder under src/flavors/ and
+ * one line in src/flavors/index.ts.
+ */
+import type { MLModel } from '../model/mlmodel.js';
+import type { ModelInput, ModelOutput, Params } from '../schema/model-io.js';
+import type { ModelSignature } from '../schema/signature.js';
+import type { Logger } from '../util/log.js';
+
+export interface FlavorLoadOptions {
+  /** Threads one inference may use inside the runtime. @default 1 */
+  intraOpThreads?: number;
+}
+
+export interface FlavorLoadContext {
+  /** Absolute path of the model directory. */
+  readonly dir: string;
+  readonly mlmodel: MLModel;
+  /** This flavour's entry under `flavors:` in MLmodel. */
+  readonly config: Readonly<Record<string, unknown>>;
+  readonly logger: Logger;
+  readonly options: FlavorLoadOptions;
+}
+
+export interface LoadedModel {
+  /** The MLmodel signature, or one the flavour inferred from the model itself. */
+  readonly signature: ModelSignature | undefined;
+  /** Runtime facts for logs and /metrics, e.g. `{ runtime: 'onnxruntime', version: '1.30.0' }`. */
+  readonly info: Readonly<Record<string, string>>;
+  /**
+   * Scores one request. Input has passed schema enforcement; errors meaning "bad input" are
+   * `GatewayError`s with a 4xx code, anything else is treated as a model failure (500).
+   */
+  predict(input: ModelInput, params: Params): Promise<ModelOutput>;
+  /** Frees native memory; the model is not used afterwards. */
+  unload(): Promise<void>;
+}
+
+/** What a flavour recognises in a directory that has no MLmodel file. */
+export interface DetectedModel {
+  /** The `flavors:` entry to write into a generated MLmodel. */
+  readonly flavors: Record<string, Record<string, unknown>>;
+}
+
+export interface Flavor {
+  /** Our name for it, used in logs, metrics and `flavors:` keys we write. */
+  readonly name: string;
+  canLoad(mlmodel: MLModel): boolean;
+  load(ctx: FlavorLoadContext): Promise<LoadedModel>;
+  /** Recognises a bare model directory (no MLmodel), e.g. a lone `model.onnx`. */
+  detect?(dir: string): Promise<DetectedModel | undefined>;
+}

@@ -1,0 +1,355 @@
+/**
+ * The embedded registry: a directory on local disk.
+ *
+ *   <root>/models/<name>/model.json                 created on first registration
+ *   <root>/models/<name>/aliases/<alias>            the version number, one file per alias
+ *   <root>/models/<name>/versions/<N>/version.json  metadata and the sha256 of every file
+ *   <root>/models/<name>/versions/<N>/artifacts/    the model directory, never changed again
+ *   <root>/staging/                                 registrations in progress
+ *
+ * A version becomes visible by one rename of a complete staged directory to versions/<N>; the
+ * rename fails if <N> exists (it is never empty), so concurrent registrations take distinct
+ * numbers without a lock and a crash at any point leaves nothing half-visible. Aliases are files
+ * replaced by rename, so every alias write is atomic too.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { cp, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { GatewayError, ResourceNotFoundError } from '../../../errors.js';
+import { validateAlias, validateModelName } from '../../names.js';
+import type { FileDigest, MaterializedModel, ModelVersion, RegisterOptions, RegisteredModel, RegistryBackend } from '../../backend.js';
+
+const VERSION_FILE = 'version.json';
+const ARTIFACTS = 'artifacts';
+const STALE_STAGING_MS = 24 * 3600 * 1000;
+
+interface VersionRecord {
+  format: 1;
+  created_at: number;
+  source: string;
+  flavor: string;
+  description?: string;
+  tags: Record<string, string>;
+  files: FileDigest[];
+}
+
+interface ModelRecord {
+  created_at: number;
+  description?: string;
+  tags: Record<string, string>;
+}
+
+export class RegistryIntegrityError extends GatewayError {
+  constructor(message: string) {
+    super('DATA_LOSS', message);
+  }
+}
+
+function validateVersion(version: string): string {
+  if (!/^\d+$/.test(version) || Number(version) < 1) {
+    throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid version '${version}': versions are positive integers.`);
+  }
+  return String(Number(version));
+}
+
+const dirName = (name: string) => encodeURIComponent(name).replace(/^\./, '%2E');
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Writes a file durably and atomically: temp file, fsync, rename. */
+async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+async function listFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) out.push(relative(root, p).split(sep).join('/'));
+      else throw new GatewayError('INVALID_PARAMETER_VALUE', `${p} is neither a file nor a directory`);
+    }
+  };
+  await walk(root);
+  return out.sort();
+}
+
+async function digestTree(root: string): Promise<FileDigest[]> {
+  const files = await listFiles(root);
+  return Promise.all(
+    files.map(async (path) => {
+      const abs = join(root, path);
+      const [st, sha256] = await Promise.all([stat(abs), sha256File(abs)]);
+      return { path, size: st.size, sha256 };
+    }),
+  );
+}
+
+export class LocalRegistry implements RegistryBackend {
+  readonly root: string;
+
+  constructor(
+    readonly uri: string,
+    root: string,
+  ) {
+    this.root = resolve(root);
+  }
+
+  private modelDir(name: string): string {
+    validateModelName(name);
+    return join(this.root, 'models', dirName(name));
+  }
+
+  private async requireModel(name: string): Promise<string> {
+    const dir = this.modelDir(name);
+    if ((await stat(dir).catch(() => undefined)) === undefined) {
+      throw new ResourceNotFoundError(`Registered Model with name=${name} not found`);
+    }
+    return dir;
+  }
+
+  private async versionNumbers(modelDir: string): Promise<number[]> {
+    const entries = await readdir(join(modelDir, 'versions')).catch(() => [] as string[]);
+    return entries
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  private async aliasMap(modelDir: string): Promise<Record<string, string>> {
+    const dir = join(modelDir, 'aliases');
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.endsWith('.tmp'));
+    const out: Record<string, string> = {};
+    for (const n of names.sort()) {
+      const v = (await readFile(join(dir, n), 'utf8').catch(() => '')).trim();
+      if (/^\d+$/.test(v)) out[n] = v;
+    }
+    return out;
+  }
+
+  private async readVersion(name: string, modelDir: string, version: string, aliases?: Record<string, string>): Promise<ModelVersion> {
+    const rec = await readJson<VersionRecord>(join(modelDir, 'versions', version, VERSION_FILE));
+    if (rec === undefined) throw new ResourceNotFoundError(`Model Version (name=${name}, version=${version}) not found`);
+    const al = aliases ?? (await this.aliasMap(modelDir));
+    return {
+      name,
+      version,
+      createdAt: rec.created_at,
+      status: 'READY',
+      aliases: Object.keys(al).filter((a) => al[a] === version),
+      source: rec.source,
+      ...(rec.description === undefined ? {} : { description: rec.description }),
+      tags: rec.tags,
+      flavor: rec.flavor,
+      files: rec.files,
+    };
+  }
+
+  async listModels(): Promise<RegisteredModel[]> {
+    const entries = await readdir(join(this.root, 'models')).catch(() => [] as string[]);
+    const names = entries.map((e) => decodeURIComponent(e)).sort();
+    const out: RegisteredModel[] = [];
+    for (const name of names) {
+      const m = await this.getModel(name).catch(() => undefined);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+
+  async getModel(name: string): Promise<RegisteredModel> {
+    const dir = await this.requireModel(name);
+    const rec = await readJson<ModelRecord>(join(dir, 'model.json'));
+    const versions = await this.versionNumbers(dir);
+    // A model directory without a version is a registration that never completed.
+    if (rec === undefined || versions.length === 0) throw new ResourceNotFoundError(`Registered Model with name=${name} not found`);
+    return {
+      name,
+      createdAt: rec.created_at,
+      ...(rec.description === undefined ? {} : { description: rec.description }),
+      tags: rec.tags,
+      aliases: await this.aliasMap(dir),
+      latestVersion: String(versions[versions.length - 1]),
+    };
+  }
+
+  async listVersions(name: string): Promise<ModelVersion[]> {
+    const dir = await this.requireModel(name);
+    const aliases = await this.aliasMap(dir);
+    const nums = await this.versionNumbers(dir);
+    return Promise.all(nums.map((n) => this.readVersion(name, dir, String(n), aliases)));
+  }
+
+  async getVersion(name: string, version: string): Promise<ModelVersion> {
+    const dir = await this.requireModel(name);
+    return this.readVersion(name, dir, validateVersion(version));
+  }
+
+  async getVersionByAlias(name: string, alias: string): Promise<ModelVersion> {
+    const dir = await this.requireModel(name);
+    const aliases = await this.aliasMap(dir);
+    const version = aliases[alias];
+    if (version === undefined) throw new ResourceNotFoundError(`Registered model alias ${alias} not found.`);
+    return this.readVersion(name, dir, version, aliases);
+  }
+
+  async getLatestVersion(name: string, stage?: string): Promise<ModelVersion> {
+    if (stage !== undefined) {
+      throw new GatewayError(
+        'INVALID_PARAMETER_VALUE',
+        `Stages ('${stage}') are a deprecated MLflow registry feature; the local registry uses aliases: models:/${name}@<alias>.`,
+      );
+    }
+    const dir = await this.requireModel(name);
+    const nums = await this.versionNumbers(dir);
+    if (nums.length === 0) throw new ResourceNotFoundError(`Registered Model with name=${name} has no versions`);
+    return this.readVersion(name, dir, String(nums[nums.length - 1]));
+  }
+
+  async setAlias(name: string, alias: string, version: string): Promise<void> {
+    validateAlias(alias);
+    const v = validateVersion(version);
+    const dir = await this.requireModel(name);
+    await this.readVersion(name, dir, v); // must exist
+    await mkdir(join(dir, 'aliases'), { recursive: true });
+    await writeFileAtomic(join(dir, 'aliases', alias), `${v}\n`);
+  }
+
+  async deleteAlias(name: string, alias: string): Promise<boolean> {
+    validateAlias(alias);
+    const dir = await this.requireModel(name);
+    try {
+      await unlink(join(dir, 'aliases', alias));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /** Checks every file against its recorded sha256, and that nothing was added. */
+  async materialize(version: ModelVersion): Promise<MaterializedModel> {
+    const modelDir = await this.requireModel(version.name);
+    const v = validateVersion(version.version);
+    const rec = await readJson<VersionRecord>(join(modelDir, 'versions', v, VERSION_FILE));
+    if (rec === undefined) throw new ResourceNotFoundError(`Model Version (name=${version.name}, version=${v}) not found`);
+    const dir = join(modelDir, 'versions', v, ARTIFACTS);
+    const actual = await digestTree(dir).catch((err: unknown) => {
+      throw new RegistryIntegrityError(`Cannot read the files of models:/${version.name}/${v} in ${dir}: ${(err as Error).message}`);
+    });
+    const expected = new Map(rec.files.map((f) => [f.path, f]));
+    const problems: string[] = [];
+    for (const f of actual) {
+      const want = expected.get(f.path);
+      if (want === undefined) problems.push(`${f.path} was added`);
+      else if (want.sha256 !== f.sha256 || want.size !== f.size) problems.push(`${f.path} was modified (sha256 ${f.sha256}, registered ${want.sha256})`);
+      expected.delete(f.path);
+    }
+    for (const missing of expected.keys()) problems.push(`${missing} is missing`);
+    if (problems.length > 0) {
+      throw new RegistryIntegrityError(
+        `Refusing to load models:/${version.name}/${v}: its files no longer match the digests recorded at registration: ${problems.join('; ')}.`,
+      );
+    }
+    return { dir, files: rec.files };
+  }
+
+  private async cleanStaging(staging: string): Promise<void> {
+    const now = Date.now();
+    for (const e of await readdir(staging).catch(() => [] as string[])) {
+      const p = join(staging, e);
+      const st = await stat(p).catch(() => undefined);
+      if (st && now - st.mtimeMs > STALE_STAGING_MS) await rm(p, { recursive: true, force: true });
+    }
+  }
+
+  /** The first registration's record wins: link() fails if model.json exists, where rename() would replace it. */
+  private async createModelRecord(modelDir: string, rec: ModelRecord): Promise<void> {
+    const tmp = join(modelDir, `model.json.${randomBytes(6).toString('hex')}.tmp`);
+    await writeFileAtomic(tmp, JSON.stringify(rec));
+    try {
+      await link(tmp, join(modelDir, 'model.json'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await unlink(tmp);
+    }
+  }
+
+  async registerVersion(name: string, sourceDir: string, options: RegisterOptions = {}): Promise<ModelVersion> {
+    const modelDir = this.modelDir(name);
+    const source = resolve(sourceDir);
+    const st = await stat(source).catch(() => undefined);
+    if (!st?.isDirectory()) throw new ResourceNotFoundError(`Model directory ${source} does not exist or is not a directory`);
+    const staging = join(this.root, 'staging');
+    await mkdir(staging, { recursive: true });
+    await this.cleanStaging(staging);
+    const stage = join(staging, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    try {
+      const artifacts = join(stage, ARTIFACTS);
+      await cp(source, artifacts, {
+        recursive: true,
+        dereference: true,
+        errorOnExist: true,
+        filter: (src) => !src.split(sep).includes('.git'),
+      });
+      const { flavor } = options.prepare ? await options.prepare(artifacts) : { flavor: 'unknown' };
+      const record: VersionRecord = {
+        format: 1,
+        created_at: Date.now(),
+        source,
+        flavor,
+        ...(options.description === undefined ? {} : { description: options.description }),
+        tags: options.tags ?? {},
+        files: await digestTree(artifacts),
+      };
+      await writeFileAtomic(join(stage, VERSION_FILE), `${JSON.stringify(record, null, 2)}\n`);
+
+      await mkdir(join(modelDir, 'versions'), { recursive: true });
+      await this.createModelRecord(modelDir, { created_at: record.created_at, tags: {} });
+
+      let n = ((await this.versionNumbers(modelDir)).at(-1) ?? 0) + 1;
+      for (;;) {
+        try {
+          await rename(stage, join(modelDir, 'versions', String(n)));
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+          n++;
+        }
+      }
+      return await this.getVersion(name, String(n));
+    } catch (err) {
+      await rm(stage, { recursive: true, force: true });
+      throw err;
+    }
+  }
+}
+
+export function localRegistry(uri: string, root: string): LocalRegistry {
+  return new LocalRegistry(uri, root);
+}

@@ -1,0 +1,108 @@
+/**
+ * The registry as callers use it: a backend plus `models:/` resolution and registration that
+ * refuses a model whose serving example does not score.
+ */
+import { GatewayError } from '../errors.js';
+import { openModelDir } from '../model/model-dir.js';
+import { writeMLModel } from '../model/mlmodel.js';
+import { signatureToDict } from '../schema/signature.js';
+import { loadServable } from '../serve/dataplane.js';
+import type { Logger } from '../util/log.js';
+import type { MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend } from './backend.js';
+import { openBackend } from './backends/index.js';
+import { type ModelUri, parseModelUri } from './model-uri.js';
+import { validateAlias, validateModelName } from './names.js';
+
+export interface RegisterModelOptions {
+  name: string;
+  /** Point this alias at the new version once it is registered. */
+  alias?: string;
+  description?: string;
+  tags?: Record<string, string>;
+  /** Skip loading and scoring the serving example (not recommended). @default false */
+  skipValidation?: boolean;
+  logger?: Logger;
+}
+
+export class Registry {
+  constructor(readonly backend: RegistryBackend) {}
+
+  get uri(): string {
+    return this.backend.uri;
+  }
+
+  /** Resolves a `models:/` URI (string or parsed) to one version. */
+  async resolve(uri: string | ModelUri): Promise<ModelVersion> {
+    const u = typeof uri === 'string' ? parseModelUri(uri) : uri;
+    switch (u.kind) {
+      case 'version':
+        return this.backend.getVersion(u.name, u.version);
+      case 'alias':
+        return this.backend.getVersionByAlias(u.name, u.alias);
+      case 'latest':
+        return this.backend.getLatestVersion(u.name);
+      case 'stage':
+        return this.backend.getLatestVersion(u.name, u.stage);
+      case 'logged-model':
+        if (this.backend.getLoggedModel === undefined) {
+          throw new GatewayError('INVALID_PARAMETER_VALUE', `Logged-model URIs (models:/${u.modelId}) need an MLflow registry; this one is ${this.uri}.`);
+        }
+        return this.backend.getLoggedModel(u.modelId);
+    }
+  }
+
+  /** Copies a model directory in as a new immutable version; prints nothing, returns the version. */
+  async register(dir: string, options: RegisterModelOptions): Promise<ModelVersion> {
+    if (this.backend.registerVersion === undefined) {
+      throw new GatewayError('NOT_IMPLEMENTED', `The registry at ${this.uri} does not accept registrations from modelgate.`);
+    }
+    validateModelName(options.name);
+    if (options.alias !== undefined) validateAlias(options.alias);
+    const version = await this.backend.registerVersion(options.name, dir, {
+      ...(options.description === undefined ? {} : { description: options.description }),
+      ...(options.tags === undefined ? {} : { tags: options.tags }),
+      prepare: async (staged) => {
+        const md = await openModelDir(staged);
+        if (options.skipValidation && !md.generated) return { flavor: md.flavor.name };
+        const servable = await loadServable(md, { name: options.name, version: 'staged' }, options.logger ? { logger: options.logger } : {});
+        try {
+          if (md.generated) {
+            // Describe a bare directory with an MLmodel carrying the signature the flavour inferred.
+            const doc: Record<string, unknown> = { ...md.mlmodel.raw };
+            if (servable.signature) doc.signature = signatureToDict(servable.signature);
+            await writeMLModel(staged, doc);
+          }
+        } finally {
+          await servable.model.unload();
+        }
+        return { flavor: md.flavor.name };
+      },
+    });
+    if (options.alias !== undefined) await this.backend.setAlias(options.name, options.alias, version.version);
+    return options.alias === undefined ? version : this.backend.getVersion(options.name, version.version);
+  }
+
+  listModels(): Promise<RegisteredModel[]> {
+    return this.backend.listModels();
+  }
+
+  listVersions(name: string): Promise<ModelVersion[]> {
+    return this.backend.listVersions(name);
+  }
+
+  setAlias(name: string, alias: string, version: string): Promise<void> {
+    return this.backend.setAlias(name, alias, version);
+  }
+
+  deleteAlias(name: string, alias: string): Promise<boolean> {
+    return this.backend.deleteAlias(name, alias);
+  }
+
+  materialize(version: ModelVersion): Promise<MaterializedModel> {
+    return this.backend.materialize(version);
+  }
+}
+
+export function openRegistry(uri: string): Registry {
+  return new Registry(openBackend(uri));
+}

@@ -1,0 +1,80 @@
+/**
+ * Inference params (`{"params": {...}}`) checked against the signature's ParamSpecs with one Ajv
+ * validator per model version. Missing params take their defaults; params the signature does not
+ * declare are dropped, as MLflow drops them (with a warning in the log).
+ */
+import { GatewayError } from '../errors.js';
+import { ajv } from './ajv.js';
+import type { ParamSpec, ParamType } from './signature.js';
+
+function scalarSchema(type: ParamType, properties?: Record<string, unknown>): object {
+  switch (type) {
+    case 'boolean':
+      return { type: 'boolean' };
+    case 'integer':
+    case 'long':
+      return { type: 'integer' };
+    case 'float':
+    case 'double':
+      return { type: 'number' };
+    case 'datetime':
+      return { type: 'string', modelgateDatetime: true };
+    case 'object':
+      return properties ? { type: 'object', properties } : { type: 'object' };
+    default:
+      return { type: 'string' };
+  }
+}
+
+ajv.addKeyword({
+  keyword: 'modelgateDatetime',
+  type: 'string',
+  validate: (_schema: unknown, data: string) => !Number.isNaN(Date.parse(data)),
+  error: { message: 'must be a date-time string' },
+});
+
+export interface ParamsEnforcer {
+  /** The params to pass to the model, and the names that were dropped (for a warning). */
+  resolve(raw: Readonly<Record<string, unknown>> | undefined): { params: Record<string, unknown>; ignored: string[] };
+}
+
+function pyRepr(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v);
+}
+
+export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEnforcer {
+  if (specs === undefined || specs.length === 0) {
+    return { resolve: (raw) => ({ params: {}, ignored: raw ? Object.keys(raw) : [] }) };
+  }
+  const validators = new Map(
+    specs.map((s) => {
+      const item = scalarSchema(s.type, s.properties);
+      return [s.name, ajv.compile(s.shape === null ? item : { type: 'array', items: item })] as const;
+    }),
+  );
+  const defaults = Object.fromEntries(specs.map((s) => [s.name, s.default]));
+  return {
+    resolve(raw) {
+      const params: Record<string, unknown> = { ...defaults };
+      if (raw === undefined) return { params, ignored: [] };
+      const invalid: string[] = [];
+      const ignored: string[] = [];
+      for (const [name, value] of Object.entries(raw)) {
+        const validate = validators.get(name);
+        if (validate === undefined) {
+          ignored.push(name);
+        } else if (value === null) {
+          // An explicit null asks for the default.
+        } else if (!validate(value)) {
+          invalid.push(`${pyRepr(name)}: 'Value ${JSON.stringify(value)} ${ajv.errorsText(validate.errors, { dataVar: '' }).trim()}'`);
+        } else {
+          params[name] = value;
+        }
+      }
+      if (invalid.length > 0) {
+        throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid parameters found: {${invalid.join(', ')}}`);
+      }
+      return { params, ignored };
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import type { ModelInput } from '../../schema/model-io.js';
+import type { Schema } from '../../schema/signature.js';
+
+/** A request body turned into what a model takes. */
+export interface DecodedRequest {
+  readonly input: ModelInput;
+  readonly params: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * True for MLflow's unified LLM bodies (`messages`, `prompt`, `input`): their result is returned
+   * as it is, not wrapped in `{"predictions": …}`.
+   */
+  readonly unwrapped: boolean;
+}
+
+/** One body format of `/invocations`, chosen by the request's mime type. */
+export interface BodyCodec {
+  readonly mimeType: string;
+  decode(body: string, schema: Schema | undefined): DecodedRequest;
+}
+
+/**
+ * One top-level key of a JSON body (`inputs`, `instances`, `dataframe_split`,
+ * `dataframe_records`). Parse-time casts to the signature's types happen here, as in MLflow.
+ */
+export interface JsonFormatCodec {
+  readonly key: string;
+  decode(value: unknown, schema: Schema | undefined): ModelInput;
+}

@@ -1,0 +1,128 @@
+/**
+ * The `/invocations` codec table: body codecs keyed by mime type, JSON format codecs keyed by the
+ * body's top-level key. Content-type rules and messages follow MLflow's scoring server.
+ */
+import { GatewayError, InvalidInputError, UnsupportedMediaTypeError } from '../../errors.js';
+import type { Schema } from '../../schema/signature.js';
+import type { BodyCodec, DecodedRequest, JsonFormatCodec } from './codec.js';
+import { csvCodec } from './csv.js';
+import { dataframeRecordsCodec, dataframeSplitCodec } from './dataframe.js';
+import { inputsCodec, instancesCodec } from './inputs.js';
+
+export type { BodyCodec, DecodedRequest, JsonFormatCodec } from './codec.js';
+
+export const PROTOCOL_CHANGE_NOTE =
+  "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0. If you are seeing this error, you are likely using an outdated scoring request format. To resolve the error, either update your request format or adjust your MLflow Model's requirements file to specify an older version of MLflow (for example, change the 'mlflow' requirement specifier to 'mlflow==1.30.0'). If you are making a request using the MLflow client (e.g. via `mlflow.pyfunc.spark_udf()`), upgrade your MLflow client to a version >= 2.0 in order to use the new request format. For more information about the updated MLflow Model scoring protocol in MLflow 2.0, see https://mlflow.org/docs/latest/models.html#deploy-mlflow-models.";
+
+export const JSON_FORMAT_CODECS: readonly JsonFormatCodec[] = [
+  dataframeSplitCodec,
+  dataframeRecordsCodec,
+  instancesCodec,
+  inputsCodec,
+];
+
+const FORMAT_BY_KEY = new Map(JSON_FORMAT_CODECS.map((c) => [c.key, c]));
+const FORMAT_SET = `{${JSON_FORMAT_CODECS.map((c) => `'${c.key}'`).join(', ')}}`;
+const LLM_KEYS = ['messages', 'prompt', 'input'];
+
+/** Parses a JSON body; a parse error names the position, not the body (MLflow echoes the input). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new InvalidInputError(`Ensure that input is a valid JSON formatted string. Error: '${(err as Error).message}'`);
+  }
+}
+
+function pyKind(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  return `a ${typeof v}`;
+}
+
+/** Decodes an already-parsed JSON body (the CLI's `predict` and the HTTP route share this). */
+export function decodeJsonValue(body: unknown, schema: Schema | undefined): DecodedRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidInputError(
+      `The input must be a JSON dictionary with exactly one of the input fields ${FORMAT_SET}. Received ${pyKind(body)}.`,
+    );
+  }
+  const obj = body as Record<string, unknown>;
+  let codec: JsonFormatCodec | undefined;
+  let found = 0;
+  const present: string[] = [];
+  for (const key in obj) {
+    const c = FORMAT_BY_KEY.get(key);
+    if (c !== undefined) {
+      codec = c;
+      found++;
+      present.push(key);
+    }
+  }
+  const params = obj.params;
+  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) {
+    throw new InvalidInputError(`"params" must be a JSON dictionary, got ${pyKind(params)}.`);
+  }
+  const p = (params ?? undefined) as Record<string, unknown> | undefined;
+  // MLflow routes any body with an LLM key to the LLM path, even next to "inputs"; we only do so
+  // when no scoring-protocol key is present, so a column named "input" cannot change the protocol.
+  if (found === 0 && LLM_KEYS.some((k) => k in obj)) {
+    const data: Record<string, unknown> = { ...obj };
+    delete data.params;
+    return { input: { kind: 'json', value: data }, params: p, unwrapped: true };
+  }
+  if (found !== 1 || codec === undefined) {
+    throw new GatewayError(
+      'BAD_REQUEST',
+      `The input must be a JSON dictionary with exactly one of the input fields ${FORMAT_SET}. Received dictionary with input fields: [${present
+        .sort()
+        .map((k) => `'${k}'`)
+        .join(', ')}]. ${PROTOCOL_CHANGE_NOTE}`,
+    );
+  }
+  if ('signature_name' in obj && (codec.key === 'inputs' || codec.key === 'instances')) {
+    throw new InvalidInputError('"signature_name" parameter is currently not supported');
+  }
+  return { input: codec.decode(obj[codec.key], schema), params: p, unwrapped: false };
+}
+
+export const jsonCodec: BodyCodec = {
+  mimeType: 'application/json',
+  decode(text, schema) {
+    return decodeJsonValue(parseJson(text), schema);
+  },
+};
+
+export const BODY_CODECS: readonly BodyCodec[] = [csvCodec, jsonCodec];
+const CODEC_BY_MIME = new Map(BODY_CODECS.map((c) => [c.mimeType, c]));
+const MIME_LIST = `[${BODY_CODECS.map((c) => `'${c.mimeType}'`).join(', ')}]`;
+
+/** Picks the codec for a Content-Type header, with MLflow's 415 rules. */
+export function codecFor(contentType: string | undefined | null): BodyCodec {
+  if (contentType === 'application/json') return jsonCodec; // the common case, without splitting
+  const parts = (contentType ?? '').split(';');
+  const mime = parts[0].trim().toLowerCase();
+  const unknownParams: string[] = [];
+  for (const raw of parts.slice(1)) {
+    const eq = raw.indexOf('=');
+    const key = (eq === -1 ? raw : raw.slice(0, eq)).trim().toLowerCase();
+    const value = eq === -1 ? '' : raw.slice(eq + 1).trim().replace(/^"|"$/g, '').toLowerCase();
+    if (key === '') continue;
+    if (key === 'charset') {
+      if (value !== 'utf-8' && value !== 'utf8') throw new UnsupportedMediaTypeError('The scoring server only supports UTF-8');
+    } else {
+      unknownParams.push(key);
+    }
+  }
+  if (unknownParams.length > 0) {
+    throw new UnsupportedMediaTypeError(`Unrecognized content type parameters: ${unknownParams.join(', ')}. ${PROTOCOL_CHANGE_NOTE}`);
+  }
+  const codec = CODEC_BY_MIME.get(mime);
+  if (codec === undefined) {
+    const got = contentType === undefined || contentType === null ? 'no Content-Type header' : `'${mime}'`;
+    throw new UnsupportedMediaTypeError(
+      `This predictor only supports the following content types: Types: ${MIME_LIST}. Got ${got}.`,
+    );
+  }
+  return codec;
+}

@@ -1,0 +1,23 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  /** @default 'info' */
+  level?: string;
+  /** Where JSON lines go. @default process.stdout (fd 1) */
+  destination?: number;
+}
+
+/** Structured JSON logs. Request bodies are never logged. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    { level: options.level ?? 'info', base: { service: 'modelgate' }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ fd: options.destination ?? 1, sync: false }),
+  );
+}
+
+/** A logger that drops everything (library use, tests). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

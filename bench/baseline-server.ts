@@ -24,6 +24,9 @@ export async function startBaseline(modelPath: string, port = 0): Promise<{ port
         for (const [name, t] of Object.entries(out)) body[name] = Array.from(t.data as Float32Array, Number);
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ predictions: body }));
+      }, (err: unknown) => {
+        res.writeHead(500);
+        res.end(String(err));
       });
     });
   });

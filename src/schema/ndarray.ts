@@ -307,13 +307,6 @@ export function inferDType(value: unknown): DType {
   return 'float64';
 }
 
-/** Reads element i as a JSON-able value (bigint → number when safe, else string... see {@link elementToJson}). */
-export function elementAt(a: NDArray, i: number): unknown {
-  const v = (a.data as ArrayLike<unknown>)[i];
-  if (a.dtype === 'bool') return v !== 0 && v !== false;
-  return v;
-}
-
 /** A new array of `dtype` with the same shape; numeric casts only (callers check the kinds). */
 export function castArray(a: NDArray, dtype: DType): NDArray {
   if (a.dtype === dtype) return a;

@@ -9,7 +9,7 @@ import { type Logger, silentLogger } from '../util/log.js';
 import { pyJson } from '../util/py-json.js';
 import { readBodyText, requestHeader } from './body.js';
 import { type ServableModel, scoreBody } from './dataplane.js';
-import { type GatewayMetrics, type ModelCells, createMetrics, modelCells } from './metrics.js';
+import { type CounterCell, type GatewayMetrics, type ModelCells, createMetrics, modelCells } from './metrics.js';
 import type { ModelHost } from './model-host.js';
 
 export const MODELGATE_VERSION = '0.1.0';
@@ -89,6 +89,8 @@ export function createApp(deps: AppDeps): Hono {
 
   /** Wraps a handler with the HTTP metrics and error mapping (cheaper than a middleware chain). */
   const route = (path: string, method: string, handler: Handler): Handler => {
+    const duration = metrics.httpDuration.cell({ method, route: path });
+    const byStatus = new Map<number, CounterCell>();
     return async (c) => {
       const started = performance.now();
       metrics.inFlight++;
@@ -99,8 +101,10 @@ export function createApp(deps: AppDeps): Hono {
         res = errorResponse(c, err);
       }
       metrics.inFlight--;
-      metrics.httpRequests.inc({ method, route: path, status: String(res.status) });
-      metrics.httpDuration.observe({ method, route: path }, (performance.now() - started) / 1000);
+      let count = byStatus.get(res.status);
+      if (count === undefined) byStatus.set(res.status, (count = metrics.httpRequests.cell({ method, route: path, status: String(res.status) })));
+      count.inc();
+      duration.observe((performance.now() - started) / 1000);
       return res;
     };
   };

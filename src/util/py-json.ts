@@ -74,55 +74,64 @@ export function pyJson(value: unknown): string {
   }
 }
 
-/** Formats one element of a typed array by dtype kind: floats always carry a decimal point. */
-function elementWriter(a: NDArray): (i: number) => string {
-  const d = a.data as ArrayLike<unknown>;
-  switch (a.dtype) {
+const fmtBool = (v: unknown): string => (v ? 'true' : 'false');
+const fmtFloat = (v: unknown): string => pyFloat(v as number);
+
+/** The element formatter for a dtype: floats always carry a decimal point, as Python prints them. */
+function formatterFor(dtype: NDArray['dtype']): (v: unknown) => string {
+  switch (dtype) {
     case 'float16':
     case 'float32':
     case 'float64':
-      return (i) => pyFloat(d[i] as number);
+      return fmtFloat;
     case 'bool':
-      return (i) => (d[i] ? 'true' : 'false');
-    case 'int64':
-    case 'uint64':
+      return fmtBool;
     case 'int8':
     case 'int16':
     case 'int32':
+    case 'int64':
     case 'uint8':
     case 'uint16':
     case 'uint32':
-      return (i) => String(d[i]);
+    case 'uint64':
+      return String;
     default:
-      return (i) => pyJson(d[i]);
+      return pyJson;
   }
+}
+
+function listToPyJson(d: ArrayLike<unknown>, from: number, n: number, fmt: (v: unknown) => string): string {
+  if (n === 0) return '[]';
+  let s = `[${fmt(d[from])}`;
+  for (let i = 1; i < n; i++) s += `, ${fmt(d[from + i])}`;
+  return `${s}]`;
+}
+
+function nestedToPyJson(d: ArrayLike<unknown>, shape: readonly number[], depth: number, offset: number, fmt: (v: unknown) => string): string {
+  const n = shape[depth];
+  if (depth === shape.length - 1) return listToPyJson(d, offset, n, fmt);
+  let stride = 1;
+  for (let i = depth + 1; i < shape.length; i++) stride *= shape[i];
+  if (n === 0) return '[]';
+  let s = '[';
+  for (let i = 0; i < n; i++) s += (i === 0 ? '' : ', ') + nestedToPyJson(d, shape, depth + 1, offset + i * stride, fmt);
+  return `${s}]`;
 }
 
 /** `ndarray.tolist()` written as Python would. */
 export function ndarrayToPyJson(a: NDArray): string {
-  const write = elementWriter(a);
-  const shape = a.shape;
-  if (shape.length === 0) return write(0);
-  const parts: string[] = [];
-  let k = 0;
-  const walk = (depth: number): void => {
-    const n = shape[depth];
-    parts.push('[');
-    if (depth === shape.length - 1) {
-      for (let i = 0; i < n; i++) parts.push(i === 0 ? write(k++) : `, ${write(k++)}`);
-    } else {
-      for (let i = 0; i < n; i++) {
-        if (i > 0) parts.push(', ');
-        walk(depth + 1);
-      }
-    }
-    parts.push(']');
-  };
-  walk(0);
-  return parts.join('');
+  const fmt = formatterFor(a.dtype);
+  const d = a.data as ArrayLike<unknown>;
+  if (a.shape.length === 0) return fmt(d[0]);
+  return nestedToPyJson(d, a.shape, 0, 0, fmt);
 }
 
-/** One element as a JSON value for records output (`df.to_dict('records')`). */
-export function elementToPyJson(a: NDArray, i: number): string {
-  return elementWriter(a)(i);
+/** Row r of an array as JSON: a scalar for 1-D arrays, a nested list otherwise (`df.to_dict('records')` cells). */
+export function rowToPyJson(a: NDArray, r: number): string {
+  const fmt = formatterFor(a.dtype);
+  const d = a.data as ArrayLike<unknown>;
+  if (a.shape.length <= 1) return fmt(d[r]);
+  let stride = 1;
+  for (let i = 1; i < a.shape.length; i++) stride *= a.shape[i];
+  return nestedToPyJson(d, a.shape, 1, r * stride, fmt);
 }

@@ -125,6 +125,7 @@ function outputsToFrame(names: readonly string[], outs: readonly NDArray[]): Dat
 
 class OnnxModel implements LoadedModel {
   readonly info: Record<string, string>;
+  private readonly fetches: string[];
 
   constructor(
     private readonly ort: OrtModule,
@@ -134,6 +135,7 @@ class OnnxModel implements LoadedModel {
     readonly signature: ModelSignature | undefined,
   ) {
     this.info = { runtime: 'onnxruntime', runtimeVersion: ort.env.versions.node ?? 'unknown' };
+    this.fetches = outputs.map((o) => o.name);
   }
 
   private feedsFor(input: ModelInput): Record<string, Ort.Tensor> {
@@ -180,7 +182,7 @@ class OnnxModel implements LoadedModel {
     const feeds = this.feedsFor(input);
     let results: Ort.InferenceSession.ReturnType;
     try {
-      results = await this.session.run(feeds, this.outputs.map((o) => o.name));
+      results = await this.session.run(feeds, this.fetches);
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
       // onnxruntime's own input checks: the caller sent the wrong shape or type.
@@ -189,7 +191,7 @@ class OnnxModel implements LoadedModel {
       }
       throw err;
     }
-    const names = this.outputs.map((o) => o.name);
+    const names = this.fetches;
     const outs = names.map((n) => fromOrtTensor(results[n]));
     if (input.kind === 'dataframe') return { kind: 'dataframe', value: outputsToFrame(names, outs) };
     const value: Record<string, NDArray> = {};

@@ -3,18 +3,7 @@
  * list, a dict of arrays as an object, a DataFrame as records, all inside `{"predictions": …}`.
  */
 import type { DataFrame, ModelOutput } from '../../schema/model-io.js';
-import { type NDArray, shapeSize } from '../../schema/ndarray.js';
-import { elementToPyJson, ndarrayToPyJson, pyJson, pyString } from '../../util/py-json.js';
-
-/** Row `r` of an N-D array as nested JSON (a scalar for 1-D arrays). */
-function rowToPyJson(a: NDArray, r: number): string {
-  if (a.shape.length <= 1) return elementToPyJson(a, r);
-  const inner = a.shape.slice(1);
-  const size = shapeSize(inner);
-  const data = a.data as { slice?: (s: number, e: number) => NDArray['data'] };
-  const sub = (data.slice as (s: number, e: number) => NDArray['data']).call(a.data, r * size, (r + 1) * size);
-  return ndarrayToPyJson({ dtype: a.dtype, shape: inner, data: sub });
-}
+import { ndarrayToPyJson, pyJson, pyString, rowToPyJson } from '../../util/py-json.js';
 
 function recordsToPyJson(df: DataFrame): string {
   const keys = df.columns.map((c) => `${pyString(String(c))}: `);
@@ -33,8 +22,9 @@ export function outputToPyJson(output: ModelOutput): string {
     case 'tensor':
       return ndarrayToPyJson(output.value);
     case 'tensors': {
-      const entries = Object.entries(output.value);
-      return `{${entries.map(([k, v]) => `${pyString(k)}: ${ndarrayToPyJson(v)}`).join(', ')}}`;
+      let s = '{';
+      for (const k in output.value) s += `${s.length === 1 ? '' : ', '}${pyString(k)}: ${ndarrayToPyJson(output.value[k])}`;
+      return `${s}}`;
     }
     case 'dataframe':
       return recordsToPyJson(output.value);

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/serve/app.js';
+import { createMetrics } from '../../src/serve/metrics.js';
+import { SingleModelHost } from '../../src/serve/model-host.js';
+import { type Logger, silentLogger } from '../../src/util/log.js';
+import { fakeServable } from '../fixtures/fake-flavors.js';
+
+const TENSOR_SIG = { inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 2]}}]' };
+
+async function appWith(behaviour: Parameters<typeof fakeServable>[0], signature?: Parameters<typeof fakeServable>[1], logger?: Logger) {
+  const metrics = createMetrics({ processMetrics: false });
+  const host = new SingleModelHost(metrics);
+  host.setReady(await fakeServable(behaviour, signature));
+  return { app: createApp({ host, metrics, logger: logger ?? silentLogger() }), host, metrics };
+}
+
+// A string body makes fetch add "text/plain" by itself; bytes let a test send no Content-Type at all.
+const post = (body: string, contentType: string | null = 'application/json', headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  body: contentType === null ? new TextEncoder().encode(body) : body,
+  headers: contentType === null ? headers : { 'content-type': contentType, ...headers },
+});
+
+describe('HTTP surface', () => {
+  it('answers liveness before the model is loaded, and readiness only after', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const host = new SingleModelHost(metrics);
+    const app = createApp({ host, metrics });
+    expect((await app.request('/ping')).status).toBe(200);
+    expect((await app.request('/health')).status).toBe(200);
+    expect((await app.request('/v2/health/live')).status).toBe(200);
+    const notReady = await app.request('/ready');
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toMatchObject({ ready: false, state: 'loading' });
+    expect((await app.request('/v2/health/ready')).status).toBe(503);
+    const inv = await app.request('/invocations', post('{"inputs": [[1, 2]]}'));
+    expect(inv.status).toBe(503);
+    expect(inv.headers.get('retry-after')).toBe('1');
+    expect(await inv.json()).toMatchObject({ error_code: 'TEMPORARILY_UNAVAILABLE' });
+
+    host.setReady(await fakeServable({ kind: 'echo' }, TENSOR_SIG));
+    const ready = await app.request('/ready');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, state: 'ready', models: [{ name: 'fake', version: '1', flavor: 'fake' }] });
+  });
+
+  it('reports a failed load in readiness', async () => {
+    const host = new SingleModelHost();
+    host.setFailed('boom');
+    const app = createApp({ host });
+    const res = await app.request('/ready');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ ready: false, state: 'failed', error: 'boom' });
+  });
+
+  it('serves predictions with the model name and version in headers', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    const res = await app.request('/invocations', post('{"inputs": [[1, 2], [3, 4.5]]}'));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('x-model-name')).toBe('fake');
+    expect(res.headers.get('x-model-version')).toBe('1');
+    // float32 values print as Python floats.
+    expect(await res.text()).toBe('{"predictions": [[1.0, 2.0], [3.0, 4.5]]}');
+  });
+
+  it('echoes a caller-supplied request id and ignores an unsafe one', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    const ok = await app.request('/invocations', post('{"inputs": [[1, 2]]}', 'application/json', { 'x-request-id': 'abc-123' }));
+    expect(ok.headers.get('x-request-id')).toBe('abc-123');
+    const bad = await app.request('/invocations', post('{"inputs": [[1]]}', 'application/json', { 'x-request-id': 'a b<script>' }));
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('x-request-id')).toMatch(/^[\w-]+$/);
+  });
+
+  it('turns a model failure into a 500 with a request id and no details, and logs the stack', async () => {
+    const lines: string[] = [];
+    const { pino } = await import('pino');
+    const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const { app, metrics } = await appWith({ kind: 'throw', message: 'secret internal detail at /srv/model.js' }, TENSOR_SIG, logger);
+    const res = await app.request('/invocations', post('{"inputs": [[1, 2]]}'));
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as Record<string, string>;
+    expect(Object.keys(body).sort()).toEqual(['error_code', 'message', 'request_id']);
+    expect(body.error_code).toBe('INTERNAL_ERROR');
+    expect(body.message).not.toContain('secret');
+    expect(res.headers.get('x-request-id')).toBe(body.request_id);
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === body.request_id);
+    expect(JSON.stringify(logged)).toContain('secret internal detail');
+    expect(JSON.stringify(logged)).toContain('stack');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('modelgate_predictions_total{model="fake",version="1",outcome="server_error"} 1');
+    expect(text).toContain('modelgate_errors_total{error_code="INTERNAL_ERROR"} 1');
+  });
+
+  it('maps bad input to 400 with the MLflow error shape', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    const res = await app.request('/invocations', post('{"inputs": [[1, 2, 3]]}'));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error_code: 'INVALID_PARAMETER_VALUE',
+      message:
+        "Failed to enforce schema of data with schema '[Tensor('float32', (-1, 2))]'. Error: Shape of input (1, 3) does not match expected shape (-1, 2).",
+    });
+  });
+
+  it('follows MLflow content-type rules with JSON error bodies', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    for (const [ct, fragment] of [
+      ['text/plain', "Got 'text/plain'"],
+      [null, 'no Content-Type header'],
+      ['application/json; charset=latin-1', 'only supports UTF-8'],
+      ['application/json; format=pandas-split', 'Unrecognized content type parameters: format'],
+    ] as const) {
+      const res = await app.request('/invocations', post('{"inputs": [[1, 2]]}', ct));
+      expect(res.status, String(ct)).toBe(415);
+      const body = (await res.json()) as { error_code: string; message: string };
+      expect(body.message).toContain(fragment);
+    }
+    expect((await app.request('/invocations', post('{"inputs": [[1, 2]]}', 'application/json; charset=UTF-8'))).status).toBe(200);
+  });
+
+  it('returns 405 with Allow for a wrong method and 404 JSON for unknown routes', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    const res = await app.request('/invocations');
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(await res.json()).toMatchObject({ error_code: 'BAD_REQUEST' });
+    const nope = await app.request('/nope');
+    expect(nope.status).toBe(404);
+    expect(await nope.json()).toMatchObject({ error_code: 'ENDPOINT_NOT_FOUND' });
+  });
+
+  it('refuses a body over the limit with 413 before scoring', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const host = new SingleModelHost(metrics);
+    host.setReady(await fakeServable({ kind: 'echo' }, TENSOR_SIG));
+    const app = createApp({ host, metrics, options: { maxBodyBytes: 64 } });
+    const res = await app.request('/invocations', post(`{"inputs": [${'[1, 2], '.repeat(20)}[1, 2]]}`));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error_code: 'REQUEST_LIMIT_EXCEEDED' });
+  });
+
+  it('passes params with defaults and types from the signature', async () => {
+    const sig = {
+      ...TENSOR_SIG,
+      params: '[{"name": "temperature", "type": "double", "default": 0.5, "shape": null}, {"name": "k", "type": "long", "default": 3, "shape": null}]',
+    };
+    const { app } = await appWith({ kind: 'params' }, sig);
+    const res = await app.request('/invocations', post('{"inputs": [[1, 2]], "params": {"temperature": 0.9, "unknown": 1}}'));
+    expect(await res.json()).toEqual({ predictions: { temperature: 0.9, k: 3 } });
+    const bad = await app.request('/invocations', post('{"inputs": [[1, 2]], "params": {"k": "many"}}'));
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' });
+  });
+
+  it('exposes Prometheus metrics labelled by route, status, model and version', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    await app.request('/invocations', post('{"inputs": [[1, 2]]}'));
+    await app.request('/invocations', post('{"inputs": [[1]]}'));
+    await app.request('/ping');
+    const res = await app.request('/metrics');
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toContain('modelgate_http_requests_total{method="POST",route="/invocations",status="200"} 1');
+    expect(text).toContain('modelgate_http_requests_total{method="POST",route="/invocations",status="400"} 1');
+    expect(text).toContain('modelgate_http_requests_total{method="GET",route="/ping",status="200"} 1');
+    expect(text).toContain('modelgate_predictions_total{model="fake",version="1",outcome="success"} 1');
+    expect(text).toContain('modelgate_predictions_total{model="fake",version="1",outcome="client_error"} 1');
+    expect(text).toMatch(/modelgate_request_duration_seconds_count\{model="fake",version="1"\} 2/);
+    expect(text).toMatch(/modelgate_inference_duration_seconds_bucket\{le="\+Inf",model="fake",version="1"\} 1/);
+    expect(text).toContain('modelgate_http_requests_in_flight');
+    expect(text).toContain('modelgate_model_info{model="fake",version="1",flavor="fake",runtime="fake"} 1');
+    expect(text).toContain('modelgate_ready 1');
+    // Two apps in one process keep separate registries.
+    const other = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    expect(await (await other.app.request('/metrics')).text()).not.toContain('status="400"');
+  });
+
+  it('reports the version of modelgate and the served model', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    expect(await (await app.request('/version')).json()).toMatchObject({ modelgate: expect.any(String), models: [{ name: 'fake', version: '1' }] });
+  });
+});

@@ -1,0 +1,41 @@
+/**
+ * modelgate as a library. Everything the CLI does is available here.
+ *
+ * @example
+ * import { openRegistry, loadModel, scoreBody } from 'modelgate';
+ * const registry = openRegistry('file:./registry');
+ * const v = await registry.register('./my-model', { name: 'iris', alias: 'champion' });
+ * const model = await loadModel('models:/iris@champion', registry);
+ * const json = await scoreBody(model, 'application/json', '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}');
+ */
+export { type ResolvedServeConfig, type ServeOptions, ENV_VARS, optionsFromEnv, resolveServeConfig } from './config.js';
+export {
+  type ErrorBody,
+  type ErrorCode,
+  ERROR_CODE_TO_STATUS,
+  GatewayError,
+  InvalidInputError,
+  ModelExecutionError,
+  ResourceNotFoundError,
+  SchemaEnforcementError,
+  toErrorBody,
+} from './errors.js';
+export { type DetectedModel, type Flavor, type FlavorLoadContext, type LoadedModel, listFlavors, registerFlavor } from './flavors/index.js';
+export { onnxFlavor } from './flavors/onnx/index.js';
+export { type ModelDir, openModelDir } from './model/model-dir.js';
+export { type MLModel, parseMLModel, readMLModel, writeMLModel } from './model/mlmodel.js';
+export type { FileDigest, MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend } from './registry/backend.js';
+export { type BackendFactory, openBackend, registerBackend } from './registry/backends/index.js';
+export { LocalRegistry } from './registry/backends/local/index.js';
+export { type ModelUri, InvalidModelUriError, formatModelUri, parseModelUri } from './registry/model-uri.js';
+export { type RegisterModelOptions, Registry, openRegistry } from './registry/registry.js';
+export type { DataFrame, ModelInput, ModelOutput, Params } from './schema/model-io.js';
+export type { DType, NDArray } from './schema/ndarray.js';
+export { type ModelSignature, parseSignature, signatureToDict } from './schema/signature.js';
+export { type AppDeps, type AppOptions, MODELGATE_VERSION, createApp } from './serve/app.js';
+export { type LoadOptions, type ModelRef, type ServableModel, loadServable, score, scoreBody } from './serve/dataplane.js';
+export { loadModel } from './serve/load-model.js';
+export { type GatewayMetrics, createMetrics } from './serve/metrics.js';
+export { type HostStatus, type ModelHost, SingleModelHost } from './serve/model-host.js';
+export { type RunningServer, startServer } from './serve/server.js';
+export { type Logger, createLogger, silentLogger } from './util/log.js';

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/**', 'bench/k6/**'] },
+  { ignores: ['.scratch-*/**', 'dist/**', 'node_modules/**', 'coverage/**', 'examples/**', 'bench/k6/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

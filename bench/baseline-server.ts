@@ -19,15 +19,18 @@ export async function startBaseline(modelPath: string, port = 0): Promise<{ port
       const data = new Float32Array(rows.length * width);
       let k = 0;
       for (const r of rows) for (const x of r) data[k++] = x;
-      void session.run({ [input]: new ort.Tensor('float32', data, [rows.length, width]) }).then((out) => {
-        const body: Record<string, unknown> = {};
-        for (const [name, t] of Object.entries(out)) body[name] = Array.from(t.data as Float32Array, Number);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ predictions: body }));
-      }, (err: unknown) => {
-        res.writeHead(500);
-        res.end(String(err));
-      });
+      void session.run({ [input]: new ort.Tensor('float32', data, [rows.length, width]) }).then(
+        (out) => {
+          const body: Record<string, unknown> = {};
+          for (const [name, t] of Object.entries(out)) body[name] = Array.from(t.data as Float32Array, Number);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ predictions: body }));
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
     });
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));

@@ -53,8 +53,18 @@ interface Summary {
 }
 
 function summarize(s: Summary): string[] {
-  const b = { rps: median(s.base.map((r) => r.rps)), p50: median(s.base.map((r) => r.p50)), p99: median(s.base.map((r) => r.p99)), cpu: median(s.base.map((r) => r.cpuUsPerReq)) };
-  const m = { rps: median(s.mg.map((r) => r.rps)), p50: median(s.mg.map((r) => r.p50)), p99: median(s.mg.map((r) => r.p99)), cpu: median(s.mg.map((r) => r.cpuUsPerReq)) };
+  const b = {
+    rps: median(s.base.map((r) => r.rps)),
+    p50: median(s.base.map((r) => r.p50)),
+    p99: median(s.base.map((r) => r.p99)),
+    cpu: median(s.base.map((r) => r.cpuUsPerReq)),
+  };
+  const m = {
+    rps: median(s.mg.map((r) => r.rps)),
+    p50: median(s.mg.map((r) => r.p50)),
+    p99: median(s.mg.map((r) => r.p99)),
+    cpu: median(s.mg.map((r) => r.cpuUsPerReq)),
+  };
   const ratio = m.rps / b.rps;
   const t = s.scenario.target;
   const verdict = [
@@ -86,7 +96,18 @@ async function main(): Promise<void> {
 
   const work = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
   const registry = join(work, 'registry');
-  execFileSync(process.execPath, [CLI, 'registry', 'register', join(ROOT, 'examples', 'iris'), '--name', 'iris', '--alias', 'champion', '--registry', registry]);
+  execFileSync(process.execPath, [
+    CLI,
+    'registry',
+    'register',
+    join(ROOT, 'examples', 'iris'),
+    '--name',
+    'iris',
+    '--alias',
+    'champion',
+    '--registry',
+    registry,
+  ]);
   const env = { MODELGATE_REGISTRY_URI: registry };
 
   const summaries: Summary[] = [];

@@ -88,9 +88,7 @@ export function demoModelFiles(): Map<string, Uint8Array | string> {
     },
     signature: {
       inputs: singleQuoted(pythonJson([tensorSpec('input', 'float32', [-1, 4])])),
-      outputs: singleQuoted(
-        pythonJson([tensorSpec('probabilities', 'float32', [-1, 3]), tensorSpec('label', 'int64', [-1])]),
-      ),
+      outputs: singleQuoted(pythonJson([tensorSpec('probabilities', 'float32', [-1, 3]), tensorSpec('label', 'int64', [-1])])),
       params: null,
     },
     utc_time_created: singleQuoted(UTC_TIME_CREATED),

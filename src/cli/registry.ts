@@ -5,7 +5,13 @@ import { UsageError, parse, registryOption, registryUri } from './args.js';
 
 function printTable(rows: string[][]): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `${r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -59,7 +65,7 @@ export async function registryCommand(args: string[]): Promise<number> {
     case 'list': {
       need(0, 'list');
       const models = await registry.listModels();
-      if (json) return out(models.map((m) => ({ ...m, created: iso(m.createdAt) }))), 0;
+      if (json) return (out(models.map((m) => ({ ...m, created: iso(m.createdAt) }))), 0);
       if (models.length === 0) {
         process.stdout.write(`no models in ${registry.uri}\n`);
         return 0;
@@ -80,7 +86,7 @@ export async function registryCommand(args: string[]): Promise<number> {
     case 'versions': {
       need(1, 'versions <name>');
       const versions = await registry.listVersions(positionals[0]);
-      if (json) return out(versions.map(versionJson)), 0;
+      if (json) return (out(versions.map(versionJson)), 0);
       printTable([
         ['VERSION', 'FLAVOR', 'ALIASES', 'CREATED', 'SOURCE'],
         ...versions.map((v) => [v.version, v.flavor ?? '-', v.aliases.join(',') || '-', iso(v.createdAt), v.source ?? '-']),

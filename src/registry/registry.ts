@@ -2,7 +2,8 @@
  * The registry as callers use it: a backend plus `models:/` resolution and registration that
  * refuses a model whose serving example does not score.
  */
-import { GatewayError } from '../errors.js';
+import { resolve } from 'node:path';
+import { GatewayError, describeError, isGatewayError } from '../errors.js';
 import { openModelDir } from '../model/model-dir.js';
 import { writeMLModel } from '../model/mlmodel.js';
 import { signatureToDict } from '../schema/signature.js';
@@ -45,7 +46,10 @@ export class Registry {
         return this.backend.getLatestVersion(u.name, u.stage);
       case 'logged-model':
         if (this.backend.getLoggedModel === undefined) {
-          throw new GatewayError('INVALID_PARAMETER_VALUE', `Logged-model URIs (models:/${u.modelId}) need an MLflow registry; this one is ${this.uri}.`);
+          throw new GatewayError(
+            'INVALID_PARAMETER_VALUE',
+            `Logged-model URIs (models:/${u.modelId}) need an MLflow registry; this one is ${this.uri}.`,
+          );
         }
         return this.backend.getLoggedModel(u.modelId);
     }
@@ -61,25 +65,33 @@ export class Registry {
     const version = await this.backend.registerVersion(options.name, dir, {
       ...(options.description === undefined ? {} : { description: options.description }),
       ...(options.tags === undefined ? {} : { tags: options.tags }),
-      prepare: async (staged) => {
-        const md = await openModelDir(staged);
-        if (options.skipValidation && !md.generated) return { flavor: md.flavor.name };
-        const servable = await loadServable(md, { name: options.name, version: 'staged' }, options.logger ? { logger: options.logger } : {});
-        try {
-          if (md.generated) {
-            // Describe a bare directory with an MLmodel carrying the signature the flavour inferred.
-            const doc: Record<string, unknown> = { ...md.mlmodel.raw };
-            if (servable.signature) doc.signature = signatureToDict(servable.signature);
-            await writeMLModel(staged, doc);
-          }
-        } finally {
-          await servable.model.unload();
-        }
-        return { flavor: md.flavor.name };
-      },
+      prepare: (staged) => this.validateStaged(staged, dir, options),
     });
     if (options.alias !== undefined) await this.backend.setAlias(options.name, options.alias, version.version);
     return options.alias === undefined ? version : this.backend.getVersion(options.name, version.version);
+  }
+
+  /** Loads the staged copy and scores its example; errors name the user's folder, not the staging one. */
+  private async validateStaged(staged: string, source: string, options: RegisterModelOptions): Promise<{ flavor: string }> {
+    try {
+      const md = await openModelDir(staged);
+      if (options.skipValidation && !md.generated) return { flavor: md.flavor.name };
+      const servable = await loadServable(md, { name: options.name, version: 'staged' }, options.logger ? { logger: options.logger } : {});
+      try {
+        if (md.generated) {
+          // Describe a bare directory with an MLmodel carrying the signature the flavour inferred.
+          const doc: Record<string, unknown> = { ...md.mlmodel.raw };
+          if (servable.signature) doc.signature = signatureToDict(servable.signature);
+          await writeMLModel(staged, doc);
+        }
+      } finally {
+        await servable.model.unload();
+      }
+      return { flavor: md.flavor.name };
+    } catch (err) {
+      const message = `${resolve(source)} was not registered: ${describeError(err).replaceAll(staged, resolve(source))}`;
+      throw new GatewayError(isGatewayError(err) ? err.code : 'INVALID_PARAMETER_VALUE', message, { cause: err });
+    }
   }
 
   listModels(): Promise<RegisteredModel[]> {

@@ -169,6 +169,12 @@ function enforceTensors(input: ModelInput, specs: readonly TensorSpec[], fail: (
     get = (name) => value[name];
   } else if (input.kind === 'dataframe') {
     const df = input.value;
+    if (specs.length === 1 && !df.columns.includes(specs[0].name as string)) {
+      // One input and a DataFrame that does not name it: its columns are that input's last
+      // dimension (what MLflow does for a model without a signature: df.values).
+      const unnamed = enforceTensors(input, [{ dtype: specs[0].dtype, shape: specs[0].shape }], fail);
+      return { kind: 'tensors', value: { [specs[0].name as string]: (unnamed as { value: NDArray }).value } };
+    }
     available = df.columns;
     get = (name) => {
       const spec = specs.find((s) => s.name === name) as TensorSpec;
@@ -180,21 +186,24 @@ function enforceTensors(input: ModelInput, specs: readonly TensorSpec[], fail: (
         `or a pandas DataFrame input containing columns mapping input name to flattened list value from tensor, but an input of type ${input.kind === 'tensor' ? 'ndarray' : 'json'} was found.`,
     );
   }
-  checkMissing(
-    specs.map((s) => s.name as string),
-    available,
-    fail,
-  );
+  const names = specs.map((s) => s.name as string);
+  checkMissing(names, names, available, fail);
   const out: Record<string, NDArray> = {};
   for (const spec of specs) out[spec.name as string] = checkTensor(get(spec.name as string), spec, fail);
   return { kind: 'tensors', value: out };
 }
 
-function checkMissing(required: readonly string[], available: readonly (string | number)[], fail: (d: string) => never): void {
+/** MLflow's message: the required inputs that are absent, and the given ones the signature does not declare. */
+function checkMissing(
+  required: readonly string[],
+  declared: readonly string[],
+  available: readonly (string | number)[],
+  fail: (d: string) => never,
+): void {
   const have = new Set(available);
   const missing = required.filter((n) => !have.has(n));
   if (missing.length === 0) return;
-  const want = new Set<string | number>(required);
+  const want = new Set<string | number>(declared);
   const extra = available.filter((n) => !want.has(n));
   fail(`Model is missing inputs ${pyList(missing)}.${extra.length > 0 ? ` Note that there were extra inputs: ${pyList(extra)}.` : ''}`);
 }
@@ -212,7 +221,13 @@ function tensorToFrame(a: NDArray): DataFrame {
   };
 }
 
-function typedColumn(name: string | number, col: NDArray, spec: ColSpec, validate: ValidateFunction | undefined, fail: (d: string) => never): NDArray {
+function typedColumn(
+  name: string | number,
+  col: NDArray,
+  spec: ColSpec,
+  validate: ValidateFunction | undefined,
+  fail: (d: string) => never,
+): NDArray {
   const t = spec.colType;
   if (validate !== undefined) {
     const data = col.data as unknown[];
@@ -233,7 +248,9 @@ function typedColumn(name: string | number, col: NDArray, spec: ColSpec, validat
     for (let i = 0; i < data.length; i++) {
       const v = data[i];
       if (typeof v !== 'string' && !(v === null && !spec.required)) {
-        fail(`Incompatible input types for column ${name}. Can not safely convert ${col.dtype === 'object' ? typeof v : col.dtype} to str.`);
+        fail(
+          `Incompatible input types for column ${name}. Can not safely convert ${col.dtype === 'object' ? typeof v : col.dtype} to str.`,
+        );
       }
     }
     return { dtype: 'str', shape: col.shape, data: Array.from(data as ArrayLike<string>) };
@@ -253,8 +270,9 @@ function typedColumn(name: string | number, col: NDArray, spec: ColSpec, validat
   } catch {
     // fall through to MLflow's wording
   }
+  const hasNaN = DTYPES[col.dtype].kind === 'float' && Array.prototype.some.call(col.data, (v: number) => Number.isNaN(v));
   const hint =
-    DTYPES[want].kind === 'int' && DTYPES[col.dtype].kind === 'float'
+    DTYPES[want].kind === 'int' && hasNaN
       ? ' Hint: the type mismatch is likely caused by missing values. Integer columns in python can not represent missing values and are therefore encoded as floats.'
       : '';
   return fail(`Incompatible input types for column ${name}. Can not safely convert ${col.dtype} to ${want}.${hint}`);
@@ -280,6 +298,7 @@ function enforceColumns(
   if (named) {
     checkMissing(
       specs.filter((s) => s.required).map((s) => s.name as string),
+      specs.map((s) => s.name as string),
       df.columns,
       fail,
     );

@@ -22,15 +22,7 @@ export type DType =
   | 'bytes'
   | 'object';
 
-export type NumericData =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array;
+export type NumericData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
 export type BigData = BigInt64Array | BigUint64Array;
 export type TensorData = NumericData | BigData | string[] | unknown[];
 
@@ -152,6 +144,9 @@ function typeName(v: unknown): string {
   return Number.isInteger(v) ? 'int' : 'float';
 }
 
+const INT64_RANGE = [-(2n ** 63n), 2n ** 63n - 1n] as const;
+const UINT64_RANGE = [0n, 2n ** 64n - 1n] as const;
+
 /**
  * Converts one JSON scalar to the dtype's element, as `np.array([v], dtype)` would, except that a
  * number that is not whole is refused for an integer dtype instead of being truncated (numpy
@@ -162,6 +157,7 @@ export function castScalar(v: unknown, dtype: DType): number | bigint | string |
   switch (info.kind) {
     case 'float': {
       if (typeof v === 'number') return v;
+      if (typeof v === 'bigint') return Number(v);
       if (v === null) return Number.NaN;
       if (typeof v === 'boolean') return v ? 1 : 0;
       if (typeof v === 'string') {
@@ -174,7 +170,9 @@ export function castScalar(v: unknown, dtype: DType): number | bigint | string |
     case 'int':
     case 'uint': {
       let n: number | bigint;
-      if (typeof v === 'number') {
+      if (typeof v === 'bigint') {
+        n = v;
+      } else if (typeof v === 'number') {
         if (!Number.isFinite(v)) throw new InvalidInputError(`cannot convert float ${v} to integer`);
         if (!Number.isInteger(v)) throw new InvalidInputError(`Can not safely convert float ${v} to ${dtype}`);
         n = v;
@@ -190,8 +188,7 @@ export function castScalar(v: unknown, dtype: DType): number | bigint | string |
       }
       if (info.size === 8) {
         const b = typeof n === 'bigint' ? n : BigInt(n);
-        const lo = dtype === 'uint64' ? 0n : -(2n ** 63n);
-        const hi = dtype === 'uint64' ? 2n ** 64n - 1n : 2n ** 63n - 1n;
+        const [lo, hi] = dtype === 'uint64' ? UINT64_RANGE : INT64_RANGE;
         if (b < lo || b > hi) throw new InvalidInputError(`Python integer ${b} out of bounds for ${dtype}`);
         return b;
       }
@@ -204,6 +201,7 @@ export function castScalar(v: unknown, dtype: DType): number | bigint | string |
     case 'bool': {
       if (typeof v === 'boolean') return v;
       if (typeof v === 'number') return v !== 0;
+      if (typeof v === 'bigint') return v !== 0n;
       if (typeof v === 'string') {
         const s = v.trim().toLowerCase();
         if (s === 'true') return true;
@@ -213,7 +211,7 @@ export function castScalar(v: unknown, dtype: DType): number | bigint | string |
     }
     case 'str':
       if (typeof v === 'string') return v;
-      if (typeof v === 'number') return String(v);
+      if (typeof v === 'number' || typeof v === 'bigint') return String(v);
       if (typeof v === 'boolean') return v ? 'True' : 'False';
       if (v === null) return 'None';
       throw new InvalidInputError(`could not convert ${typeName(v)} to str`);
@@ -294,6 +292,8 @@ export function inferDType(value: unknown): DType {
     } else if (typeof v === 'number') {
       if (Number.isInteger(v)) sawInt = true;
       else sawFloat = true;
+    } else if (typeof v === 'bigint') {
+      sawInt = true;
     } else if (typeof v === 'boolean') sawBool = true;
     else if (typeof v === 'string') sawStr = true;
     else sawOther = true;

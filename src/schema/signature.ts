@@ -239,9 +239,7 @@ function colTypeToJson(t: ColType): Record<string, unknown> {
     case 'object':
       return {
         type: 'object',
-        properties: Object.fromEntries(
-          Object.entries(t.properties).map(([k, v]) => [k, { ...colTypeToJson(v), required: v.required }]),
-        ),
+        properties: Object.fromEntries(Object.entries(t.properties).map(([k, v]) => [k, { ...colTypeToJson(v), required: v.required }])),
       };
     default:
       return { type: t.type };
@@ -268,9 +266,7 @@ export function signatureToDict(sig: ModelSignature): Required<SignatureDict> {
   return {
     inputs: sig.inputs ? pyJson(schemaToJson(sig.inputs)) : null,
     outputs: sig.outputs ? pyJson(schemaToJson(sig.outputs)) : null,
-    params: sig.params
-      ? pyJson(sig.params.map((p) => ({ name: p.name, type: p.type, default: p.default, shape: p.shape })))
-      : null,
+    params: sig.params ? pyJson(sig.params.map((p) => ({ name: p.name, type: p.type, default: p.default, shape: p.shape }))) : null,
   };
 }
 

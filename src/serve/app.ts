@@ -102,7 +102,8 @@ export function createApp(deps: AppDeps): Hono {
       }
       metrics.inFlight--;
       let count = byStatus.get(res.status);
-      if (count === undefined) byStatus.set(res.status, (count = metrics.httpRequests.cell({ method, route: path, status: String(res.status) })));
+      if (count === undefined)
+        byStatus.set(res.status, (count = metrics.httpRequests.cell({ method, route: path, status: String(res.status) })));
       count.inc();
       duration.observe((performance.now() - started) / 1000);
       return res;

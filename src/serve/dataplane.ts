@@ -68,7 +68,15 @@ export async function loadServable(md: ModelDir, ref: ModelRef, options: LoadOpt
   const logger = options.logger ?? silentLogger();
   const started = process.hrtime.bigint();
   const config = md.mlmodel.flavors[md.flavor.name] ?? {};
-  const model = await md.flavor.load({ dir: md.path, mlmodel: md.mlmodel, config, logger, options: options.flavor ?? {} });
+  let model: LoadedModel;
+  try {
+    model = await md.flavor.load({ dir: md.path, mlmodel: md.mlmodel, config, logger, options: options.flavor ?? {} });
+  } catch (err) {
+    if (isGatewayError(err)) throw err;
+    throw new GatewayError('INVALID_PARAMETER_VALUE', `The ${md.flavor.name} flavour cannot load the model: ${describeError(err)}`, {
+      cause: err,
+    });
+  }
   try {
     const signature = model.signature;
     const servable: ServableModel = {

@@ -163,7 +163,11 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       '/invocations time per model version: decode, validation, inference and encoding.',
       registry,
     ),
-    inferenceDuration: new FastHistogram('modelgate_inference_duration_seconds', "Time inside the model's predict call per model version.", registry),
+    inferenceDuration: new FastHistogram(
+      'modelgate_inference_duration_seconds',
+      "Time inside the model's predict call per model version.",
+      registry,
+    ),
     predictions: new FastCounter(
       'modelgate_predictions_total',
       '/invocations requests per model version, by outcome (success, client_error, server_error).',

@@ -107,7 +107,13 @@ function listToPyJson(d: ArrayLike<unknown>, from: number, n: number, fmt: (v: u
   return `${s}]`;
 }
 
-function nestedToPyJson(d: ArrayLike<unknown>, shape: readonly number[], depth: number, offset: number, fmt: (v: unknown) => string): string {
+function nestedToPyJson(
+  d: ArrayLike<unknown>,
+  shape: readonly number[],
+  depth: number,
+  offset: number,
+  fmt: (v: unknown) => string,
+): string {
   const n = shape[depth];
   if (depth === shape.length - 1) return listToPyJson(d, offset, n, fmt);
   let stride = 1;

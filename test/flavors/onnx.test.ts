@@ -56,7 +56,19 @@ describe('ONNX flavour', () => {
     expect(await json(s, { inputs: { a: [[1, 2, 3]], b: [[4, 5, 6]] } })).toBe(expected);
     expect(await json(s, { instances: [{ a: [1, 2, 3], b: [4, 5, 6] }] })).toBe(expected);
     expect(await json(s, { dataframe_records: [{ a: [1, 2, 3], b: [4, 5, 6] }] })).toBe(expected);
-    expect(await json(s, { dataframe_split: { columns: ['a', 'b'], data: [[[1, 2, 3], [4, 5, 6]]] } })).toBe(expected);
+    expect(
+      await json(s, {
+        dataframe_split: {
+          columns: ['a', 'b'],
+          data: [
+            [
+              [1, 2, 3],
+              [4, 5, 6],
+            ],
+          ],
+        },
+      }),
+    ).toBe(expected);
     await expect(json(s, { inputs: { a: [[1, 2, 3]] } })).rejects.toMatchObject({
       status: 400,
       message: expect.stringContaining("Model is missing inputs ['b']."),
@@ -69,7 +81,10 @@ describe('ONNX flavour', () => {
     expect(await json(s, { inputs: [[1, -2]] })).toBe('{"predictions": {"y": [[2, -4]]}}');
     expect(await json(s, { inputs: [['4611686018427387903', 0]] })).toBe('{"predictions": {"y": [[9223372036854775806, 0]]}}');
     await expect(json(s, { inputs: [[1.5, 2]] })).rejects.toMatchObject({ status: 400 });
-    await expect(json(s, { inputs: [['9223372036854775808', 0]] })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('out of bounds') });
+    await expect(json(s, { inputs: [['9223372036854775808', 0]] })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('out of bounds'),
+    });
   });
 
   it('serves float64, string and bool tensors', async () => {
@@ -93,7 +108,14 @@ describe('ONNX flavour', () => {
       '  params: null',
     ].join('\n');
     const s = await serve(await modelDir('iris64sig', irisClassifier({ weights, bias }), mlmodel));
-    const out = JSON.parse(await json(s, { inputs: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] })) as { predictions: { label: number[] } };
+    const out = JSON.parse(
+      await json(s, {
+        inputs: [
+          [5.1, 3.5, 1.4, 0.2],
+          [6.7, 3.0, 5.2, 2.3],
+        ],
+      }),
+    ) as { predictions: { label: number[] } };
     expect(out.predictions.label).toEqual([0, 2]);
   });
 
@@ -103,7 +125,15 @@ describe('ONNX flavour', () => {
     const colSig = JSON.stringify(cols.map((name) => ({ type: 'double', name, required: true }))).replaceAll("'", "''");
     const mlmodel = ['flavors:', '  onnx:', '    data: model.onnx', 'signature:', `  inputs: '${colSig}'`].join('\n');
     const s = await serve(await modelDir('iris-cols-2out', irisClassifier({ weights, bias }), mlmodel));
-    const body = { dataframe_split: { columns: cols, data: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] } };
+    const body = {
+      dataframe_split: {
+        columns: cols,
+        data: [
+          [5.1, 3.5, 1.4, 0.2],
+          [6.7, 3.0, 5.2, 2.3],
+        ],
+      },
+    };
     const out = JSON.parse(await json(s, body)) as { predictions: { probabilities: number[]; label: number }[] };
     expect(out.predictions).toHaveLength(2);
     expect(out.predictions.map((r) => r.label)).toEqual([0, 2]);
@@ -118,23 +148,39 @@ describe('ONNX flavour', () => {
 
   it("maps onnxruntime's own shape checks to 400", async () => {
     const { weights, bias } = trainIrisLogReg();
-    const loose = ['flavors:', '  onnx:', '    data: model.onnx', 'signature:', `  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, -1]}}]'`].join('\n');
+    const loose = [
+      'flavors:',
+      '  onnx:',
+      '    data: model.onnx',
+      'signature:',
+      `  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, -1]}}]'`,
+    ].join('\n');
     const s = await serve(await modelDir('loose', irisClassifier({ weights, bias }), loose));
-    await expect(json(s, { inputs: [[1, 2, 3]] })).rejects.toMatchObject({ status: 400, message: expect.stringContaining('rejected the input') });
+    await expect(json(s, { inputs: [[1, 2, 3]] })).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('rejected the input'),
+    });
   });
 
   it('refuses a model whose serving example does not score, with the reason', async () => {
-    const dir = await modelDir('badexample', int64Model(), ['flavors:', '  onnx:', '    data: model.onnx', 'saved_input_example_info:', '  serving_input_path: ex.json'].join('\n'));
+    const dir = await modelDir(
+      'badexample',
+      int64Model(),
+      ['flavors:', '  onnx:', '    data: model.onnx', 'saved_input_example_info:', '  serving_input_path: ex.json'].join('\n'),
+    );
     await writeFile(join(dir, 'ex.json'), '{"inputs": [[1, 2, 3]]}');
     await expect(loadServable(await openModelDir(dir), { name: 'x', version: '1' })).rejects.toMatchObject({
-      message: expect.stringContaining("serving input example does not score"),
+      message: expect.stringContaining('serving input example does not score'),
     });
   });
 
   it('refuses an MLflow flavour it cannot serve with a hint', async () => {
     const dir = join(root, 'sk');
     await mkdir(dir);
-    await writeFile(join(dir, 'MLmodel'), 'flavors:\n  sklearn:\n    pickled_model: model.pkl\n  python_function:\n    loader_module: mlflow.sklearn\n');
+    await writeFile(
+      join(dir, 'MLmodel'),
+      'flavors:\n  sklearn:\n    pickled_model: model.pkl\n  python_function:\n    loader_module: mlflow.sklearn\n',
+    );
     await expect(openModelDir(dir)).rejects.toMatchObject({ message: expect.stringMatching(/sklearn.*skl2onnx/) });
   });
 });

@@ -144,7 +144,8 @@ describe('HTTP surface', () => {
   it('passes params with defaults and types from the signature', async () => {
     const sig = {
       ...TENSOR_SIG,
-      params: '[{"name": "temperature", "type": "double", "default": 0.5, "shape": null}, {"name": "k", "type": "long", "default": 3, "shape": null}]',
+      params:
+        '[{"name": "temperature", "type": "double", "default": 0.5, "shape": null}, {"name": "k", "type": "long", "default": 3, "shape": null}]',
     };
     const { app } = await appWith({ kind: 'params' }, sig);
     const res = await app.request('/invocations', post('{"inputs": [[1, 2]], "params": {"temperature": 0.9, "unknown": 1}}'));
@@ -179,6 +180,9 @@ describe('HTTP surface', () => {
 
   it('reports the version of modelgate and the served model', async () => {
     const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
-    expect(await (await app.request('/version')).json()).toMatchObject({ modelgate: expect.any(String), models: [{ name: 'fake', version: '1' }] });
+    expect(await (await app.request('/version')).json()).toMatchObject({
+      modelgate: expect.any(String),
+      models: [{ name: 'fake', version: '1' }],
+    });
   });
 });

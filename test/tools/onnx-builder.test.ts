@@ -35,9 +35,9 @@ describe('buildOnnxModel encoding', () => {
   });
 
   it('rejects data that does not match dims', () => {
-    expect(() =>
-      buildOnnxModel({ ...spec, initializers: [{ name: 'w', dtype: 'float32', dims: [2, 2], data: [1, 2, 3] }] }),
-    ).toThrow(/need 4 elements/);
+    expect(() => buildOnnxModel({ ...spec, initializers: [{ name: 'w', dtype: 'float32', dims: [2, 2], data: [1, 2, 3] }] })).toThrow(
+      /need 4 elements/,
+    );
   });
 });
 

@@ -34,13 +34,7 @@ export interface ValueInfo {
 }
 
 export type AttrValue =
-  | { f: number }
-  | { i: number }
-  | { s: string }
-  | { floats: number[] }
-  | { ints: number[] }
-  | { strings: string[] }
-  | { t: TensorInit };
+  { f: number } | { i: number } | { s: string } | { floats: number[] } | { ints: number[] } | { strings: string[] } | { t: TensorInit };
 
 export interface NodeSpec {
   op: string;
@@ -170,7 +164,14 @@ function elementCount(dims: readonly number[]): number {
 export function encodeRawData(dtype: Exclude<OnnxDType, 'string'>, data: TensorInit['data']): Uint8Array {
   const n = data.length;
   const sizes: Record<Exclude<OnnxDType, 'string'>, number> = {
-    float32: 4, float64: 8, int8: 1, uint8: 1, int16: 2, int32: 4, int64: 8, bool: 1,
+    float32: 4,
+    float64: 8,
+    int8: 1,
+    uint8: 1,
+    int16: 2,
+    int32: 4,
+    int64: 8,
+    bool: 1,
   };
   const out = new Uint8Array(n * sizes[dtype]);
   const dv = new DataView(out.buffer);
@@ -178,16 +179,30 @@ export function encodeRawData(dtype: Exclude<OnnxDType, 'string'>, data: TensorI
     const v = (data as ArrayLike<unknown>)[k];
     if (typeof v === 'string') throw new TypeError(`string element in ${dtype} tensor`);
     switch (dtype) {
-      case 'float32': dv.setFloat32(k * 4, Number(v), true); break;
-      case 'float64': dv.setFloat64(k * 8, Number(v), true); break;
-      case 'int8': dv.setInt8(k, checkInteger(Number(v))); break;
-      case 'uint8': dv.setUint8(k, checkInteger(Number(v))); break;
-      case 'int16': dv.setInt16(k * 2, checkInteger(Number(v)), true); break;
-      case 'int32': dv.setInt32(k * 4, checkInteger(Number(v)), true); break;
+      case 'float32':
+        dv.setFloat32(k * 4, Number(v), true);
+        break;
+      case 'float64':
+        dv.setFloat64(k * 8, Number(v), true);
+        break;
+      case 'int8':
+        dv.setInt8(k, checkInteger(Number(v)));
+        break;
+      case 'uint8':
+        dv.setUint8(k, checkInteger(Number(v)));
+        break;
+      case 'int16':
+        dv.setInt16(k * 2, checkInteger(Number(v)), true);
+        break;
+      case 'int32':
+        dv.setInt32(k * 4, checkInteger(Number(v)), true);
+        break;
       case 'int64':
         dv.setBigInt64(k * 8, typeof v === 'bigint' ? v : BigInt(checkInteger(Number(v))), true);
         break;
-      case 'bool': dv.setUint8(k, v ? 1 : 0); break;
+      case 'bool':
+        dv.setUint8(k, v ? 1 : 0);
+        break;
     }
   }
   return out;
@@ -275,9 +290,7 @@ export function buildOnnxModel(spec: ModelSpec): Uint8Array {
   w.string(2, 'modelgate-tools');
   if (spec.docString) w.string(6, spec.docString);
   w.message(7, (g) => {
-    spec.nodes.forEach((node, k) =>
-      g.message(1, (nw) => writeNode(nw, { ...node, name: node.name ?? `${node.op}_${k}` })),
-    );
+    spec.nodes.forEach((node, k) => g.message(1, (nw) => writeNode(nw, { ...node, name: node.name ?? `${node.op}_${k}` })));
     g.string(2, spec.graphName ?? 'main');
     for (const init of spec.initializers ?? []) g.message(5, (tw) => writeTensor(tw, init));
     for (const input of spec.inputs) g.message(11, (vw) => writeValueInfo(vw, input));

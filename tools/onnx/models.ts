@@ -187,8 +187,14 @@ export function multiInputModel(): Uint8Array {
   const f3 = { dtype: 'float32' as const, shape: [BATCH_DIM, 3] };
   return buildOnnxModel({
     graphName: 'multi_input',
-    inputs: [{ name: 'a', ...f3 }, { name: 'b', ...f3 }],
-    outputs: [{ name: 'sum', ...f3 }, { name: 'product', ...f3 }],
+    inputs: [
+      { name: 'a', ...f3 },
+      { name: 'b', ...f3 },
+    ],
+    outputs: [
+      { name: 'sum', ...f3 },
+      { name: 'product', ...f3 },
+    ],
     nodes: [
       { op: 'Add', inputs: ['a', 'b'], outputs: ['sum'] },
       { op: 'Mul', inputs: ['a', 'b'], outputs: ['product'] },

@@ -262,7 +262,10 @@ export const onnxFlavor: Flavor = {
     }
     const signature = ctx.mlmodel.signature?.inputs
       ? ctx.mlmodel.signature
-      : { ...inferSignature(inputs as IoMeta[], outputs), ...(ctx.mlmodel.signature?.params ? { params: ctx.mlmodel.signature.params } : {}) };
+      : {
+          ...inferSignature(inputs as IoMeta[], outputs),
+          ...(ctx.mlmodel.signature?.params ? { params: ctx.mlmodel.signature.params } : {}),
+        };
     return new OnnxModel(ort, session, inputs as IoMeta[], outputs, signature);
   },
 };

@@ -78,7 +78,8 @@ function inferCells(cells: string[]): unknown[] {
     return cells.map(Number);
   }
   if (present.every((c) => INT_RE.test(c) || FLOAT_RE.test(c))) {
-    return cells.map((c) => (c === '' ? null : Number(c.replace(/^([+-]?)inf$/i, '$1Infinity'))));
+    // pandas: a numeric column with empty cells is float64 with NaN.
+    return cells.map((c) => (c === '' ? Number.NaN : Number(c.replace(/^([+-]?)inf$/i, '$1Infinity'))));
   }
   if (present.length > 0 && present.every((c) => c === 'True' || c === 'False')) {
     return cells.map((c) => (c === '' ? null : c === 'True'));

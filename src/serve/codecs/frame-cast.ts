@@ -60,7 +60,8 @@ function castTypedColumn(name: string | number, values: readonly unknown[], t: C
           values.map((v) => {
             if (v === null) return null;
             const d = typeof v === 'string' || typeof v === 'number' ? new Date(v) : undefined;
-            if (d === undefined || Number.isNaN(d.getTime())) throw new InvalidInputError(`could not parse ${JSON.stringify(v)} as a datetime`);
+            if (d === undefined || Number.isNaN(d.getTime()))
+              throw new InvalidInputError(`could not parse ${JSON.stringify(v)} as a datetime`);
             return d;
           }),
         );

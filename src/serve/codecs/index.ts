@@ -4,6 +4,7 @@
  */
 import { GatewayError, InvalidInputError, UnsupportedMediaTypeError } from '../../errors.js';
 import type { Schema } from '../../schema/signature.js';
+import { JsonSyntaxError, parseJsonText } from '../../util/json-parse.js';
 import type { BodyCodec, DecodedRequest, JsonFormatCodec } from './codec.js';
 import { csvCodec } from './csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from './dataframe.js';
@@ -14,23 +15,19 @@ export type { BodyCodec, DecodedRequest, JsonFormatCodec } from './codec.js';
 export const PROTOCOL_CHANGE_NOTE =
   "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0. If you are seeing this error, you are likely using an outdated scoring request format. To resolve the error, either update your request format or adjust your MLflow Model's requirements file to specify an older version of MLflow (for example, change the 'mlflow' requirement specifier to 'mlflow==1.30.0'). If you are making a request using the MLflow client (e.g. via `mlflow.pyfunc.spark_udf()`), upgrade your MLflow client to a version >= 2.0 in order to use the new request format. For more information about the updated MLflow Model scoring protocol in MLflow 2.0, see https://mlflow.org/docs/latest/models.html#deploy-mlflow-models.";
 
-export const JSON_FORMAT_CODECS: readonly JsonFormatCodec[] = [
-  dataframeSplitCodec,
-  dataframeRecordsCodec,
-  instancesCodec,
-  inputsCodec,
-];
+export const JSON_FORMAT_CODECS: readonly JsonFormatCodec[] = [dataframeSplitCodec, dataframeRecordsCodec, instancesCodec, inputsCodec];
 
 const FORMAT_BY_KEY = new Map(JSON_FORMAT_CODECS.map((c) => [c.key, c]));
 const FORMAT_SET = `{${JSON_FORMAT_CODECS.map((c) => `'${c.key}'`).join(', ')}}`;
 const LLM_KEYS = ['messages', 'prompt', 'input'];
 
-/** Parses a JSON body; a parse error names the position, not the body (MLflow echoes the input). */
+/** Parses a JSON body; a parse error names the position, never the body (MLflow echoes the input). */
 function parseJson(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseJsonText(text);
   } catch (err) {
-    throw new InvalidInputError(`Ensure that input is a valid JSON formatted string. Error: '${(err as Error).message}'`);
+    if (!(err instanceof JsonSyntaxError)) throw err;
+    throw new InvalidInputError(`Ensure that input is a valid JSON formatted string. Error: '${err.message}'`);
   }
 }
 
@@ -106,7 +103,14 @@ export function codecFor(contentType: string | undefined | null): BodyCodec {
   for (const raw of parts.slice(1)) {
     const eq = raw.indexOf('=');
     const key = (eq === -1 ? raw : raw.slice(0, eq)).trim().toLowerCase();
-    const value = eq === -1 ? '' : raw.slice(eq + 1).trim().replace(/^"|"$/g, '').toLowerCase();
+    const value =
+      eq === -1
+        ? ''
+        : raw
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"|"$/g, '')
+            .toLowerCase();
     if (key === '') continue;
     if (key === 'charset') {
       if (value !== 'utf-8' && value !== 'utf8') throw new UnsupportedMediaTypeError('The scoring server only supports UTF-8');
@@ -120,9 +124,7 @@ export function codecFor(contentType: string | undefined | null): BodyCodec {
   const codec = CODEC_BY_MIME.get(mime);
   if (codec === undefined) {
     const got = contentType === undefined || contentType === null ? 'no Content-Type header' : `'${mime}'`;
-    throw new UnsupportedMediaTypeError(
-      `This predictor only supports the following content types: Types: ${MIME_LIST}. Got ${got}.`,
-    );
+    throw new UnsupportedMediaTypeError(`This predictor only supports the following content types: Types: ${MIME_LIST}. Got ${got}.`);
   }
   return codec;
 }

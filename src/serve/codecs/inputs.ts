@@ -53,7 +53,9 @@ function listToFrame(value: unknown, schema: Schema & { kind: 'columns' }): Mode
   if (!twoD) return { kind: 'dataframe', value: typedFrame([0], [value], rows, undefined) };
   const width = (value[0] as unknown[]).length;
   if (value.some((r) => (r as unknown[]).length !== width)) {
-    throw new InvalidInputError('setting an array element with a sequence. The requested array has an inhomogeneous shape after 1 dimensions.');
+    throw new InvalidInputError(
+      'setting an array element with a sequence. The requested array has an inhomogeneous shape after 1 dimensions.',
+    );
   }
   const cols: unknown[][] = Array.from({ length: width }, () => new Array<unknown>(rows));
   for (let r = 0; r < rows; r++) {

@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { cp, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GatewayError, ResourceNotFoundError } from '../../../errors.js';
 import { validateAlias, validateModelName } from '../../names.js';
@@ -36,6 +36,7 @@ interface VersionRecord {
 }
 
 interface ModelRecord {
+  name?: string;
   created_at: number;
   description?: string;
   tags: Record<string, string>;
@@ -54,7 +55,23 @@ function validateVersion(version: string): string {
   return String(Number(version));
 }
 
-const dirName = (name: string) => encodeURIComponent(name).replace(/^\./, '%2E');
+/**
+ * A model's folder name: the percent-encoded name, or for names whose encoding would pass the
+ * filesystem's 255-byte limit, a prefix of it and a hash (model.json keeps the real name).
+ */
+function dirName(name: string): string {
+  const encoded = encodeURIComponent(name).replace(/^\./, '%2E');
+  if (encoded.length <= 200) return encoded;
+  return `${encoded.slice(0, 120).replace(/%[0-9A-F]?$/, '')}~${createHash('sha256').update(name).digest('hex').slice(0, 40)}`;
+}
+
+function decodeFolderName(folder: string): string | undefined {
+  try {
+    return decodeURIComponent(folder);
+  } catch {
+    return undefined; // not a folder we made
+  }
+}
 
 async function readJson<T>(path: string): Promise<T | undefined> {
   try {
@@ -65,9 +82,9 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/** Writes a file durably and atomically: temp file, fsync, rename. */
+/** Writes a file durably and atomically: a hidden temp file beside it, fsync, rename. */
 async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = join(dirname(path), `.tmp-${randomBytes(8).toString('hex')}`);
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(data);
@@ -142,7 +159,7 @@ export class LocalRegistry implements RegistryBackend {
 
   private async aliasMap(modelDir: string): Promise<Record<string, string>> {
     const dir = join(modelDir, 'aliases');
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.endsWith('.tmp'));
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
     const out: Record<string, string> = {};
     for (const n of names.sort()) {
       const v = (await readFile(join(dir, n), 'utf8').catch(() => '')).trim();
@@ -171,9 +188,16 @@ export class LocalRegistry implements RegistryBackend {
 
   async listModels(): Promise<RegisteredModel[]> {
     const entries = await readdir(join(this.root, 'models')).catch(() => [] as string[]);
-    const names = entries.map((e) => decodeURIComponent(e)).sort();
+    const names: string[] = [];
+    for (const e of entries) {
+      const rec = await readJson<ModelRecord>(join(this.root, 'models', e, 'model.json')).catch(() => undefined);
+      if (rec === undefined) continue;
+      // Records of short names may lack `name`: their folder name is the encoded name.
+      const name = rec.name ?? decodeFolderName(e);
+      if (name !== undefined) names.push(name);
+    }
     const out: RegisteredModel[] = [];
-    for (const name of names) {
+    for (const name of names.sort()) {
       const m = await this.getModel(name).catch(() => undefined);
       if (m) out.push(m);
     }
@@ -200,6 +224,8 @@ export class LocalRegistry implements RegistryBackend {
     const dir = await this.requireModel(name);
     const aliases = await this.aliasMap(dir);
     const nums = await this.versionNumbers(dir);
+    // A model folder without versions is a first registration that never completed.
+    if (nums.length === 0) throw new ResourceNotFoundError(`Registered Model with name=${name} not found`);
     return Promise.all(nums.map((n) => this.readVersion(name, dir, String(n), aliases)));
   }
 
@@ -265,7 +291,8 @@ export class LocalRegistry implements RegistryBackend {
     for (const f of actual) {
       const want = expected.get(f.path);
       if (want === undefined) problems.push(`${f.path} was added`);
-      else if (want.sha256 !== f.sha256 || want.size !== f.size) problems.push(`${f.path} was modified (sha256 ${f.sha256}, registered ${want.sha256})`);
+      else if (want.sha256 !== f.sha256 || want.size !== f.size)
+        problems.push(`${f.path} was modified (sha256 ${f.sha256}, registered ${want.sha256})`);
       expected.delete(f.path);
     }
     for (const missing of expected.keys()) problems.push(`${missing} is missing`);
@@ -288,7 +315,7 @@ export class LocalRegistry implements RegistryBackend {
 
   /** The first registration's record wins: link() fails if model.json exists, where rename() would replace it. */
   private async createModelRecord(modelDir: string, rec: ModelRecord): Promise<void> {
-    const tmp = join(modelDir, `model.json.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(modelDir, `.tmp-${randomBytes(8).toString('hex')}`);
     await writeFileAtomic(tmp, JSON.stringify(rec));
     try {
       await link(tmp, join(modelDir, 'model.json'));
@@ -329,7 +356,7 @@ export class LocalRegistry implements RegistryBackend {
       await writeFileAtomic(join(stage, VERSION_FILE), `${JSON.stringify(record, null, 2)}\n`);
 
       await mkdir(join(modelDir, 'versions'), { recursive: true });
-      await this.createModelRecord(modelDir, { created_at: record.created_at, tags: {} });
+      await this.createModelRecord(modelDir, { name, created_at: record.created_at, tags: {} });
 
       let n = ((await this.versionNumbers(modelDir)).at(-1) ?? 0) + 1;
       for (;;) {

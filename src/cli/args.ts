@@ -1,6 +1,6 @@
 /** Flag parsing shared by the subcommands. */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { DEFAULT_REGISTRY_URI } from '../config.js';
+import { defaultRegistryUri } from '../config.js';
 
 /** A mistake in how the command was called (exit status 2). */
 export class UsageError extends Error {}
@@ -22,7 +22,7 @@ export function parse(args: string[], options: ParseArgsConfig['options'], posit
 export const registryOption = { registry: { type: 'string' } } as const;
 
 export function registryUri(flag: string | undefined): string {
-  return flag ?? process.env.MODELGATE_REGISTRY_URI ?? DEFAULT_REGISTRY_URI;
+  return flag ?? defaultRegistryUri(process.env);
 }
 
 export function intFlag(name: string, v: string | undefined): number | undefined {

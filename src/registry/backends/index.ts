@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../errors.js';
 import type { RegistryBackend } from '../backend.js';
 import { localRegistry } from './local/index.js';
+import { mlflowRegistryFromEnv } from './mlflow/index.js';
 
 export type BackendFactory = (uri: string) => RegistryBackend;
 
@@ -15,7 +16,12 @@ function fileFactory(uri: string): RegistryBackend {
   return localRegistry(uri, path);
 }
 
-const factories = new Map<string, BackendFactory>([['file', fileFactory]]);
+const factories = new Map<string, BackendFactory>([
+  ['file', fileFactory],
+  // An http(s) registry is an MLflow tracking server.
+  ['http', (uri) => mlflowRegistryFromEnv(uri)],
+  ['https', (uri) => mlflowRegistryFromEnv(uri)],
+]);
 
 export function registerBackend(scheme: string, factory: BackendFactory): void {
   factories.set(scheme, factory);

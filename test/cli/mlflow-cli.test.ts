@@ -1,0 +1,280 @@
+/**
+ * The compiled CLI (dist/src/cli.js, built by `npm run build`) against the MLflow replay server:
+ * `serve`, `predict` and `registry` with --registry http://…, MLflow's own MLFLOW_TRACKING_URI,
+ * and a download killed half-way that is never used.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-server.js';
+import { MlflowReplayServer } from '../fixtures/mlflow-replay-server.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const IRIS_V1 = join(ROOT, 'test', 'fixtures', 'mlflow-model-files', 'iris-v1');
+const EXAMPLE = join(IRIS_V1, 'serving_input_example.json');
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children = new Set<ChildProcess>();
+const tmpDirs: string[] = [];
+let replay: MlflowReplayServer;
+let cacheDir: string;
+
+/** The parent's environment without anything that would pick a registry or a cache for the child. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('MODELGATE_') || k.startsWith('MLFLOW_')) delete env[k];
+  return { ...env, MODELGATE_CACHE_DIR: cacheDir, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01', ...extra };
+}
+
+function startCli(args: string[], env: Record<string, string> = {}, input?: string) {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  const out = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(input ?? '');
+  const done = new Promise<RunResult>((res, rej) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`timed out: modelgate ${args.join(' ')}\nstdout: ${out.stdout}\nstderr: ${out.stderr}`));
+    }, 30_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      res({ code, ...out });
+    });
+  });
+  return { child, out, done };
+}
+
+const runCli = (args: string[], env?: Record<string, string>, input?: string) => startCli(args, env, input).done;
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitReady(port: number, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
+    if (res?.status === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`server on ${port} never became ready:\n${log()}`);
+}
+
+/** Serves and checks that /invocations answers MLflow's example with iris v1's probabilities. */
+async function serveAndScore(args: string[], env: Record<string, string> = {}): Promise<void> {
+  const port = await freePort();
+  const s = startCli(['serve', ...args, '-p', String(port)], env);
+  try {
+    await waitReady(port, () => s.out.stdout + s.out.stderr);
+    const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: await readFile(EXAMPLE, 'utf8'),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { predictions: { probabilities: number[][] } };
+    expect(body.predictions.probabilities.map((r) => r.indexOf(Math.max(...r)))).toEqual([0, 0, 0]);
+    expect(body.predictions.probabilities[0][0]).toBeCloseTo(0.981584, 5);
+  } finally {
+    s.child.kill('SIGTERM');
+    await s.done;
+  }
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' before these tests`);
+  replay = await MlflowReplayServer.start();
+});
+
+beforeEach(async () => {
+  replay.reset();
+  cacheDir = await mkdtemp(join(tmpdir(), 'modelgate-mlflow-cli-'));
+  tmpDirs.push(cacheDir);
+});
+
+afterEach(() => {
+  expect(replay.takeUnmatched().map((r) => `${r.method} ${r.url} ${r.body}`)).toEqual([]);
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await replay.close();
+  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe('modelgate against an MLflow registry', () => {
+  it('serve -m models:/iris@champion --registry http://… answers /invocations', async () => {
+    await serveAndScore(['-m', 'models:/iris@champion', '--registry', replay.url]);
+    // alias → version → download URI → listing → the 7 files
+    expect(new Set(replay.exchangeLog())).toEqual(new Set([5, 3, 10, 11, 12, 13, 14, 15, 16, 17, 18]));
+  });
+
+  it('serve -m models:/m-<id> serves an MLflow 3 logged model', async () => {
+    await serveAndScore(['-m', 'models:/m-aec314e67e3046f5b09dc492d99de9b1', '--registry', replay.url]);
+    expect(new Set(replay.exchangeLog())).toEqual(new Set([21, 11, 12, 13, 14, 15, 16, 17, 18]));
+  });
+
+  it('registry show / versions / list', async () => {
+    const show = await runCli(['registry', 'show', 'models:/iris@champion', '--registry', replay.url]);
+    expect(show.stderr).toBe('');
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      name: 'iris',
+      version: '1',
+      aliases: ['champion'],
+      source: 'models:/m-aec314e67e3046f5b09dc492d99de9b1',
+    });
+
+    const versions = await runCli(['registry', 'versions', 'iris', '--registry', replay.url]);
+    expect(versions.code).toBe(0);
+    const rows = versions.stdout.trim().split('\n');
+    expect(rows[0]).toMatch(/^VERSION\s+FLAVOR\s+ALIASES\s+CREATED\s+SOURCE$/);
+    expect(rows[1]).toMatch(/^1\s+-\s+champion\s+\S+\s+models:\/m-aec314e67e3046f5b09dc492d99de9b1$/);
+    expect(rows[2]).toMatch(/^2\s+-\s+challenger\s+/);
+
+    const list = await runCli(['registry', 'list', '--json', '--registry', replay.url]);
+    expect((JSON.parse(list.stdout) as { name: string }[]).map((m) => m.name)).toEqual(['iris', 'iris-cols']);
+  });
+
+  it('registry alias set | delete, as recorded', async () => {
+    const set = await runCli(['registry', 'alias', 'set', 'iris', 'challenger', '1', '--registry', replay.url]);
+    expect(set).toMatchObject({ code: 0, stdout: 'models:/iris@challenger -> version 1\n' });
+    const shown = await runCli(['registry', 'show', 'models:/iris@challenger', '--registry', replay.url]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ version: '1', aliases: ['challenger', 'champion'] });
+    const del = await runCli(['registry', 'alias', 'delete', 'iris', 'challenger', '--registry', replay.url]);
+    expect(del).toMatchObject({ code: 0, stdout: 'deleted models:/iris@challenger\n' });
+    const gone = await runCli(['registry', 'show', 'models:/iris@challenger', '--registry', replay.url]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('[RESOURCE_DOES_NOT_EXIST]: Registered model alias challenger not found.');
+    const back = await runCli(['registry', 'alias', 'set', 'iris', 'challenger', '2', '--registry', replay.url]);
+    expect(back.code).toBe(0);
+    expect(replay.exchangeLog()).toEqual([38, 39, 39, 41, 42, 44]);
+  });
+
+  it('MLFLOW_TRACKING_URI is the registry when neither --registry nor MODELGATE_REGISTRY_URI is given', async () => {
+    const env = { MLFLOW_TRACKING_URI: replay.url };
+    const show = await runCli(['registry', 'show', 'models:/iris/1'], env);
+    expect(JSON.parse(show.stdout)).toMatchObject({ name: 'iris', version: '1' });
+    const predicted = await runCli(['predict', '-m', 'models:/iris@champion'], env, await readFile(EXAMPLE, 'utf8'));
+    expect(predicted.stderr).toBe('');
+    expect((JSON.parse(predicted.stdout) as { predictions: { probabilities: number[][] } }).predictions.probabilities).toHaveLength(3);
+    await serveAndScore(['-m', 'models:/iris@champion'], env);
+    // MLFLOW_REGISTRY_URI wins over MLFLOW_TRACKING_URI, and MODELGATE_REGISTRY_URI over both.
+    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const reg = await runCli(['registry', 'show', 'models:/iris/1'], { MLFLOW_TRACKING_URI: unreachable, MLFLOW_REGISTRY_URI: replay.url });
+    expect(reg.code).toBe(0);
+    const own = await runCli(['registry', 'show', 'models:/iris/1'], {
+      MLFLOW_TRACKING_URI: unreachable,
+      MODELGATE_REGISTRY_URI: replay.url,
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
+    });
+    expect(own.code).toBe(0);
+  });
+
+  it('the second run downloads nothing: the cache is reused', async () => {
+    const input = await readFile(EXAMPLE, 'utf8');
+    expect((await runCli(['predict', '-m', 'models:/iris/1', '--registry', replay.url], {}, input)).code).toBe(0);
+    const first = replay.requests.length;
+    expect((await runCli(['predict', '-m', 'models:/iris/1', '--registry', replay.url], {}, input)).code).toBe(0);
+    // Only the version lookup again.
+    expect(replay.exchangeLog().slice(first)).toEqual([3]);
+  });
+
+  it('an unreachable server: exit 1 and a message naming the URL', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const r = await runCli(['registry', 'show', 'models:/iris@champion', '--registry', url], { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`modelgate: error [TEMPORARILY_UNAVAILABLE]: Cannot reach the MLflow server at ${url}`);
+    expect(r.stderr).toContain('gave up after 2 attempts');
+  });
+
+  it('a process killed mid-download leaves only staging; the next run completes and never uses the partial file', async () => {
+    const input = await readFile(EXAMPLE, 'utf8');
+    replay.addFault({ when: (r) => r.path.endsWith('/artifacts/model.onnx'), fault: { kind: 'stall', afterBytes: 100 }, times: 1 });
+    const p = startCli(['predict', '-m', 'models:/iris/1', '--registry', replay.url], {}, input);
+    const deadline = Date.now() + 15_000;
+    while (!replay.requests.some((r) => r.fault === 'stall') && Date.now() < deadline) await sleep(20);
+    await sleep(100);
+    p.child.kill('SIGKILL');
+    await p.done;
+    const root = join(cacheDir, 'mlflow');
+    expect(existsSync(join(root, 'iris'))).toBe(false);
+    const staged = await readdir(join(root, '.staging'));
+    expect(staged).toHaveLength(1);
+    expect((await readFile(join(root, '.staging', staged[0], 'artifacts', 'model.onnx'))).length).toBe(100);
+
+    const r = await runCli(['predict', '-m', 'models:/iris/1', '--registry', replay.url], {}, input);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const entries = await readdir(join(root, 'iris'));
+    expect(entries).toHaveLength(1);
+    expect((await readFile(join(root, 'iris', entries[0], 'artifacts', 'model.onnx'))).length).toBe(289);
+  });
+});
+
+// The recording has no version lookups after an alias move, so following an alias runs against the
+// MLflow-like fake (test/fixtures/mlflow-fake-server.ts), seeded through MLflow's REST API.
+describe('alias following over the MLflow backend', () => {
+  it('serve polls the alias and switches to the version it moves to', async () => {
+    const fake = await MlflowFakeServer.start();
+    try {
+      const files = new Map<string, Buffer>();
+      for (const f of await readdir(IRIS_V1)) files.set(f, await readFile(join(IRIS_V1, f)));
+      await seedThroughRest(fake.url, 'iris', 2, files);
+      const setAlias = (version: string) =>
+        fetch(`${fake.url}/api/2.0/mlflow/registered-models/alias`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'iris', alias: 'champion', version }),
+        });
+      expect((await setAlias('1')).status).toBe(200);
+      const port = await freePort();
+      const s = startCli(['serve', '-m', 'models:/iris@champion', '--registry', fake.url, '-p', String(port), '--poll-interval', '1']);
+      try {
+        await waitReady(port, () => s.out.stdout + s.out.stderr);
+        const body = await readFile(EXAMPLE, 'utf8');
+        const servedVersion = async () =>
+          (
+            await fetch(`http://127.0.0.1:${port}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+          ).headers.get('x-model-version');
+        expect(await servedVersion()).toBe('1');
+        expect((await setAlias('2')).status).toBe(200);
+        const deadline = Date.now() + 20_000;
+        let version = await servedVersion();
+        while (version !== '2' && Date.now() < deadline) {
+          await sleep(200);
+          version = await servedVersion();
+        }
+        expect(version).toBe('2');
+      } finally {
+        s.child.kill('SIGTERM');
+        await s.done;
+      }
+    } finally {
+      await fake.close();
+    }
+  });
+});

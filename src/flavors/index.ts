@@ -4,11 +4,13 @@
 import { GatewayError } from '../errors.js';
 import type { MLModel } from '../model/mlmodel.js';
 import type { Flavor } from './flavor.js';
+import { jsFlavor } from './js/index.js';
 import { onnxFlavor } from './onnx/index.js';
+import { tfjsFlavor } from './tfjs/index.js';
 
 export type { DetectedModel, Flavor, FlavorLoadContext, FlavorLoadOptions, LoadedModel } from './flavor.js';
 
-const flavors = new Map<string, Flavor>([[onnxFlavor.name, onnxFlavor]]);
+const flavors = new Map<string, Flavor>([onnxFlavor, tfjsFlavor, jsFlavor].map((f) => [f.name, f]));
 
 /** Adds a flavour (library users can plug in their own). Names are unique. */
 export function registerFlavor(flavor: Flavor): void {

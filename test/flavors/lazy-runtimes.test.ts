@@ -1,0 +1,23 @@
+/**
+ * Heavy runtimes load only when a model of their flavour does: an ONNX-only process never loads
+ * TF.js. Its own file, so that no other test in the process has loaded TF.js first.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import * as modelgate from '../../src/index.js';
+
+const loadedPackages = (pattern: RegExp) => Object.keys(createRequire(import.meta.url).cache).filter((p) => pattern.test(p));
+
+it('serves an ONNX model without loading any TF.js package', async () => {
+  expect(modelgate.listFlavors().map((f) => f.name)).toEqual(expect.arrayContaining(['onnx', 'tfjs', 'js']));
+  const iris = fileURLToPath(new URL('../../examples/iris', import.meta.url));
+  const s = await modelgate.loadModel(iris, modelgate.openRegistry('file:./unused-registry'));
+  try {
+    expect(await modelgate.scoreBody(s, 'application/json', '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}')).toContain('"label": [0]');
+  } finally {
+    await s.model.unload();
+  }
+  expect(loadedPackages(/onnxruntime-node/).length).toBeGreaterThan(0);
+  expect(loadedPackages(/@tensorflow/)).toEqual([]);
+});

@@ -21,11 +21,63 @@ export interface ServeOptions {
   drainSeconds?: number;
   /** @default 'info' */
   logLevel?: string;
+  /** A second model version that gets `canaryWeight` percent of the traffic. */
+  canaryUri?: string;
+  /** Percent of traffic (0–100) for the canary. @default 0 (reachable only by the pin header) */
+  canaryWeight?: number;
+  /** Request header whose value keeps a caller on the same side of the split. */
+  stickyHeader?: string;
+  /** A version that receives a copy of `shadowPercent` percent of requests, answers discarded. */
+  shadowUri?: string;
+  /** @default 100 when a shadow is given */
+  shadowPercent?: number;
+  /** Seconds between registry polls for aliases and `latest`; 0 turns polling off. @default 10 */
+  pollSeconds?: number;
+  /** Bearer tokens for the /admin API; none means no admin API. @default [] */
+  adminTokens?: string[];
+  /** Most rows (first dimension) one request may carry; more is a 400. @default 100000 */
+  maxRows?: number;
+  /** Deepest JSON nesting accepted in a body; deeper is a 400. @default 64 */
+  maxJsonDepth?: number;
+  /** /invocations requests in progress at once; past it, 503 with Retry-After. 0 = no bound. @default 256 */
+  maxInFlight?: number;
+  /** Seconds a request may take before a 504 DEADLINE_EXCEEDED (MLflow: 60). @default 60 */
+  requestTimeoutSeconds?: number;
+  /** Seconds a client has to send all request headers (slowloris guard). @default 10 */
+  headersTimeoutSeconds?: number;
+  /** Seconds a client has to send a whole request, headers and body. @default 60 */
+  bodyTimeoutSeconds?: number;
+  /** Seconds after SIGTERM during which new requests are still accepted (readiness already says 503), so load balancers can catch up. @default 2 */
+  shutdownGraceSeconds?: number;
+  /** Bearer tokens for /invocations; none means no authentication. @default [] */
+  authTokens?: string[];
+  /** Require a token on /ping, /health, /ready and /version too. @default false */
+  authProtectHealth?: boolean;
+  /** Require a token on /metrics too. @default false */
+  authProtectMetrics?: boolean;
+  /** Log one JSON line per request (method, route, status, duration, request id). @default false */
+  accessLog?: boolean;
 }
 
-export type ResolvedServeConfig = Required<ServeOptions>;
+type OptionalKeys = 'canaryUri' | 'stickyHeader' | 'shadowUri';
+export type ResolvedServeConfig = Required<Omit<ServeOptions, OptionalKeys>> & Pick<ServeOptions, OptionalKeys>;
 
 export const DEFAULT_REGISTRY_URI = 'file:./registry';
+
+/**
+ * The registry when no --registry flag names one: MODELGATE_REGISTRY_URI, else the MLflow server
+ * MLflow's own variables name (MLFLOW_REGISTRY_URI, then MLFLOW_TRACKING_URI), else the local
+ * directory. MLflow URIs that are not an HTTP server (a file store, sqlite:, databricks) are
+ * skipped: modelgate cannot read them, and users who set them for MLflow keep the local default.
+ */
+export function defaultRegistryUri(env: NodeJS.ProcessEnv): string {
+  if (env.MODELGATE_REGISTRY_URI) return env.MODELGATE_REGISTRY_URI;
+  for (const name of ['MLFLOW_REGISTRY_URI', 'MLFLOW_TRACKING_URI']) {
+    const uri = env[name];
+    if (uri !== undefined && /^https?:\/\//i.test(uri)) return uri;
+  }
+  return DEFAULT_REGISTRY_URI;
+}
 
 export const SERVE_DEFAULTS: Omit<ResolvedServeConfig, 'modelUri'> = {
   registryUri: DEFAULT_REGISTRY_URI,
@@ -35,21 +87,98 @@ export const SERVE_DEFAULTS: Omit<ResolvedServeConfig, 'modelUri'> = {
   intraOpThreads: 1,
   drainSeconds: 30,
   logLevel: 'info',
+  canaryWeight: 0,
+  shadowPercent: 100,
+  pollSeconds: 10,
+  adminTokens: [],
+  maxRows: 100_000,
+  maxJsonDepth: 64,
+  maxInFlight: 256,
+  requestTimeoutSeconds: 60,
+  headersTimeoutSeconds: 10,
+  bodyTimeoutSeconds: 60,
+  shutdownGraceSeconds: 2,
+  authTokens: [],
+  authProtectHealth: false,
+  authProtectMetrics: false,
+  accessLog: false,
 };
 
-type Kind = 'string' | 'int';
+type Kind = 'string' | 'int' | 'number' | 'list' | 'bool';
 
 /** Environment variables, one per option. */
 export const ENV_VARS: readonly { env: string; key: keyof ServeOptions; kind: Kind; doc: string }[] = [
   { env: 'MODELGATE_MODEL_URI', key: 'modelUri', kind: 'string', doc: 'model to serve (same as -m)' },
-  { env: 'MODELGATE_REGISTRY_URI', key: 'registryUri', kind: 'string', doc: `registry URI (default ${DEFAULT_REGISTRY_URI})` },
+  {
+    env: 'MODELGATE_REGISTRY_URI',
+    key: 'registryUri',
+    kind: 'string',
+    doc: `registry URI (default: an http(s) MLFLOW_REGISTRY_URI or MLFLOW_TRACKING_URI, else ${DEFAULT_REGISTRY_URI})`,
+  },
   { env: 'MODELGATE_PORT', key: 'port', kind: 'int', doc: 'port to listen on (default 8080)' },
   { env: 'MODELGATE_HOST', key: 'host', kind: 'string', doc: 'address to bind (default 127.0.0.1)' },
   { env: 'MODELGATE_MAX_BODY_BYTES', key: 'maxBodyBytes', kind: 'int', doc: 'request body limit in bytes (default 100 MiB)' },
   { env: 'MODELGATE_INTRA_OP_THREADS', key: 'intraOpThreads', kind: 'int', doc: 'runtime threads per inference (default 1)' },
   { env: 'MODELGATE_DRAIN_SECONDS', key: 'drainSeconds', kind: 'int', doc: 'graceful shutdown drain time (default 30)' },
   { env: 'MODELGATE_LOG_LEVEL', key: 'logLevel', kind: 'string', doc: 'trace, debug, info, warn, error (default info)' },
+  { env: 'MODELGATE_CANARY_URI', key: 'canaryUri', kind: 'string', doc: 'canary model (same as --canary)' },
+  { env: 'MODELGATE_CANARY_WEIGHT', key: 'canaryWeight', kind: 'number', doc: 'percent of traffic for the canary (default 0)' },
+  { env: 'MODELGATE_STICKY_HEADER', key: 'stickyHeader', kind: 'string', doc: 'header that keeps a caller on one side of the split' },
+  { env: 'MODELGATE_SHADOW_URI', key: 'shadowUri', kind: 'string', doc: 'shadow model receiving mirrored requests' },
+  { env: 'MODELGATE_SHADOW_PERCENT', key: 'shadowPercent', kind: 'number', doc: 'percent of requests mirrored (default 100)' },
+  { env: 'MODELGATE_POLL_SECONDS', key: 'pollSeconds', kind: 'number', doc: 'registry poll interval for aliases (default 10; 0 = off)' },
+  {
+    env: 'MODELGATE_ADMIN_TOKEN',
+    key: 'adminTokens',
+    kind: 'list',
+    doc: 'admin API bearer token(s), comma-separated; unset = no admin API',
+  },
+  { env: 'MODELGATE_MAX_ROWS', key: 'maxRows', kind: 'int', doc: 'most rows per request (default 100000)' },
+  { env: 'MODELGATE_MAX_JSON_DEPTH', key: 'maxJsonDepth', kind: 'int', doc: 'deepest JSON nesting accepted (default 64)' },
+  { env: 'MODELGATE_MAX_IN_FLIGHT', key: 'maxInFlight', kind: 'int', doc: 'requests in progress before 503 (default 256; 0 = no bound)' },
+  {
+    env: 'MODELGATE_REQUEST_TIMEOUT_SECONDS',
+    key: 'requestTimeoutSeconds',
+    kind: 'number',
+    doc: 'request deadline, then 504 (default 60)',
+  },
+  {
+    env: 'MODELGATE_HEADERS_TIMEOUT_SECONDS',
+    key: 'headersTimeoutSeconds',
+    kind: 'number',
+    doc: 'time to send request headers (default 10)',
+  },
+  { env: 'MODELGATE_BODY_TIMEOUT_SECONDS', key: 'bodyTimeoutSeconds', kind: 'number', doc: 'time to send a whole request (default 60)' },
+  { env: 'MODELGATE_SHUTDOWN_GRACE_SECONDS', key: 'shutdownGraceSeconds', kind: 'number', doc: 'keep accepting after SIGTERM (default 2)' },
+  { env: 'MODELGATE_AUTH_TOKEN', key: 'authTokens', kind: 'list', doc: '/invocations bearer token(s), comma-separated; unset = no auth' },
+  {
+    env: 'MODELGATE_AUTH_PROTECT_HEALTH',
+    key: 'authProtectHealth',
+    kind: 'bool',
+    doc: 'require the token on health routes too (default false)',
+  },
+  {
+    env: 'MODELGATE_AUTH_PROTECT_METRICS',
+    key: 'authProtectMetrics',
+    kind: 'bool',
+    doc: 'require the token on /metrics too (default false)',
+  },
+  { env: 'MODELGATE_ACCESS_LOG', key: 'accessLog', kind: 'bool', doc: 'one JSON log line per request (default false)' },
 ];
+
+function parseBool(name: string, raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new GatewayError('INVALID_PARAMETER_VALUE', `${name} must be true or false, got '${raw}'`);
+}
+
+function parseNumber(name: string, raw: string): number {
+  const n = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new GatewayError('INVALID_PARAMETER_VALUE', `${name} must be a non-negative number, got '${raw}'`);
+  return n;
+}
 
 function parseInt10(name: string, raw: string): number {
   if (!/^\d+$/.test(raw.trim())) throw new GatewayError('INVALID_PARAMETER_VALUE', `${name} must be a non-negative integer, got '${raw}'`);
@@ -62,8 +191,22 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): ServeOptions {
   for (const v of ENV_VARS) {
     const raw = env[v.env];
     if (raw === undefined || raw === '') continue;
-    out[v.key] = v.kind === 'int' ? parseInt10(v.env, raw) : raw;
+    out[v.key] =
+      v.kind === 'int'
+        ? parseInt10(v.env, raw)
+        : v.kind === 'number'
+          ? parseNumber(v.env, raw)
+          : v.kind === 'bool'
+            ? parseBool(v.env, raw)
+            : v.kind === 'list'
+              ? raw
+                  .split(',')
+                  .map((t) => t.trim())
+                  .filter(Boolean)
+              : raw;
   }
+  // Without MODELGATE_REGISTRY_URI, an MLflow user's own variables name the registry.
+  if (out.registryUri === undefined && defaultRegistryUri(env) !== DEFAULT_REGISTRY_URI) out.registryUri = defaultRegistryUri(env);
   return out as ServeOptions;
 }
 
@@ -78,5 +221,12 @@ export function resolveServeConfig(...layers: ServeOptions[]): ResolvedServeConf
   }
   if (merged.port === undefined || merged.port > 65535) throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid port ${merged.port}`);
   if ((merged.intraOpThreads ?? 1) < 1) throw new GatewayError('INVALID_PARAMETER_VALUE', 'intraOpThreads must be at least 1');
+  for (const [k, v] of [
+    ['canary weight', merged.canaryWeight],
+    ['shadow percent', merged.shadowPercent],
+  ] as const) {
+    if (v !== undefined && !(v >= 0 && v <= 100))
+      throw new GatewayError('INVALID_PARAMETER_VALUE', `The ${k} must be between 0 and 100, got ${v}`);
+  }
   return merged as ResolvedServeConfig;
 }

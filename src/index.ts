@@ -8,7 +8,7 @@
  * const model = await loadModel('models:/iris@champion', registry);
  * const json = await scoreBody(model, 'application/json', '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}');
  */
-export { type ResolvedServeConfig, type ServeOptions, ENV_VARS, optionsFromEnv, resolveServeConfig } from './config.js';
+export { type ResolvedServeConfig, type ServeOptions, ENV_VARS, defaultRegistryUri, optionsFromEnv, resolveServeConfig } from './config.js';
 export {
   type ErrorBody,
   type ErrorCode,
@@ -21,12 +21,41 @@ export {
   toErrorBody,
 } from './errors.js';
 export { type DetectedModel, type Flavor, type FlavorLoadContext, type LoadedModel, listFlavors, registerFlavor } from './flavors/index.js';
+export { type JsModel, type JsModelContext, type JsModelModule, type JsModelSignature, jsFlavor } from './flavors/js/index.js';
 export { onnxFlavor } from './flavors/onnx/index.js';
+export {
+  type TfjsBackendName,
+  type TfjsRuntime,
+  fileSystemLoadHandler,
+  fileSystemSaveHandler,
+  tfjsFlavor,
+  tfjsRuntime,
+} from './flavors/tfjs/index.js';
 export { type ModelDir, openModelDir } from './model/model-dir.js';
 export { type MLModel, parseMLModel, readMLModel, writeMLModel } from './model/mlmodel.js';
+export {
+  type MlflowSignatureJson,
+  type SaveJsModelOptions,
+  type SaveModelOptions,
+  type SaveOnnxModelOptions,
+  type SaveTfjsModelOptions,
+  type SavedModel,
+  type TfjsSavable,
+  saveModel,
+} from './model/save.js';
 export type { FileDigest, MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend } from './registry/backend.js';
 export { type BackendFactory, openBackend, registerBackend } from './registry/backends/index.js';
 export { LocalRegistry } from './registry/backends/local/index.js';
+export {
+  type DownloadProgress,
+  type MlflowAuth,
+  type MlflowRegistryOptions,
+  LOGGED_MODEL_VERSION,
+  MlflowRegistry,
+  UnsupportedArtifactStoreError,
+  mlflowOptionsFromEnv,
+  progressReporter,
+} from './registry/backends/mlflow/index.js';
 export { type ModelUri, InvalidModelUriError, formatModelUri, parseModelUri } from './registry/model-uri.js';
 export { type RegisterModelOptions, Registry, openRegistry } from './registry/registry.js';
 export type { DataFrame, ModelInput, ModelOutput, Params } from './schema/model-io.js';

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ResourceNotFoundError } from '../errors.js';
 import { openRegistry } from '../registry/registry.js';
-import { intFlag, parse, registryOption, registryUri } from './args.js';
+import { DEFAULT_REGISTRY_URI } from '../config.js';
+import { intFlag, parse, registryOption } from './args.js';
 import { runServe } from './serve.js';
 
 /** The bundled demo model: examples/iris at the package root (found from dist/ or src/). */
@@ -20,7 +21,8 @@ export function demoModelDir(): string {
 
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { port: { type: 'string', short: 'p' }, host: { type: 'string', short: 'h' }, ...registryOption }, false);
-  const uri = registryUri(values.registry as string | undefined);
+  // The demo lives in a local registry even when MLFLOW_TRACKING_URI points at a server.
+  const uri = (values.registry as string | undefined) ?? process.env.MODELGATE_REGISTRY_URI ?? DEFAULT_REGISTRY_URI;
   const registry = openRegistry(uri);
   const exists = await registry.resolve('models:/iris@champion').then(
     () => true,

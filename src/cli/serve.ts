@@ -1,6 +1,8 @@
 /** `modelgate serve`: run the gateway until SIGTERM/SIGINT. */
 import { type ServeOptions, optionsFromEnv, resolveServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
+import { readFile } from 'node:fs/promises';
+import { readRoutesFile } from '../serve/router/routes-file.js';
 import { startServer } from '../serve/server.js';
 import { createLogger } from '../util/log.js';
 import { UsageError, intFlag, parse, registryOption } from './args.js';
@@ -13,8 +15,47 @@ const serveFlags = {
   threads: { type: 'string' },
   'drain-seconds': { type: 'string' },
   'log-level': { type: 'string' },
+  canary: { type: 'string' },
+  'canary-weight': { type: 'string' },
+  'sticky-header': { type: 'string' },
+  shadow: { type: 'string' },
+  'shadow-percent': { type: 'string' },
+  routes: { type: 'string' },
+  'poll-interval': { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'auth-token-file': { type: 'string' },
+  'max-rows': { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'access-log': { type: 'boolean' },
   ...registryOption,
 } as const;
+
+function percentFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100)
+    throw new UsageError(`--${name} must be a number from 0 to 100, got '${v}'`);
+  return n;
+}
+
+function secondsFlag(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v.replace(/s$/, ''));
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number of seconds, got '${v}'`);
+  return n;
+}
+
+/** Tokens from a file (one per line), so they stay out of the process list. */
+async function readTokens(path: string | undefined): Promise<string[] | undefined> {
+  if (path === undefined) return undefined;
+  const tokens = (await readFile(path, 'utf8'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  if (tokens.length === 0) throw new UsageError(`${path} holds no token`);
+  return tokens;
+}
 
 function serveOptionsFromFlags(values: Record<string, string | boolean | undefined>): ServeOptions {
   const s = (k: string) => values[k] as string | undefined;
@@ -27,12 +68,32 @@ function serveOptionsFromFlags(values: Record<string, string | boolean | undefin
     intraOpThreads: intFlag('threads', s('threads')),
     drainSeconds: intFlag('drain-seconds', s('drain-seconds')),
     logLevel: s('log-level'),
+    canaryUri: s('canary'),
+    canaryWeight: percentFlag('canary-weight', s('canary-weight')),
+    stickyHeader: s('sticky-header'),
+    shadowUri: s('shadow'),
+    shadowPercent: percentFlag('shadow-percent', s('shadow-percent')),
+    pollSeconds: secondsFlag('poll-interval', s('poll-interval')),
+    maxRows: intFlag('max-rows', s('max-rows')),
+    maxInFlight: intFlag('max-in-flight', s('max-in-flight')),
+    requestTimeoutSeconds: secondsFlag('request-timeout', s('request-timeout')),
+    accessLog: values['access-log'] === true ? true : undefined,
   };
 }
 
-/** Starts the server; returns -1 because the process keeps running. */
-export async function runServe(options: ServeOptions): Promise<number> {
-  const config = resolveServeConfig(optionsFromEnv(process.env), options);
+/** Starts the server; returns -1 because the process keeps running. Layers: routes file < environment < flags. */
+export async function runServe(options: ServeOptions, routesFile?: string): Promise<number> {
+  const env = optionsFromEnv(process.env);
+  const file = routesFile ?? process.env.MODELGATE_ROUTES_FILE;
+  const adminFile = await readTokens(process.env.MODELGATE_ADMIN_TOKEN_FILE);
+  const authFile = await readTokens(process.env.MODELGATE_AUTH_TOKEN_FILE);
+  const config = resolveServeConfig(
+    file ? await readRoutesFile(file) : {},
+    env,
+    adminFile ? { adminTokens: [...(env.adminTokens ?? []), ...adminFile] } : {},
+    authFile ? { authTokens: [...(env.authTokens ?? []), ...authFile] } : {},
+    options,
+  );
   const logger = createLogger({ level: config.logLevel });
   const running = await startServer(config, logger);
   const stop = (signal: string) => {
@@ -53,9 +114,9 @@ export async function runServe(options: ServeOptions): Promise<number> {
   process.once('SIGINT', () => stop('SIGINT'));
   running.loaded.catch((err: unknown) => {
     // A server that cannot load its model exits, so a supervisor sees it instead of a server stuck unready.
-    logger.fatal({ err }, `cannot load ${config.modelUri}: ${describeError(err)}`);
+    logger.fatal({ err }, describeError(err));
     logger.flush();
-    process.stderr.write(`modelgate: cannot load ${config.modelUri}: ${describeError(err)}\n`);
+    process.stderr.write(`modelgate: ${describeError(err)}\n`);
     void running.close().finally(() => process.exit(1));
   });
   return -1;
@@ -64,5 +125,10 @@ export async function runServe(options: ServeOptions): Promise<number> {
 export async function serveCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, serveFlags);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  return runServe(serveOptionsFromFlags(values));
+  const options = serveOptionsFromFlags(values);
+  const adminTokens = await readTokens(values['admin-token-file'] as string | undefined);
+  if (adminTokens) options.adminTokens = adminTokens;
+  const authTokens = await readTokens(values['auth-token-file'] as string | undefined);
+  if (authTokens) options.authTokens = authTokens;
+  return runServe(options, values.routes as string | undefined);
 }

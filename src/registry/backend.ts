@@ -77,6 +77,12 @@ export interface RegistryBackend {
   /** Returns false when the alias did not exist (not an error, as in MLflow). */
   deleteAlias(name: string, alias: string): Promise<boolean>;
   materialize(version: ModelVersion): Promise<MaterializedModel>;
+  /**
+   * Calls `onChange` soon after a model's aliases or versions may have changed (a hint to look
+   * again, not an event log); returns a function that stops watching. Registries without
+   * notifications leave it out and are polled.
+   */
+  watchModel?(name: string, onChange: () => void): () => void;
   /** Registries that accept new versions from a local directory. */
   registerVersion?(name: string, sourceDir: string, options?: RegisterOptions): Promise<ModelVersion>;
 }

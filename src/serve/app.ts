@@ -8,25 +8,46 @@ import { GatewayError, ModelNotReadyError, isGatewayError, toErrorBody } from '.
 import { type Logger, silentLogger } from '../util/log.js';
 import { pyJson } from '../util/py-json.js';
 import { readBodyText, requestHeader } from './body.js';
+import { type Handler, closeConnection, reply } from './respond.js';
 import { type ServableModel, scoreBody } from './dataplane.js';
 import { type CounterCell, type GatewayMetrics, type ModelCells, createMetrics, modelCells } from './metrics.js';
-import type { ModelHost } from './model-host.js';
+import { type AdminDeps, checkBearer, mountAdmin } from './admin.js';
+import { Deadlines } from './deadlines.js';
+import type { Lease, ModelHost } from './model-host.js';
 
 export const MODELGATE_VERSION = '0.1.0';
 
 export interface AppOptions {
   /** Largest accepted request body in bytes; bigger bodies get 413 before they are read. @default 104857600 (100 MiB) */
   maxBodyBytes?: number;
+  /** Most rows per request. @default 100000 */
+  maxRows?: number;
+  /** Deepest JSON nesting accepted. @default 64 */
+  maxJsonDepth?: number;
+  /** /invocations in progress at once before new ones get 503; 0 = no bound. @default 256 */
+  maxInFlight?: number;
+  /** Milliseconds before a request is answered 504 DEADLINE_EXCEEDED; 0 = none. @default 60000 */
+  requestTimeoutMs?: number;
+  /** Bearer tokens required on /invocations (none: open). @default [] */
+  authTokens?: readonly string[];
+  /** Also require a token on /ping, /health, /ready, /version and /v2/health/*. @default false */
+  authProtectHealth?: boolean;
+  /** Also require a token on /metrics. @default false */
+  authProtectMetrics?: boolean;
+  /** Log a line per request. @default false */
+  accessLog?: boolean;
 }
 
 export interface AppDeps {
   host: ModelHost;
+  /** The runtime routing API under /admin; left out, there is no admin API. */
+  admin?: AdminDeps;
   metrics?: GatewayMetrics;
   logger?: Logger;
   options?: AppOptions;
+  /** True once the server is shutting down: responses then close their connection. */
+  draining?: () => boolean;
 }
-
-type Handler = (c: Context) => Response | Promise<Response>;
 
 const ROUTE_METHODS: Record<string, string> = {
   '/invocations': 'POST',
@@ -37,24 +58,28 @@ const ROUTE_METHODS: Record<string, string> = {
   '/metrics': 'GET, HEAD',
   '/v2/health/live': 'GET, HEAD',
   '/v2/health/ready': 'GET, HEAD',
+  '/admin/routes': 'GET, HEAD',
+  '/admin/weight': 'POST',
+  '/admin/promote': 'POST',
+  '/admin/rollback': 'POST',
+  '/admin/refresh': 'POST',
 };
 
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
-
-/**
- * Responses are built with plain header objects: @hono/node-server writes those straight to the
- * socket, where c.body()/c.header() go through a WHATWG Headers object (measured: the three
- * extra headers of a prediction cost ~10 µs of a ~110 µs request that way).
- */
-function reply(status: number, body: string, headers?: Record<string, string>): Response {
-  return new Response(body, { status, headers: { 'content-type': 'application/json', ...headers } });
-}
 
 export function createApp(deps: AppDeps): Hono {
   const { host } = deps;
   const metrics = deps.metrics ?? createMetrics();
   const logger = deps.logger ?? silentLogger();
-  const maxBodyBytes = deps.options?.maxBodyBytes ?? 100 * 1024 * 1024;
+  const opts = deps.options ?? {};
+  const maxBodyBytes = opts.maxBodyBytes ?? 100 * 1024 * 1024;
+  const maxInFlight = opts.maxInFlight ?? 256;
+  const timeoutMs = opts.requestTimeoutMs ?? 60_000;
+  const scoreLimits = { maxRows: opts.maxRows ?? 100_000, maxJsonDepth: opts.maxJsonDepth ?? 64 };
+  const authTokens = opts.authTokens ?? [];
+  const draining = deps.draining ?? (() => false);
+  const deadlines = new Deadlines();
+  let active = 0;
   const boot = Date.now().toString(36);
   let counter = 0;
   const cells = new WeakMap<ServableModel, ModelCells>();
@@ -78,7 +103,8 @@ export function createApp(deps: AppDeps): Hono {
       gerr = err;
       // A model failure is logged with the model's own error and stack; the caller sees the request id.
       if (err.status >= 500) logger.error({ err: err.cause ?? err, requestId: id }, err.message);
-      else logger.debug({ requestId: id, code: err.code }, err.message);
+      // Client errors are logged without their message, which may quote the request's data.
+      else logger.debug({ requestId: id, code: err.code, status: err.status }, 'client error');
     } else {
       logger.error({ err, requestId: id }, 'unhandled error');
       gerr = new GatewayError('INTERNAL_ERROR', 'Internal error.');
@@ -87,15 +113,20 @@ export function createApp(deps: AppDeps): Hono {
     return reply(gerr.status, pyJson(toErrorBody(gerr, id)), { 'x-request-id': id, ...gerr.headers });
   };
 
-  /** Wraps a handler with the HTTP metrics and error mapping (cheaper than a middleware chain). */
-  const route = (path: string, method: string, handler: Handler): Handler => {
+  /**
+   * Wraps a handler with authentication, the HTTP metrics, error mapping and the access log
+   * (cheaper than a middleware chain on the hot path).
+   */
+  const route = (path: string, method: string, handler: Handler, protect = false): Handler => {
     const duration = metrics.httpDuration.cell({ method, route: path });
     const byStatus = new Map<number, CounterCell>();
+    const guarded = protect && authTokens.length > 0;
     return async (c) => {
       const started = performance.now();
       metrics.inFlight++;
       let res: Response;
       try {
+        if (guarded) checkBearer(requestHeader(c, 'authorization'), authTokens, 'This endpoint');
         res = await handler(c);
       } catch (err) {
         res = errorResponse(c, err);
@@ -105,52 +136,129 @@ export function createApp(deps: AppDeps): Hono {
       if (count === undefined)
         byStatus.set(res.status, (count = metrics.httpRequests.cell({ method, route: path, status: String(res.status) })));
       count.inc();
-      duration.observe((performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      duration.observe(seconds);
+      if (opts.accessLog) {
+        logger.info({ method: c.req.method, path: c.req.path, status: res.status, ms: seconds * 1000, requestId: requestId(c) }, 'request');
+      }
+      if (draining()) return closeConnection(res);
       return res;
     };
   };
-  const get = (path: string, handler: Handler) => app.get(path, route(path, 'GET', handler));
+  const get = (path: string, handler: Handler, protect = false) => app.get(path, route(path, 'GET', handler, protect));
+
+  /** Mirrors a request to the shadow model after the real answer; the outcome only reaches metrics. */
+  const mirror = (lease: Lease, contentType: string | undefined, body: string): void => {
+    const { ref } = lease.servable;
+    const started = performance.now();
+    scoreBody(lease.servable, contentType, body, { logger, ...scoreLimits })
+      .then(
+        () => metrics.shadow.inc({ model: ref.name, version: ref.version, outcome: 'success' }),
+        (err: unknown) => {
+          const status = isGatewayError(err) ? err.status : 500;
+          metrics.shadow.inc({ model: ref.name, version: ref.version, outcome: status >= 500 ? 'server_error' : 'client_error' });
+          if (status >= 500)
+            logger.warn(
+              { err: isGatewayError(err) ? (err.cause ?? err) : err, model: ref.name, version: ref.version },
+              'shadow model failed',
+            );
+        },
+      )
+      .finally(() => {
+        metrics.shadowDuration.observe({ model: ref.name, version: ref.version }, (performance.now() - started) / 1000);
+        lease.release();
+      });
+  };
+
+  /** Scores with a deadline; the lease is held until the model is really done, even after a 504. */
+  const scoreWithin = (lease: Lease, contentType: string | undefined, body: string, m: ModelCells): Promise<string> => {
+    const work = scoreBody(lease.servable, contentType, body, {
+      logger,
+      onPredict: (s) => m.inferenceDuration.observe(s),
+      ...scoreLimits,
+      ...(timeoutMs > 0 ? { deadline: performance.now() + timeoutMs } : {}),
+    }).finally(() => lease.release());
+    if (timeoutMs <= 0) return work;
+    return deadlines.race(work, timeoutMs);
+  };
 
   app.post(
     '/invocations',
-    route('/invocations', 'POST', async (c) => {
-      const servable = host.pick((name) => requestHeader(c, name));
-      if (servable === undefined) throw new ModelNotReadyError();
-      const m = cellsOf(servable);
-      const started = performance.now();
-      try {
-        const body = await readBodyText(c, maxBodyBytes);
-        const out = await scoreBody(servable, requestHeader(c, 'content-type'), body, logger, (s) => m.inferenceDuration.observe(s));
-        m.success.inc();
-        const headers: Record<string, string> = { 'x-model-name': servable.ref.name, 'x-model-version': servable.ref.version };
-        const id = requestId(c);
-        if (id !== undefined) headers['x-request-id'] = id;
-        return reply(200, out, headers);
-      } catch (err) {
-        const status = isGatewayError(err) ? err.status : 500;
-        (status >= 500 ? m.serverError : m.clientError).inc();
-        throw err;
-      } finally {
-        m.requestDuration.observe((performance.now() - started) / 1000);
-      }
-    }),
+    route(
+      '/invocations',
+      'POST',
+      async (c) => {
+        if (maxInFlight > 0 && active >= maxInFlight) {
+          // Refuse before reading the body; the connection closes so the unread body is not parsed as a request.
+          throw new GatewayError(
+            'TEMPORARILY_UNAVAILABLE',
+            `The server is at its limit of ${maxInFlight} requests in progress; retry shortly.`,
+            {
+              headers: { 'retry-after': '1', connection: 'close' },
+            },
+          );
+        }
+        const header = (name: string) => requestHeader(c, name);
+        const lease = host.acquire(header);
+        if (lease === undefined) throw new ModelNotReadyError();
+        const { servable } = lease;
+        const m = cellsOf(servable);
+        const started = performance.now();
+        active++;
+        let leaseHeld = true;
+        try {
+          const body = await readBodyText(c, maxBodyBytes);
+          const contentType = header('content-type');
+          leaseHeld = false;
+          const out = await scoreWithin(lease, contentType, body, m);
+          m.success.inc();
+          const shadow = host.shadow?.(header);
+          if (shadow !== undefined) mirror(shadow, contentType, body);
+          const headers: Record<string, string> = { 'x-model-name': servable.ref.name, 'x-model-version': servable.ref.version };
+          if (lease.route !== 'primary') headers['x-modelgate-route'] = lease.route;
+          const id = requestId(c);
+          if (id !== undefined) headers['x-request-id'] = id;
+          return reply(200, out, headers);
+        } catch (err) {
+          const status = isGatewayError(err) ? err.status : 500;
+          (status >= 500 ? m.serverError : m.clientError).inc();
+          throw err;
+        } finally {
+          active--;
+          if (leaseHeld) lease.release();
+          m.requestDuration.observe((performance.now() - started) / 1000);
+        }
+      },
+      true,
+    ),
   );
 
+  if (deps.admin !== undefined) mountAdmin(deps.admin, { post: (p, h) => app.post(p, route(p, 'POST', h)), get });
+
   const live = () => reply(200, '{"status": "ok"}');
-  get('/ping', live);
-  get('/health', live);
-  get('/v2/health/live', () => reply(200, '{"live": true}'));
+  const health = opts.authProtectHealth === true;
+  get('/ping', live, health);
+  get('/health', live, health);
+  get('/v2/health/live', () => reply(200, '{"live": true}'), health);
 
   const readiness = () => reply(host.isReady() ? 200 : 503, pyJson({ ready: host.isReady(), ...host.status() }));
-  get('/ready', readiness);
-  get('/v2/health/ready', readiness);
+  get('/ready', readiness, health);
+  get('/v2/health/ready', readiness, health);
 
-  get('/version', () => {
-    const models = host.status().models.map((m) => ({ name: m.name, version: m.version, flavor: m.flavor }));
-    return reply(200, pyJson({ modelgate: MODELGATE_VERSION, node: process.versions.node, models }));
-  });
+  get(
+    '/version',
+    () => {
+      const models = host.status().models.map((m) => ({ name: m.name, version: m.version, flavor: m.flavor }));
+      return reply(200, pyJson({ modelgate: MODELGATE_VERSION, node: process.versions.node, models }));
+    },
+    health,
+  );
 
-  get('/metrics', async () => reply(200, await metrics.registry.metrics(), { 'content-type': metrics.registry.contentType }));
+  get(
+    '/metrics',
+    async () => reply(200, await metrics.registry.metrics(), { 'content-type': metrics.registry.contentType }),
+    opts.authProtectMetrics === true,
+  );
 
   app.notFound(
     route('unmatched', 'ANY', (c) => {

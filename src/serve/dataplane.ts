@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GatewayError, ModelExecutionError, describeError, isGatewayError } from '../errors.js';
+import { GatewayError, InvalidInputError, ModelExecutionError, describeError, isGatewayError } from '../errors.js';
 import type { FlavorLoadOptions, LoadedModel } from '../flavors/index.js';
 import type { ModelDir } from '../model/model-dir.js';
 import { type SchemaEnforcer, compileEnforcer } from '../schema/enforce.js';
@@ -92,7 +92,7 @@ export async function loadServable(md: ModelDir, ref: ModelRef, options: LoadOpt
     };
     if (options.warmup !== false && servable.example !== undefined) {
       try {
-        await scoreBody(servable, servable.example.contentType, servable.example.body, logger);
+        await scoreBody(servable, servable.example.contentType, servable.example.body, { logger });
       } catch (err) {
         const reason = describeError(err instanceof ModelExecutionError ? err.cause : err);
         throw new GatewayError('INVALID_PARAMETER_VALUE', `The model's serving input example does not score: ${reason}`, { cause: err });
@@ -107,24 +107,58 @@ export async function loadServable(md: ModelDir, ref: ModelRef, options: LoadOpt
   }
 }
 
+export interface ScoreOptions {
+  logger?: Logger;
+  /** Called with the seconds the model's predict took. */
+  onPredict?: (seconds: number) => void;
+  /** Most rows (first dimension) a request may carry. @default 100000 */
+  maxRows?: number;
+  /** Deepest JSON nesting accepted. @default 64 */
+  maxJsonDepth?: number;
+  /** performance.now() time after which work that has not started is not started. */
+  deadline?: number;
+}
+
+export class DeadlineExceededError extends GatewayError {
+  constructor(seconds?: number) {
+    super('DEADLINE_EXCEEDED', seconds === undefined ? 'The request timed out.' : `The request did not finish within ${seconds} s.`);
+  }
+}
+
+function rowsOf(input: ModelInput): number {
+  switch (input.kind) {
+    case 'tensor':
+      return input.value.shape[0] ?? 1;
+    case 'tensors': {
+      let n = 0;
+      for (const k in input.value) n = Math.max(n, input.value[k].shape[0] ?? 1);
+      return n;
+    }
+    case 'dataframe':
+      return input.value.rows;
+    default:
+      return 0;
+  }
+}
+
 /** Runs enforcement, params and the model on a decoded request; returns the JSON body text. */
-export async function score(
-  servable: ServableModel,
-  request: DecodedRequest,
-  logger?: Logger,
-  onPredict?: (seconds: number) => void,
-): Promise<string> {
+export async function score(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<string> {
+  const maxRows = options.maxRows ?? 100_000;
+  const rows = rowsOf(request.input);
+  if (rows > maxRows) throw new InvalidInputError(`The request has ${rows} rows; the limit is ${maxRows}.`);
   const input: ModelInput =
     servable.enforcer !== undefined && request.input.kind !== 'json' ? servable.enforcer.enforce(request.input) : request.input;
   const { params, ignored } = servable.params.resolve(request.params);
   if (ignored.length > 0) {
-    logger?.warn({ model: servable.ref.name, params: ignored }, 'params not declared in the model signature were ignored');
+    options.logger?.warn({ model: servable.ref.name, params: ignored }, 'params not declared in the model signature were ignored');
   }
+  // Work that could not start before its deadline is not started.
+  if (options.deadline !== undefined && performance.now() > options.deadline) throw new DeadlineExceededError();
   let output;
   const started = performance.now();
   try {
     output = await servable.model.predict(input, params);
-    onPredict?.((performance.now() - started) / 1000);
+    options.onPredict?.((performance.now() - started) / 1000);
   } catch (err) {
     if (isGatewayError(err) && err.status < 500) throw err;
     throw new ModelExecutionError(err);
@@ -141,9 +175,15 @@ export async function scoreBody(
   servable: ServableModel,
   contentType: string | null | undefined,
   body: string,
-  logger?: Logger,
-  onPredict?: (seconds: number) => void,
+  options: ScoreOptions = {},
 ): Promise<string> {
-  const request = codecFor(contentType).decode(body, servable.signature?.inputs);
-  return score(servable, request, logger, onPredict);
+  let request: DecodedRequest;
+  try {
+    request = codecFor(contentType).decode(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64 });
+  } catch (err) {
+    // A body nested past what the checks expect can still exhaust the stack somewhere: still the caller's input.
+    if (err instanceof RangeError) throw new InvalidInputError(`The input is nested too deeply (${err.message}).`);
+    throw err;
+  }
+  return score(servable, request, options);
 }

@@ -1,6 +1,7 @@
 /**
- * Which loaded model answers a request, and whether the server is ready. The HTTP layer only
- * asks `pick()`; how models are loaded, swapped or split is the host's business.
+ * Which loaded model answers a request, and whether the server is ready. The HTTP layer only asks
+ * `acquire()` and releases the lease when the response is done; how models are loaded, swapped or
+ * split is the host's business (a fixed model here, a canary router in router/).
  */
 import type { ServableModel } from './dataplane.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -8,20 +9,63 @@ import { modelLabels } from './metrics.js';
 
 export type HostState = 'loading' | 'ready' | 'failed';
 
-export interface HostStatus {
-  readonly state: HostState;
-  readonly models: readonly { name: string; version: string; flavor: string; loadSeconds: number }[];
-  readonly error?: string;
+export interface ModelStatus {
+  readonly name: string;
+  readonly version: string;
+  readonly flavor: string;
+  readonly loadSeconds: number;
+  /** `primary`, `canary` or `shadow` when a router serves several versions. */
+  readonly route?: string;
 }
 
+export interface HostStatus {
+  readonly state: HostState;
+  readonly models: readonly ModelStatus[];
+  readonly error?: string;
+  /** Router details (weights, alias following, switch history) when there is a router. */
+  readonly routes?: unknown;
+}
+
+/** A model in use by one request; the host keeps it loaded until every lease is released. */
+export interface Lease {
+  readonly servable: ServableModel;
+  /** Which route served the request (`primary` for a single model). */
+  readonly route: string;
+  release(): void;
+}
+
+export type HeaderLookup = (name: string) => string | undefined;
+
 export interface ModelHost {
-  /** The model for this request (given its headers), or undefined while none is ready. */
-  pick(header: (name: string) => string | undefined): ServableModel | undefined;
+  /** The model for this request, or undefined while none is ready. May throw a GatewayError (bad pin). */
+  acquire(header: HeaderLookup): Lease | undefined;
+  /** A model to mirror this request to (responses discarded), if shadowing is on and this request is sampled. */
+  shadow?(header: HeaderLookup): Lease | undefined;
   isReady(): boolean;
   status(): HostStatus;
 }
 
-/** One model version, loaded once. */
+function gaugeLabels(servable: ServableModel, route: string) {
+  return { ...modelLabels(servable.ref), flavor: servable.flavor, route };
+}
+
+/** Records a loaded model version in the model gauges. */
+export function recordLoaded(metrics: GatewayMetrics | undefined, servable: ServableModel, route: string): void {
+  if (metrics === undefined) return;
+  const labels = gaugeLabels(servable, route);
+  metrics.modelLoadSeconds.set(labels, servable.loadSeconds);
+  metrics.modelInfo.set({ ...labels, runtime: servable.model.info.runtime ?? servable.flavor }, 1);
+}
+
+/** Removes an unloaded model version from the model gauges. */
+export function recordUnloaded(metrics: GatewayMetrics | undefined, servable: ServableModel, route: string): void {
+  if (metrics === undefined) return;
+  const labels = gaugeLabels(servable, route);
+  metrics.modelLoadSeconds.remove(labels);
+  metrics.modelInfo.remove({ ...labels, runtime: servable.model.info.runtime ?? servable.flavor });
+}
+
+/** One model version, set once (library use and tests; `serve` uses the router). */
 export class SingleModelHost implements ModelHost {
   private state: HostState = 'loading';
   private servable: ServableModel | undefined;
@@ -35,12 +79,8 @@ export class SingleModelHost implements ModelHost {
     this.servable = servable;
     this.state = 'ready';
     this.error = undefined;
-    if (this.metrics) {
-      const labels = modelLabels(servable.ref);
-      this.metrics.modelLoadSeconds.set({ ...labels, flavor: servable.flavor }, servable.loadSeconds);
-      this.metrics.modelInfo.set({ ...labels, flavor: servable.flavor, runtime: servable.model.info.runtime ?? servable.flavor }, 1);
-      this.metrics.ready.set(1);
-    }
+    recordLoaded(this.metrics, servable, 'primary');
+    this.metrics?.ready.set(1);
   }
 
   setFailed(message: string): void {
@@ -53,8 +93,9 @@ export class SingleModelHost implements ModelHost {
     return this.servable;
   }
 
-  pick(): ServableModel | undefined {
-    return this.servable;
+  acquire(): Lease | undefined {
+    const servable = this.servable;
+    return servable === undefined ? undefined : { servable, route: 'primary', release: () => undefined };
   }
 
   isReady(): boolean {

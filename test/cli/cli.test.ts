@@ -2,125 +2,27 @@
  * The `modelgate` command end to end: the compiled CLI (dist/src/cli.js, built by `npm run build`)
  * run as real child processes against a registry in a temp directory, and real HTTP to `serve`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  IRIS,
+  ROOT,
+  type RunOptions,
+  type Served,
+  canBind,
+  freePort,
+  killAll,
+  requireBuiltCli,
+  startCli,
+  startCliServer,
+  stop,
+  waitReady,
+} from '../fixtures/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const IRIS = join(ROOT, 'examples', 'iris');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const IRIS_ONNX_SHA256 = '9680d3cb475f8d2646852840542e96f92bc60164b5fa87afd2805f4e41d66ec0';
 const SETOSA = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}';
-
-// ---------------------------------------------------------------------------------------------
-// helpers
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  cwd?: string;
-  env?: Record<string, string>;
-  input?: string;
-  timeoutMs?: number;
-}
-
-const children = new Set<ChildProcess>();
-
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('MODELGATE_')) delete env[k];
-  return { ...env, ...extra };
-}
-
-function startCli(args: string[], opts: RunOptions = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: cliEnv(opts.env), stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  const out = { stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
-  child.stdin.on('error', () => undefined); // the command may exit before reading its input
-  child.stdin.end(opts.input ?? '');
-  const done = new Promise<RunResult>((res, rej) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`timed out: modelgate ${args.join(' ')}\nstdout: ${out.stdout}\nstderr: ${out.stderr}`));
-    }, opts.timeoutMs ?? 30_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      rej(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      res({ code, signal, ...out });
-    });
-  });
-  return { child, out, done };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
-async function canBind(host: string): Promise<boolean> {
-  return freePort(host).then(
-    () => true,
-    () => false,
-  );
-}
-
-interface Served {
-  child: ChildProcess;
-  base: string;
-  done: Promise<RunResult>;
-  output(): string;
-}
-
-function startServer(args: string[], host: string, port: number, opts: RunOptions = {}): Served {
-  const { child, out, done } = startCli(args, { timeoutMs: 120_000, ...opts });
-  done.catch(() => undefined);
-  return { child, base: `http://${host}:${port}`, done, output: () => `stdout:\n${out.stdout}\nstderr:\n${out.stderr}` };
-}
-
-async function waitReady(s: Served, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (s.child.exitCode !== null || s.child.signalCode !== null) throw new Error(`the server exited before it was ready\n${s.output()}`);
-    const status = await fetch(`${s.base}/ready`).then(
-      async (r) => (await r.arrayBuffer(), r.status),
-      () => 0,
-    );
-    if (status === 200) return;
-    await sleep(50);
-  }
-  throw new Error(`${s.base} was not ready within ${timeoutMs} ms\n${s.output()}`);
-}
-
-async function stop(s: Served): Promise<RunResult> {
-  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
-  return s.done;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 let work: string;
 let reg: string;
@@ -130,7 +32,7 @@ const mg = (args: string[], opts: RunOptions = {}) => startCli(args, { cwd: work
 const mgr = (args: string[], opts: RunOptions = {}) => mg([...args, '--registry', reg], opts);
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' before these tests`);
+  requireBuiltCli();
   work = await mkdtemp(join(tmpdir(), 'modelgate-cli-'));
   reg = join(work, 'reg');
   // The iris model with a column-based signature, so it takes CSV.
@@ -160,7 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -419,14 +321,14 @@ describe('modelgate serve', () => {
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: '1' },
       start: (host, port) =>
-        startServer(['serve', '-m', 'models:/iris@champion', '--registry', reg, '-p', String(port)], host, port, { cwd: work }),
+        startCliServer(['serve', '-m', 'models:/iris@champion', '--registry', reg, '-p', String(port)], host, port, { cwd: work }),
     },
     {
       label: '-m models:/iris/latest',
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: '2' },
       start: (host, port) =>
-        startServer(['serve', '--model-uri', 'models:/iris/latest', '--registry', reg, '--port', String(port), '-h', host], host, port, {
+        startCliServer(['serve', '--model-uri', 'models:/iris/latest', '--registry', reg, '--port', String(port), '-h', host], host, port, {
           cwd: work,
         }),
     },
@@ -435,20 +337,20 @@ describe('modelgate serve', () => {
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: '1' },
       start: (host, port) =>
-        startServer(['serve', '-m', 'models:/iris/1', '--registry', `file:${reg}`, '-p', String(port)], host, port, { cwd: work }),
+        startCliServer(['serve', '-m', 'models:/iris/1', '--registry', `file:${reg}`, '-p', String(port)], host, port, { cwd: work }),
     },
     {
       label: '-m <a plain model directory>',
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: 'local' },
-      start: (host, port) => startServer(['serve', '-m', './examples/iris', '-p', String(port)], host, port, { cwd: ROOT }),
+      start: (host, port) => startCliServer(['serve', '-m', './examples/iris', '-p', String(port)], host, port, { cwd: ROOT }),
     },
     {
       label: 'MODELGATE_MODEL_URI, MODELGATE_REGISTRY_URI, MODELGATE_PORT and MODELGATE_HOST',
       host: 'alt',
       expectHeaders: { name: 'iris', version: '1' },
       start: (host, port) =>
-        startServer(['serve'], host, port, {
+        startCliServer(['serve'], host, port, {
           cwd: work,
           env: {
             MODELGATE_MODEL_URI: 'models:/iris@champion',

@@ -171,7 +171,7 @@ describe('HTTP surface', () => {
     expect(text).toMatch(/modelgate_request_duration_seconds_count\{model="fake",version="1"\} 2/);
     expect(text).toMatch(/modelgate_inference_duration_seconds_bucket\{le="\+Inf",model="fake",version="1"\} 1/);
     expect(text).toContain('modelgate_http_requests_in_flight');
-    expect(text).toContain('modelgate_model_info{model="fake",version="1",flavor="fake",runtime="fake"} 1');
+    expect(text).toContain('modelgate_model_info{model="fake",version="1",flavor="fake",route="primary",runtime="fake"} 1');
     expect(text).toContain('modelgate_ready 1');
     // Two apps in one process keep separate registries.
     const other = await appWith({ kind: 'echo' }, TENSOR_SIG);

@@ -12,10 +12,15 @@ export interface DecodedRequest {
   readonly unwrapped: boolean;
 }
 
+export interface DecodeLimits {
+  /** Deepest nesting of arrays and objects accepted in a JSON body. */
+  maxJsonDepth?: number;
+}
+
 /** One body format of `/invocations`, chosen by the request's mime type. */
 export interface BodyCodec {
   readonly mimeType: string;
-  decode(body: string, schema: Schema | undefined): DecodedRequest;
+  decode(body: string, schema: Schema | undefined, limits?: DecodeLimits): DecodedRequest;
 }
 
 /**

@@ -10,7 +10,7 @@ import { csvCodec } from './csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from './dataframe.js';
 import { inputsCodec, instancesCodec } from './inputs.js';
 
-export type { BodyCodec, DecodedRequest, JsonFormatCodec } from './codec.js';
+export type { BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
 
 export const PROTOCOL_CHANGE_NOTE =
   "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0. If you are seeing this error, you are likely using an outdated scoring request format. To resolve the error, either update your request format or adjust your MLflow Model's requirements file to specify an older version of MLflow (for example, change the 'mlflow' requirement specifier to 'mlflow==1.30.0'). If you are making a request using the MLflow client (e.g. via `mlflow.pyfunc.spark_udf()`), upgrade your MLflow client to a version >= 2.0 in order to use the new request format. For more information about the updated MLflow Model scoring protocol in MLflow 2.0, see https://mlflow.org/docs/latest/models.html#deploy-mlflow-models.";
@@ -83,10 +83,36 @@ export function decodeJsonValue(body: unknown, schema: Schema | undefined): Deco
   return { input: codec.decode(obj[codec.key], schema), params: p, unwrapped: false };
 }
 
+/**
+ * Whether a parsed value nests deeper than `max`. Arrays whose first element is not a container
+ * count as leaves (a numeric matrix costs one visit per row, not per number); anything deeper
+ * hidden further along such an array is refused later as a ragged tensor.
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return true;
+    if (Array.isArray(v)) {
+      if (v.length === 0 || typeof v[0] !== 'object' || v[0] === null) continue;
+      for (const x of v) stack.push([x, depth + 1]);
+    } else {
+      for (const k in v) stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+    }
+  }
+  return false;
+}
+
 export const jsonCodec: BodyCodec = {
   mimeType: 'application/json',
-  decode(text, schema) {
-    return decodeJsonValue(parseJson(text), schema);
+  decode(text, schema, limits) {
+    const value = parseJson(text);
+    const max = limits?.maxJsonDepth;
+    if (max !== undefined && nestedDeeperThan(value, max)) {
+      throw new InvalidInputError(`The JSON body is nested deeper than ${max} levels.`);
+    }
+    return decodeJsonValue(value, schema);
   },
 };
 

@@ -13,7 +13,7 @@
  * replaced by rename, so every alias write is atomic too.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, watch } from 'node:fs';
 import { cp, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -274,6 +274,29 @@ export class LocalRegistry implements RegistryBackend {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
+  }
+
+  /** inotify on the model's aliases/ and versions/ folders; polling stays the safety net. */
+  watchModel(name: string, onChange: () => void): () => void {
+    const dir = this.modelDir(name);
+    let timer: NodeJS.Timeout | undefined;
+    const fire = () => {
+      clearTimeout(timer);
+      timer = setTimeout(onChange, 20); // one notice for a burst of events
+    };
+    const watchers = ['aliases', 'versions'].flatMap((sub) => {
+      try {
+        const w = watch(join(dir, sub), { persistent: false }, fire);
+        w.on('error', () => w.close());
+        return [w];
+      } catch {
+        return []; // not there yet (no alias set): polling covers it
+      }
+    });
+    return () => {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    };
   }
 
   /** Checks every file against its recorded sha256, and that nothing was added. */

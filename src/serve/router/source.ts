@@ -1,0 +1,53 @@
+/**
+ * Where the router gets model versions: what a URI points at now, loading a version, moving an
+ * alias (promote/rollback), and, where the registry can, a push notice when aliases change.
+ */
+import { basename, resolve } from 'node:path';
+import { openModelDir } from '../../model/model-dir.js';
+import { isModelUri, parseModelUri } from '../../registry/model-uri.js';
+import type { Registry } from '../../registry/registry.js';
+import { type LoadOptions, type ModelRef, type ServableModel, loadServable } from '../dataplane.js';
+
+export interface ModelSource {
+  /** The version a URI points at now: one cheap registry lookup. */
+  resolve(uri: string): Promise<ModelRef>;
+  /** Loads and warms up one version (fails if its example does not score). */
+  load(uri: string, ref: ModelRef): Promise<ServableModel>;
+  /** Whether the URI can point at another version later (an alias, `latest`, a stage). */
+  follows(uri: string): boolean;
+  /** Points an alias URI's alias at a version (used by promote and rollback). */
+  setAlias(uri: string, version: string): Promise<void>;
+  /** Calls `onChange` soon after the URI may have moved; returns a function that stops watching. */
+  watch?(uri: string, onChange: () => void): () => void;
+}
+
+export function registrySource(registry: Registry, options: LoadOptions = {}): ModelSource {
+  return {
+    async resolve(uri) {
+      if (!isModelUri(uri)) return { name: basename(resolve(uri)), version: 'local' };
+      const v = await registry.resolve(uri);
+      return { name: v.name, version: v.version };
+    },
+    async load(uri, ref) {
+      if (!isModelUri(uri)) return loadServable(await openModelDir(uri), ref, options);
+      const version = await registry.backend.getVersion(ref.name, ref.version);
+      const files = await registry.materialize(version);
+      return loadServable(await openModelDir(files.dir), ref, options);
+    },
+    follows(uri) {
+      if (!isModelUri(uri)) return false;
+      return parseModelUri(uri).kind !== 'version';
+    },
+    async setAlias(uri, version) {
+      const u = isModelUri(uri) ? parseModelUri(uri) : undefined;
+      if (u?.kind !== 'alias') throw new Error(`${uri} is not an alias URI (models:/<name>@<alias>)`);
+      await registry.setAlias(u.name, u.alias, version);
+    },
+    watch(uri, onChange) {
+      if (!isModelUri(uri) || registry.backend.watchModel === undefined) return () => undefined;
+      const u = parseModelUri(uri);
+      if (u.kind === 'logged-model') return () => undefined;
+      return registry.backend.watchModel(u.name, onChange);
+    },
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * 10,000+ malformed and adversarial requests against a running server process: invalid UTF-8,
+ * truncated JSON, huge numbers, NaN/Infinity, deep nesting, wrong shapes and types, huge arrays,
+ * odd content types, duplicate keys, broken HTTP. No request may get a 5xx, the process must
+ * survive, answer a valid request correctly afterwards, and its memory must stay bounded.
+ */
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../tools/onnx/models.js';
+import { IRIS, freePort, killAll, requireBuiltCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
+
+afterAll(() => killAll());
+
+const VALID = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}';
+
+function rssBytes(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[21]) * 4096;
+}
+
+type Case = { body: Uint8Array | string; contentType?: string };
+
+function cases(rand: () => number): (() => Case)[] {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const num = () => pick(['5.1', '-0', '1e308', '-1e308', '123456789012345678901234567890', '0.1', '7']);
+  const row = (n: number) => `[${Array.from({ length: n }, num).join(', ')}]`;
+  return [
+    () => ({ body: Buffer.from([0x7b, 0x22, 0x69, 0x6e, 0x70, 0x75, 0x74, 0x73, 0x22, 0x3a, 0xff, 0xfe, 0xc3, 0x28, 0x7d]) }), // invalid UTF-8
+    () => ({ body: VALID.slice(0, Math.floor(rand() * VALID.length)) }), // truncated
+    () => ({ body: `{"inputs": [[1e999999, 5, 6, ${'9'.repeat(400)}]]}` }), // huge numbers
+    () => ({ body: '{"inputs": [[NaN, Infinity, -Infinity, 1]]}' }),
+    () => {
+      const d = 1 + Math.floor(rand() * 3000);
+      return { body: `{"inputs": ${'['.repeat(d)}1${']'.repeat(d)}}` };
+    },
+    () => ({ body: `{"inputs": [${row(1 + Math.floor(rand() * 8))}]}` }), // wrong widths
+    () => ({ body: `{"inputs": [["a", true, null, {"x": 1}]]}` }),
+    () => ({ body: `{"inputs": ${row(50_000)}}` }), // a huge 1-D array
+    () => ({ body: `{"inputs": [[5.1, 3.5, 1.4, 0.2]], "inputs": [[1]]}` }), // duplicate keys
+    () => ({
+      body: VALID,
+      contentType: pick([
+        'text/plain',
+        'application/xml',
+        'application/json; charset=latin-1',
+        'multipart/form-data',
+        '',
+        'application/json; format=pandas-records',
+      ]),
+    }),
+    () => ({ body: 'a,b,c,d\n1,2,3\n"x', contentType: 'text/csv' }),
+    () => ({ body: `{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}` }),
+    () => ({ body: `{"dataframe_records": {"a": 1}}` }),
+    () => ({ body: `{"instances": [{"a": 1}, [1, 2]]}` }),
+    () => ({ body: `{"inputs": [[5.1, 3.5, 1.4, 0.2]], "params": [1, 2]}` }),
+    () => ({ body: `{"messages": [{"role": "user", "content": "hi"}]}` }),
+    () => ({ body: Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 200) }, () => Math.floor(rand() * 256))) }),
+    () => ({ body: VALID }), // some valid traffic in the mix
+  ];
+}
+
+/** Raw bytes that are not valid HTTP: Node's parser must refuse them without harm. */
+function rawGarbage(port: number, payload: string): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (text += d));
+    sock.on('error', () => resolve(text));
+    sock.on('close', () => resolve(text));
+    sock.end(payload);
+    setTimeout(() => sock.destroy(), 2000);
+  });
+}
+
+describe('HTTP fuzzing', () => {
+  it('survives 10,000 adversarial requests without a 5xx and with bounded memory', async () => {
+    requireBuiltCli();
+    const port = await freePort();
+    const s = startCliServer(['serve', '-m', IRIS, '-p', String(port)], '127.0.0.1', port, {
+      env: { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_MAX_BODY_BYTES: String(4 * 1024 * 1024) },
+    });
+    await waitReady(s);
+    const pid = s.child.pid as number;
+    const rssBefore = rssBytes(pid);
+    const rand = mulberry32(20261126);
+    const gens = cases(rand);
+    const statuses = new Map<number, number>();
+    const bad: string[] = [];
+    let sent = 0;
+    const total = 10_000;
+    const worker = async () => {
+      while (sent < total) {
+        sent++;
+        const c = gens[Math.floor(rand() * gens.length)]();
+        const headers: Record<string, string> = {};
+        if (c.contentType !== '') headers['content-type'] = c.contentType ?? 'application/json';
+        const res = await fetch(`${s.base}/invocations`, { method: 'POST', headers, body: c.body });
+        const text = await res.text();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status >= 500) bad.push(`${res.status} ${text.slice(0, 200)}`);
+        if (res.status !== 200) {
+          const parsed = JSON.parse(text) as Record<string, unknown>;
+          if (typeof parsed.error_code !== 'string' || typeof parsed.message !== 'string')
+            bad.push(`bad error shape: ${text.slice(0, 200)}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    for (const payload of [
+      'GARBAGE\r\n\r\n',
+      'POST /invocations HTTP/9.9\r\n\r\n',
+      'POST /invocations HTTP/1.1\r\nContent-Length: -5\r\n\r\n',
+      '\x00\x01\x02\r\n\r\n',
+    ]) {
+      const reply = await rawGarbage(port, payload);
+      expect(reply === '' || reply.startsWith('HTTP/1.1 400')).toBe(true);
+    }
+
+    const after = await fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: VALID });
+    expect(after.status).toBe(200);
+    expect(((await after.json()) as { predictions: { label: number[] } }).predictions.label).toEqual([0]);
+    expect((await fetch(`${s.base}/ready`)).status).toBe(200);
+    const grown = rssBytes(pid) - rssBefore;
+    const exit = await stop(s);
+
+    expect(bad).toEqual([]);
+    expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(total);
+    expect(statuses.get(200)).toBeGreaterThan(0);
+    expect(statuses.get(400)).toBeGreaterThan(0);
+    expect(statuses.get(415)).toBeGreaterThan(0);
+    expect(grown).toBeLessThan(150 * 1024 * 1024);
+    expect(exit.code, s.output()).toBe(0);
+  }, 180_000);
+});

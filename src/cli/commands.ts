@@ -4,6 +4,7 @@
 import { ENV_VARS, DEFAULT_REGISTRY_URI } from '../config.js';
 import { MODELGATE_VERSION } from '../serve/app.js';
 import { UsageError } from './args.js';
+import { buildImageCommand, generateDockerfileCommand } from './build-image.js';
 import { demoCommand } from './demo.js';
 import { predictCommand } from './predict.js';
 import { registryCommand } from './registry.js';
@@ -23,6 +24,8 @@ Usage:
   modelgate registry alias delete <name> <alias>
   modelgate registry show <models:/…>
   modelgate demo [-p PORT]          register the bundled iris model if needed and serve it
+  modelgate build-image -m <models:/…> -n NAME[:TAG] [--base-image IMG] [--platform P] [-e K=V]… [--push] [--k8s-out DIR]
+  modelgate generate-dockerfile -m <models:/…> -d DIR [-n NAME[:TAG]] [--base-image IMG] [--platform P] [-e K=V]… [--k8s-out DIR]
 
 Model URIs: models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest, or a model directory.
 
@@ -39,6 +42,29 @@ serve options:
   --threads N              onnxruntime intra-op threads per inference, default 1
   --drain-seconds N        time given to in-flight requests on SIGTERM, default 30
   --log-level LEVEL        trace, debug, info, warn, error; default info
+  --canary URI             a second version that gets --canary-weight percent of requests
+  --canary-weight N        0–100, default 0 (the canary is then reachable only by pinning)
+  --sticky-header NAME     requests with the same value of this header stay on one version
+  --shadow URI             mirror requests to this version; its answers are discarded
+  --shadow-percent N       share of requests mirrored, default 100
+  --routes FILE            the routing settings above as YAML/JSON (flags and env win)
+  --poll-interval SECONDS  how often aliases are looked up again, default 10 (0 = never)
+  --admin-token-file FILE  bearer tokens (one per line) that enable the /admin API
+  --auth-token-file FILE   bearer tokens (one per line) required on /invocations
+  --max-rows N             most rows per request, default 100000
+  --max-in-flight N        requests in progress before 503, default 256 (0 = no bound)
+  --request-timeout S      seconds before 504 DEADLINE_EXCEEDED, default 60
+  --access-log             one JSON log line per request
+
+build-image / generate-dockerfile options:
+  -n, --name NAME[:TAG]    image name (with a registry host to push, e.g. registry.example.com/iris:1)
+  --base-image IMAGE       glibc image with node >= 20.19 on PATH, default node:20-bookworm-slim
+  --platform P             linux/amd64 or linux/arm64, default this machine's
+  -e, --env KEY=VALUE      environment baked into the image (repeatable), e.g. -e MODELGATE_MAX_BODY_BYTES=1048576
+  --push                   push after building, with credentials from ~/.docker/config.json
+  --k8s-out DIR            write Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget YAML
+  --no-cache               build-image: do not reuse cached layers
+  -d, --directory DIR      generate-dockerfile: where to write the Dockerfile and context (new or empty)
 
 Environment:
 ${ENV_VARS.map((v) => `  ${v.env.padEnd(28)} ${v.doc}`).join('\n')}
@@ -50,6 +76,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   predict: predictCommand,
   registry: registryCommand,
   demo: demoCommand,
+  'build-image': buildImageCommand,
+  'generate-dockerfile': generateDockerfileCommand,
 };
 
 export async function runCommand(argv: string[]): Promise<number> {

@@ -1,0 +1,217 @@
+/**
+ * The production dependencies an image needs, taken from the build host's node_modules so that
+ * `docker build` needs no network: modelgate's runtime dependencies minus those only the image
+ * builder uses and those only other flavours use, their dependency closure, and inside each
+ * package only what Node can load on the target platform.
+ */
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { FileEntry } from './context.js';
+import type { ImagePlatform } from './dockerfile.js';
+
+/** Dependencies only `build-image` itself uses; the server never imports them. */
+export const BUILDER_ONLY_PACKAGES: readonly string[] = ['dockerode', 'tar-stream'];
+
+/**
+ * The packages each flavour loads (lazily, inside `load()`). A model's image carries only its own
+ * flavour's. A flavour missing here gets every flavour's packages, which is safe but larger: that
+ * includes `js`, whose model code may import onnxruntime-node or TF.js from the image.
+ */
+export const FLAVOR_PACKAGES: Readonly<Record<string, readonly string[]>> = {
+  onnx: ['onnxruntime-node'],
+  tfjs: [
+    '@tensorflow/tfjs-core',
+    '@tensorflow/tfjs-converter',
+    '@tensorflow/tfjs-layers',
+    '@tensorflow/tfjs-backend-wasm',
+    '@tensorflow/tfjs-backend-cpu',
+  ],
+};
+
+interface PackageRule {
+  /** Dependencies its run-time code never loads (used by an install script, or types only). */
+  notLoaded?: readonly string[];
+  /**
+   * Whether a file or directory (path relative to the package; directories end in `/`) is needed
+   * on the target platform. `main` is the package.json `main` field.
+   */
+  keep?: (path: string, platform: ImagePlatform, main: string | undefined) => boolean;
+}
+
+const NODE_ARCH: Record<ImagePlatform, string> = { 'linux/amd64': 'x64', 'linux/arm64': 'arm64' };
+
+/**
+ * TF.js packages have no `exports` and no `"type": "module"`, so Node (import or require) loads
+ * `main`, a CommonJS bundle (dist/tf-*.node.js); the rest of dist/ is the same code again as
+ * ES modules and browser bundles. Kept: that bundle, the .wasm binaries beside it, the licence.
+ */
+function mainBundleOnly(path: string, _platform: ImagePlatform, main: string | undefined): boolean {
+  if (main === undefined) return true;
+  const target = main.replace(/^\.\//, '');
+  const dir = target.includes('/') ? target.slice(0, target.lastIndexOf('/') + 1) : '';
+  if (path === 'package.json' || /^licen[cs]e/i.test(path) || path === target) return true;
+  if (path.endsWith('/')) return dir.startsWith(path);
+  return path.startsWith(dir) && !path.slice(dir.length).includes('/') && path.endsWith('.wasm');
+}
+
+export const PACKAGE_RULES: Readonly<Record<string, PackageRule>> = {
+  'onnxruntime-node': {
+    // adm-zip and global-agent download CUDA libraries in the postinstall script (script/).
+    notLoaded: ['adm-zip', 'global-agent'],
+    // The package ships every OS and CPU (288 MB); dist/binding.js loads bin/napi-v6/<os>/<arch>/.
+    keep: (path, platform) => {
+      if (path.startsWith('script/')) return false;
+      if (!path.startsWith('bin/')) return true;
+      const wanted = `bin/napi-v6/linux/${NODE_ARCH[platform]}/`;
+      return path.startsWith(wanted) || wanted.startsWith(path); // inside it, or one of its parents
+    },
+  },
+  '@tensorflow/tfjs-core': { notLoaded: ['@webgpu/types'], keep: mainBundleOnly },
+  '@tensorflow/tfjs-converter': { keep: mainBundleOnly },
+  '@tensorflow/tfjs-layers': { keep: mainBundleOnly },
+  '@tensorflow/tfjs-backend-cpu': { keep: mainBundleOnly },
+  '@tensorflow/tfjs-backend-wasm': { keep: mainBundleOnly },
+};
+
+/**
+ * Top-level directories of a package that hold no run-time code. Only at the top: deeper down the
+ * same names can be code (yaml loads dist/doc/*.js). Nested node_modules come from the closure.
+ */
+const PRUNED_TOP_DIRS = new Set(['test', 'tests', '__tests__', 'docs', 'example', 'examples', 'benchmark', 'benchmarks', '.github']);
+const PRUNED_FILES =
+  /(\.d\.[cm]?ts|\.[cm]?ts|\.tsx|\.map|\.md|\.markdown|\.tsbuildinfo)$|^(\.npmignore|\.eslintrc.*|\.prettierrc.*|\.editorconfig|\.travis\.yml|tsconfig.*\.json)$/i;
+
+interface PackageJson {
+  name?: string;
+  main?: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+}
+
+export interface RuntimePackage {
+  readonly name: string;
+  /** Relative to the project root, forward slashes, e.g. `node_modules/ajv`. */
+  readonly path: string;
+}
+
+async function readPackageJson(dir: string): Promise<PackageJson | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as PackageJson;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Node's lookup: node_modules/<name> in the package's folder, then in each parent up to the root. */
+async function resolvePackage(root: string, from: string, name: string): Promise<string | undefined> {
+  let dir = from;
+  for (;;) {
+    const candidate = join(dir, 'node_modules', name);
+    if ((await readPackageJson(candidate)) !== undefined) return candidate;
+    if (dir === root) return undefined;
+    const up = dirname(dir);
+    if (up === dir || relative(root, up).startsWith('..')) return undefined;
+    dir = up;
+  }
+}
+
+/** Which of modelgate's dependencies the server needs for these flavours. */
+export function directRuntimeDependencies(dependencies: readonly string[], flavors: readonly string[]): string[] {
+  const known = flavors.every((f) => f in FLAVOR_PACKAGES);
+  const wanted = new Set(known ? flavors.flatMap((f) => FLAVOR_PACKAGES[f]) : Object.values(FLAVOR_PACKAGES).flat());
+  const flavorOnly = new Set(Object.values(FLAVOR_PACKAGES).flat());
+  return dependencies.filter((d) => !BUILDER_ONLY_PACKAGES.includes(d) && (!flavorOnly.has(d) || wanted.has(d))).sort();
+}
+
+/** The packages to ship: the closure of the direct runtime dependencies, as installed under `root`. */
+export async function runtimePackages(root: string, flavors: readonly string[]): Promise<RuntimePackage[]> {
+  const pj = await readPackageJson(root);
+  if (pj === undefined) throw new Error(`No package.json in ${root}`);
+  const direct = directRuntimeDependencies(Object.keys(pj.dependencies ?? {}), flavors);
+  const found = new Map<string, string>(); // dir → name
+  const visit = async (from: string, name: string, required: boolean, requiredBy: string): Promise<void> => {
+    const dir = await resolvePackage(root, from, name);
+    if (dir === undefined) {
+      if (required) throw new Error(`${name} (needed by ${requiredBy}) is not installed under ${root}/node_modules; run npm ci first`);
+      return;
+    }
+    if (found.has(dir)) return;
+    found.set(dir, name);
+    const p = (await readPackageJson(dir)) ?? {};
+    const skip = new Set(PACKAGE_RULES[name]?.notLoaded ?? []);
+    const deps: [string, boolean][] = [
+      ...Object.keys(p.dependencies ?? {}).map((d): [string, boolean] => [d, true]),
+      ...Object.keys(p.optionalDependencies ?? {}).map((d): [string, boolean] => [d, false]),
+      // Peers are loaded from the package; optional ones only when installed.
+      ...Object.keys(p.peerDependencies ?? {}).map((d): [string, boolean] => [d, p.peerDependenciesMeta?.[d]?.optional !== true]),
+    ];
+    // @types/* packages hold only declarations.
+    for (const [d, req] of deps) if (!skip.has(d) && !d.startsWith('@types/')) await visit(dir, d, req, name);
+  };
+  for (const d of direct) await visit(root, d, true, 'modelgate');
+  return [...found]
+    .map(([dir, name]) => ({ name, path: relative(root, dir).split(sep).join('/') }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+export type Keep = (relPath: string, isDir: boolean) => boolean;
+
+/** Files under `dir` (paths relative to it) that `keep` accepts; symlinks are followed. */
+export async function listTree(dir: string, keep: Keep): Promise<{ path: string; abs: string; size: number; mode: number }[]> {
+  const out: { path: string; abs: string; size: number; mode: number }[] = [];
+  const walk = async (sub: string): Promise<void> => {
+    const entries = await readdir(join(dir, sub), { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const rel = sub === '' ? e.name : `${sub}/${e.name}`;
+      const abs = join(dir, rel);
+      const st = e.isSymbolicLink() ? await stat(abs).catch(() => undefined) : undefined;
+      const isDir = e.isDirectory() || st?.isDirectory() === true;
+      const isFile = e.isFile() || st?.isFile() === true;
+      if (!isDir && !isFile) continue; // dangling links, sockets
+      if (!keep(rel, isDir)) continue;
+      if (isDir) await walk(rel);
+      else {
+        const s = st ?? (await stat(abs));
+        // Executable bits survive (native helpers); nothing is writable by the server's user.
+        out.push({ path: rel, abs, size: s.size, mode: s.mode & 0o111 ? 0o755 : 0o644 });
+      }
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/** Whether a file of a dependency is shipped for this platform. */
+export function keepPackageFile(pkg: string, platform: ImagePlatform, main?: string): Keep {
+  const rule = PACKAGE_RULES[pkg]?.keep;
+  return (rel, isDir) => {
+    const name = rel.slice(rel.lastIndexOf('/') + 1);
+    if (isDir) {
+      if (name === 'node_modules' || (rel === name && PRUNED_TOP_DIRS.has(name))) return false;
+      return rule === undefined || rule(`${rel}/`, platform, main);
+    }
+    if (PRUNED_FILES.test(name)) return false;
+    return rule === undefined || rule(rel, platform, main);
+  };
+}
+
+/** Context entries for the packages, under `prefix` (e.g. `deps/node_modules/...`). */
+export async function dependencyEntries(
+  root: string,
+  packages: readonly RuntimePackage[],
+  platform: ImagePlatform,
+  prefix: string,
+): Promise<FileEntry[]> {
+  const out: FileEntry[] = [];
+  for (const p of packages) {
+    const main = (await readPackageJson(join(root, p.path)))?.main;
+    for (const f of await listTree(join(root, p.path), keepPackageFile(p.name, platform, main))) {
+      out.push({ path: `${prefix}${p.path}/${f.path}`, source: f.abs, size: f.size, mode: f.mode });
+    }
+  }
+  return out;
+}

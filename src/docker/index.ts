@@ -1,0 +1,44 @@
+/**
+ * Container images of a served model and their Kubernetes manifests. Generation (Dockerfile,
+ * build context, manifests) is separate from the daemon calls in build.ts.
+ */
+export {
+  type AuthConfig,
+  type DockerConfigFile,
+  authFor,
+  dockerConfigPath,
+  readDockerConfig,
+  registryHost,
+  splitImageReference,
+} from './auth.js';
+export {
+  DockerDaemonError,
+  type BuildOptions,
+  type ImageReport,
+  type LayerReport,
+  type ProgressEvent,
+  buildImage,
+  describeImage,
+  formatImageReport,
+  formatProgress,
+  platformMismatch,
+  pushImage,
+} from './build.js';
+export { type ContextEntry, type FileEntry, type TextEntry, contextSize, createBuildContext, writeBuildContext } from './context.js';
+export { BUILDER_ONLY_PACKAGES, FLAVOR_PACKAGES, type RuntimePackage, runtimePackages } from './dependencies.js';
+export {
+  APP_DIR,
+  DEFAULT_BASE_IMAGE,
+  DEFAULT_IMAGE_PORT,
+  type DockerfileOptions,
+  IMAGE_PLATFORMS,
+  IMAGE_USER,
+  type ImagePlatform,
+  generateDockerfile,
+  hostPlatform,
+  isImagePlatform,
+  readDockerfileTemplate,
+} from './dockerfile.js';
+export { type ImageModel, type ImagePlan, type ImagePlanOptions, LABEL_PREFIX, imageLabels, planImage } from './image-plan.js';
+export { DEFAULT_K8S_RESOURCES, type K8sManifests, type K8sOptions, k8sFiles, k8sManifests, k8sName } from './k8s.js';
+export { modelDigest } from './model-files.js';

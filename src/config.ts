@@ -57,6 +57,12 @@ export interface ServeOptions {
   authProtectMetrics?: boolean;
   /** Log one JSON line per request (method, route, status, duration, request id). @default false */
   accessLog?: boolean;
+  /** Server processes sharing the port (Node cluster); metrics are aggregated across them. @default 1 */
+  workers?: number;
+  /** Most rows one batched inference call may hold; 1 turns batching off. @default 64 */
+  maxBatchSize?: number;
+  /** Milliseconds a batch may wait for more requests while the model is idle; 0 = run at once (batches form while the model is busy). @default 0 */
+  batchWaitMs?: number;
 }
 
 type OptionalKeys = 'canaryUri' | 'stickyHeader' | 'shadowUri';
@@ -102,6 +108,9 @@ export const SERVE_DEFAULTS: Omit<ResolvedServeConfig, 'modelUri'> = {
   authProtectHealth: false,
   authProtectMetrics: false,
   accessLog: false,
+  workers: 1,
+  maxBatchSize: 64,
+  batchWaitMs: 0,
 };
 
 type Kind = 'string' | 'int' | 'number' | 'list' | 'bool';
@@ -164,6 +173,9 @@ export const ENV_VARS: readonly { env: string; key: keyof ServeOptions; kind: Ki
     doc: 'require the token on /metrics too (default false)',
   },
   { env: 'MODELGATE_ACCESS_LOG', key: 'accessLog', kind: 'bool', doc: 'one JSON log line per request (default false)' },
+  { env: 'MODELGATE_WORKERS', key: 'workers', kind: 'int', doc: 'server processes sharing the port (default 1)' },
+  { env: 'MODELGATE_MAX_BATCH_SIZE', key: 'maxBatchSize', kind: 'int', doc: 'rows per batched inference; 1 = no batching (default 64)' },
+  { env: 'MODELGATE_BATCH_WAIT_MS', key: 'batchWaitMs', kind: 'number', doc: 'extra wait for a batch to fill (default 0)' },
 ];
 
 function parseBool(name: string, raw: string): boolean {
@@ -221,6 +233,8 @@ export function resolveServeConfig(...layers: ServeOptions[]): ResolvedServeConf
   }
   if (merged.port === undefined || merged.port > 65535) throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid port ${merged.port}`);
   if ((merged.intraOpThreads ?? 1) < 1) throw new GatewayError('INVALID_PARAMETER_VALUE', 'intraOpThreads must be at least 1');
+  if ((merged.workers ?? 1) < 1) throw new GatewayError('INVALID_PARAMETER_VALUE', 'workers must be at least 1');
+  if ((merged.maxBatchSize ?? 1) < 1) throw new GatewayError('INVALID_PARAMETER_VALUE', 'maxBatchSize must be at least 1');
   for (const [k, v] of [
     ['canary weight', merged.canaryWeight],
     ['shadow percent', merged.shadowPercent],

@@ -106,6 +106,12 @@ export class ModelExecutionError extends GatewayError {
   }
 }
 
+export class DeadlineExceededError extends GatewayError {
+  constructor(seconds?: number) {
+    super('DEADLINE_EXCEEDED', seconds === undefined ? 'The request timed out.' : `The request did not finish within ${seconds} s.`);
+  }
+}
+
 export function isGatewayError(err: unknown): err is GatewayError {
   return err instanceof GatewayError;
 }

@@ -28,6 +28,9 @@ const serveFlags = {
   'max-in-flight': { type: 'string' },
   'request-timeout': { type: 'string' },
   'access-log': { type: 'boolean' },
+  workers: { type: 'string', short: 'w' },
+  'max-batch-size': { type: 'string' },
+  'batch-wait-ms': { type: 'string' },
   ...registryOption,
 } as const;
 
@@ -78,6 +81,9 @@ function serveOptionsFromFlags(values: Record<string, string | boolean | undefin
     maxInFlight: intFlag('max-in-flight', s('max-in-flight')),
     requestTimeoutSeconds: secondsFlag('request-timeout', s('request-timeout')),
     accessLog: values['access-log'] === true ? true : undefined,
+    workers: intFlag('workers', s('workers')),
+    maxBatchSize: intFlag('max-batch-size', s('max-batch-size')),
+    batchWaitMs: secondsFlag('batch-wait-ms', s('batch-wait-ms')),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GatewayError, InvalidInputError, ModelExecutionError, describeError, isGatewayError } from '../errors.js';
+import { DeadlineExceededError, GatewayError, InvalidInputError, ModelExecutionError, describeError, isGatewayError } from '../errors.js';
 import type { FlavorLoadOptions, LoadedModel } from '../flavors/index.js';
 import type { ModelDir } from '../model/model-dir.js';
 import { type SchemaEnforcer, compileEnforcer } from '../schema/enforce.js';
@@ -14,6 +14,7 @@ import { type ParamsEnforcer, compileParams } from '../schema/params.js';
 import type { ModelSignature } from '../schema/signature.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { type DecodedRequest, codecFor } from './codecs/index.js';
+import { type BatchObserver, type BatchOptions, Batcher } from './batcher.js';
 import { encodePredictions } from './codecs/response.js';
 
 /** Which registered model version this is; the labels of every metric about it. */
@@ -38,11 +39,36 @@ export interface ServableModel {
   readonly loadSeconds: number;
   readonly enforcer: SchemaEnforcer | undefined;
   readonly params: ParamsEnforcer;
+  /** Present when requests to this model are batched. */
+  readonly batcher?: Batcher;
+}
+
+/** Batching needs every input to have a variable first dimension (or rows, for columns). */
+function hasBatchDimension(sig: ModelSignature | undefined): boolean {
+  const inputs = sig?.inputs;
+  if (inputs === undefined) return false;
+  if (inputs.kind === 'columns') return true;
+  return inputs.inputs.every((t) => t.shape.length > 0 && t.shape[0] === -1);
+}
+
+/** The batching options for one model: the server's, overridden by the MLmodel's metadata. */
+function batchingFor(md: ModelDir, options: LoadOptions): BatchOptions | undefined {
+  const meta = (md.mlmodel.raw.metadata as { modelgate?: { max_batch_size?: unknown; batch_wait_ms?: unknown } } | undefined)?.modelgate;
+  const size = typeof meta?.max_batch_size === 'number' ? meta.max_batch_size : options.batching?.maxBatchSize;
+  const wait = typeof meta?.batch_wait_ms === 'number' ? meta.batch_wait_ms : (options.batching?.waitMs ?? 0);
+  return size !== undefined && size > 1 ? { maxBatchSize: size, waitMs: wait } : undefined;
 }
 
 export interface LoadOptions {
   logger?: Logger;
   flavor?: FlavorLoadOptions;
+  /**
+   * Adaptive batching for models whose signature has a batch dimension; the MLmodel's
+   * `metadata.modelgate.max_batch_size` / `batch_wait_ms` override it per model.
+   */
+  batching?: BatchOptions;
+  /** Where a model's batch sizes and queue waits are reported. */
+  batchObserver?: (ref: ModelRef) => BatchObserver;
   /** Score the input example once after loading (fails the load if it does not score). @default true */
   warmup?: boolean;
 }
@@ -99,8 +125,20 @@ export async function loadServable(md: ModelDir, ref: ModelRef, options: LoadOpt
       }
     }
     const loadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    logger.info({ model: ref.name, version: ref.version, flavor: md.flavor.name, ...model.info, loadSeconds }, 'model loaded');
-    return { ...servable, loadSeconds };
+    const batching = hasBatchDimension(servable.signature) ? batchingFor(md, options) : undefined;
+    const batcher = batching === undefined ? undefined : new Batcher(model, batching, logger, options.batchObserver?.(ref));
+    logger.info(
+      {
+        model: ref.name,
+        version: ref.version,
+        flavor: md.flavor.name,
+        ...model.info,
+        loadSeconds,
+        maxBatchSize: batching?.maxBatchSize ?? 1,
+      },
+      'model loaded',
+    );
+    return { ...servable, loadSeconds, ...(batcher === undefined ? {} : { batcher }) };
   } catch (err) {
     await model.unload().catch(() => undefined);
     throw err;
@@ -117,12 +155,6 @@ export interface ScoreOptions {
   maxJsonDepth?: number;
   /** performance.now() time after which work that has not started is not started. */
   deadline?: number;
-}
-
-export class DeadlineExceededError extends GatewayError {
-  constructor(seconds?: number) {
-    super('DEADLINE_EXCEEDED', seconds === undefined ? 'The request timed out.' : `The request did not finish within ${seconds} s.`);
-  }
 }
 
 function rowsOf(input: ModelInput): number {
@@ -157,10 +189,10 @@ export async function score(servable: ServableModel, request: DecodedRequest, op
   let output;
   const started = performance.now();
   try {
-    output = await servable.model.predict(input, params);
+    output = await (servable.batcher ? servable.batcher.predict(input, params, options.deadline) : servable.model.predict(input, params));
     options.onPredict?.((performance.now() - started) / 1000);
   } catch (err) {
-    if (isGatewayError(err) && err.status < 500) throw err;
+    if (isGatewayError(err) && (err.status < 500 || err instanceof DeadlineExceededError)) throw err;
     throw new ModelExecutionError(err);
   }
   try {

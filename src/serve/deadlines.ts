@@ -3,7 +3,7 @@
  * sweeps while any are pending (a setTimeout/clearTimeout pair per request costs more than the
  * inference of a small model).
  */
-import { DeadlineExceededError } from './dataplane.js';
+import { DeadlineExceededError } from '../errors.js';
 
 interface Pending {
   readonly at: number;

@@ -142,6 +142,8 @@ export interface GatewayMetrics {
   readonly switches: Counter<'route' | 'outcome'>;
   readonly shadow: FastCounter;
   readonly shadowDuration: FastHistogram;
+  readonly batchSize: FastHistogram;
+  readonly batchQueueWait: FastHistogram;
 }
 
 export interface MetricsOptions {
@@ -209,6 +211,13 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       registry,
     ),
     shadowDuration: new FastHistogram('modelgate_shadow_duration_seconds', 'Time the shadow model took per mirrored request.', registry),
+    batchSize: new FastHistogram(
+      'modelgate_batch_size',
+      'Rows per batched inference call, per model version.',
+      registry,
+      [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    ),
+    batchQueueWait: new FastHistogram('modelgate_batch_queue_seconds', 'Time a request waited for its batch to start.', registry),
   };
   new Gauge({
     name: 'modelgate_http_requests_in_flight',
@@ -243,4 +252,12 @@ export function modelCells(metrics: GatewayMetrics, ref: ModelRef): ModelCells {
 
 export function modelLabels(ref: ModelRef): { model: string; version: string } {
   return { model: ref.name, version: ref.version };
+}
+
+/** Batch size and queue wait histograms for one model version. */
+export function batchObserver(metrics: GatewayMetrics, ref: ModelRef): { onBatch(rows: number): void; onQueueWait(s: number): void } {
+  const labels = { model: ref.name, version: ref.version };
+  const size = metrics.batchSize.cell(labels);
+  const wait = metrics.batchQueueWait.cell(labels);
+  return { onBatch: (rows) => size.observe(rows), onQueueWait: (s) => wait.observe(s) };
 }

@@ -9,7 +9,7 @@ import type { ResolvedServeConfig } from '../config.js';
 import { openRegistry } from '../registry/registry.js';
 import type { Logger } from '../util/log.js';
 import { createApp } from './app.js';
-import { createMetrics } from './metrics.js';
+import { batchObserver, createMetrics } from './metrics.js';
 import { ModelRouter } from './router/router.js';
 import { registrySource } from './router/source.js';
 
@@ -25,7 +25,12 @@ export interface RunningServer {
 
 export async function startServer(config: ResolvedServeConfig, logger: Logger): Promise<RunningServer> {
   const metrics = createMetrics();
-  const source = registrySource(openRegistry(config.registryUri), { logger, flavor: { intraOpThreads: config.intraOpThreads } });
+  const source = registrySource(openRegistry(config.registryUri), {
+    logger,
+    flavor: { intraOpThreads: config.intraOpThreads },
+    batching: { maxBatchSize: config.maxBatchSize, waitMs: config.batchWaitMs },
+    batchObserver: (ref) => batchObserver(metrics, ref),
+  });
   const router = new ModelRouter(
     {
       primary: config.modelUri,

@@ -13,10 +13,15 @@
 export class JsonSyntaxError extends Error {}
 
 // An integer token of 16+ digits (not part of a decimal or exponent): may not fit a double exactly.
-const LONG_INT_RE = /(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/;
+// A consumed class rather than a lookbehind: twice as fast on number-heavy bodies.
+const LONG_INT_RE = /(?:^|[^\d.eE+-])-?\d{16,}(?![\d.eE])/;
 
-export function parseJsonText(text: string): unknown {
-  if (!LONG_INT_RE.test(text)) {
+/**
+ * @param exactIntegers look for integer literals a double cannot hold (only worth its cost when
+ *   the model takes int64 or arbitrary JSON)
+ */
+export function parseJsonText(text: string, exactIntegers = true): unknown {
+  if (!exactIntegers || !LONG_INT_RE.test(text)) {
     try {
       return JSON.parse(text);
     } catch {

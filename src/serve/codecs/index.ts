@@ -21,10 +21,26 @@ const FORMAT_BY_KEY = new Map(JSON_FORMAT_CODECS.map((c) => [c.key, c]));
 const FORMAT_SET = `{${JSON_FORMAT_CODECS.map((c) => `'${c.key}'`).join(', ')}}`;
 const LLM_KEYS = ['messages', 'prompt', 'input'];
 
+const exactIntegerCache = new WeakMap<Schema, boolean>();
+
+/** Whether a schema has 64-bit integers, whose JSON literals a double could round. */
+function wantsExactIntegers(schema: Schema | undefined): boolean {
+  if (schema === undefined) return true;
+  let v = exactIntegerCache.get(schema);
+  if (v === undefined) {
+    v =
+      schema.kind === 'tensors'
+        ? schema.inputs.some((t) => t.dtype === 'int64' || t.dtype === 'uint64' || t.dtype === 'object')
+        : schema.inputs.some((c) => JSON.stringify(c.colType).match(/"(long|any)"/) !== null);
+    exactIntegerCache.set(schema, v);
+  }
+  return v;
+}
+
 /** Parses a JSON body; a parse error names the position, never the body (MLflow echoes the input). */
-function parseJson(text: string): unknown {
+function parseJson(text: string, schema: Schema | undefined): unknown {
   try {
-    return parseJsonText(text);
+    return parseJsonText(text, wantsExactIntegers(schema));
   } catch (err) {
     if (!(err instanceof JsonSyntaxError)) throw err;
     throw new InvalidInputError(`Ensure that input is a valid JSON formatted string. Error: '${err.message}'`);
@@ -107,7 +123,7 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
 export const jsonCodec: BodyCodec = {
   mimeType: 'application/json',
   decode(text, schema, limits) {
-    const value = parseJson(text);
+    const value = parseJson(text, schema);
     const max = limits?.maxJsonDepth;
     if (max !== undefined && nestedDeeperThan(value, max)) {
       throw new InvalidInputError(`The JSON body is nested deeper than ${max} levels.`);

@@ -3,6 +3,8 @@ import { type ServeOptions, optionsFromEnv, resolveServeConfig } from '../config
 import { describeError } from '../errors.js';
 import { readFile } from 'node:fs/promises';
 import { readRoutesFile } from '../serve/router/routes-file.js';
+import cluster from 'node:cluster';
+import { runPrimary, startWorker } from '../serve/cluster.js';
 import { startServer } from '../serve/server.js';
 import { createLogger } from '../util/log.js';
 import { UsageError, intFlag, parse, registryOption } from './args.js';
@@ -101,7 +103,14 @@ export async function runServe(options: ServeOptions, routesFile?: string): Prom
     options,
   );
   const logger = createLogger({ level: config.logLevel });
-  const running = await startServer(config, logger);
+  if (config.workers > 1 && cluster.isPrimary) {
+    logger.info({ workers: config.workers }, 'starting workers');
+    const code = await runPrimary(config, logger);
+    logger.info({ code }, 'stopped');
+    logger.flush();
+    process.exit(code);
+  }
+  const running = cluster.isWorker ? await startWorker(config, logger) : await startServer(config, logger);
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     running.close().then(

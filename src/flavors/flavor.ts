@@ -29,6 +29,11 @@ export interface LoadedModel {
   /** Runtime facts for logs and /metrics, e.g. `{ runtime: 'onnxruntime', version: '1.30.0' }`. */
   readonly info: Readonly<Record<string, string>>;
   /**
+   * True when predict treats rows independently, so concurrent requests may be merged into one
+   * call (tensor graphs). User code is not assumed to: it is batched only if its MLmodel opts in.
+   */
+  readonly batchable?: boolean;
+  /**
    * Scores one request. Input has passed schema enforcement; errors meaning "bad input" are
    * `GatewayError`s with a 4xx code, anything else is treated as a model failure (500).
    */

@@ -47,6 +47,8 @@ export interface AppDeps {
   options?: AppOptions;
   /** True once the server is shutting down: responses then close their connection. */
   draining?: () => boolean;
+  /** The /metrics text, when it comes from elsewhere (a cluster's aggregate). @default this app's registry */
+  metricsText?: () => Promise<{ text: string; contentType: string }>;
 }
 
 const ROUTE_METHODS: Record<string, string> = {
@@ -256,7 +258,12 @@ export function createApp(deps: AppDeps): Hono {
 
   get(
     '/metrics',
-    async () => reply(200, await metrics.registry.metrics(), { 'content-type': metrics.registry.contentType }),
+    async () => {
+      const m = deps.metricsText
+        ? await deps.metricsText()
+        : { text: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
+      return reply(200, m.text, { 'content-type': m.contentType });
+    },
     opts.authProtectMetrics === true,
   );
 

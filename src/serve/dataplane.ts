@@ -51,10 +51,15 @@ function hasBatchDimension(sig: ModelSignature | undefined): boolean {
   return inputs.inputs.every((t) => t.shape.length > 0 && t.shape[0] === -1);
 }
 
-/** The batching options for one model: the server's, overridden by the MLmodel's metadata. */
-function batchingFor(md: ModelDir, options: LoadOptions): BatchOptions | undefined {
+/**
+ * The batching options for one model: the MLmodel's `metadata.modelgate.max_batch_size` /
+ * `batch_wait_ms` if it sets them (the only way to batch user code), else the server's for
+ * models whose predict is row-independent.
+ */
+function batchingFor(md: ModelDir, model: LoadedModel, options: LoadOptions): BatchOptions | undefined {
   const meta = (md.mlmodel.raw.metadata as { modelgate?: { max_batch_size?: unknown; batch_wait_ms?: unknown } } | undefined)?.modelgate;
-  const size = typeof meta?.max_batch_size === 'number' ? meta.max_batch_size : options.batching?.maxBatchSize;
+  const declared = typeof meta?.max_batch_size === 'number' ? meta.max_batch_size : undefined;
+  const size = declared ?? (model.batchable === true ? options.batching?.maxBatchSize : undefined);
   const wait = typeof meta?.batch_wait_ms === 'number' ? meta.batch_wait_ms : (options.batching?.waitMs ?? 0);
   return size !== undefined && size > 1 ? { maxBatchSize: size, waitMs: wait } : undefined;
 }
@@ -125,7 +130,7 @@ export async function loadServable(md: ModelDir, ref: ModelRef, options: LoadOpt
       }
     }
     const loadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const batching = hasBatchDimension(servable.signature) ? batchingFor(md, options) : undefined;
+    const batching = hasBatchDimension(servable.signature) ? batchingFor(md, model, options) : undefined;
     const batcher = batching === undefined ? undefined : new Batcher(model, batching, logger, options.batchObserver?.(ref));
     logger.info(
       {

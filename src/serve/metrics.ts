@@ -185,19 +185,28 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       help: 'Seconds to load and warm up each loaded model version.',
       labelNames: ['model', 'version', 'flavor', 'route'],
       registers,
+      aggregator: 'max',
     }),
     modelInfo: new Gauge({
       name: 'modelgate_model_info',
       help: 'Loaded model versions (value 1), with flavour and runtime.',
       labelNames: ['model', 'version', 'flavor', 'runtime', 'route'],
       registers,
+      aggregator: 'max',
     }),
-    ready: new Gauge({ name: 'modelgate_ready', help: '1 when every model is loaded and warmed up, else 0.', registers }),
+    // With --workers, the server is ready only when every worker is.
+    ready: new Gauge({
+      name: 'modelgate_ready',
+      help: '1 when every model is loaded and warmed up, else 0.',
+      registers,
+      aggregator: 'min',
+    }),
     routeWeight: new Gauge({
       name: 'modelgate_route_weight_percent',
       help: 'Percent of traffic each route gets (shadow: percent of requests mirrored).',
       labelNames: ['route'],
       registers,
+      aggregator: 'first',
     }),
     switches: new Counter({
       name: 'modelgate_model_switches_total',

@@ -9,13 +9,15 @@ import type { ResolvedServeConfig } from '../config.js';
 import { openRegistry } from '../registry/registry.js';
 import type { Logger } from '../util/log.js';
 import { createApp } from './app.js';
-import { batchObserver, createMetrics } from './metrics.js';
+import type { RouteControl } from './admin.js';
+import { type GatewayMetrics, batchObserver, createMetrics } from './metrics.js';
 import { ModelRouter } from './router/router.js';
 import { registrySource } from './router/source.js';
 
 export interface RunningServer {
   readonly server: Server;
   readonly router: ModelRouter;
+  readonly metrics: GatewayMetrics;
   readonly port: number;
   /** Resolves when every route is loaded and warmed (rejects if one cannot be). */
   readonly loaded: Promise<void>;
@@ -23,7 +25,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: ResolvedServeConfig, logger: Logger): Promise<RunningServer> {
+/** What a cluster worker changes: where /metrics comes from, and admin changes that reach every worker. */
+export interface StartHooks {
+  metricsText?: () => Promise<{ text: string; contentType: string }>;
+  wrapControl?: (control: RouteControl) => RouteControl;
+}
+
+export async function startServer(config: ResolvedServeConfig, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
   const metrics = createMetrics();
   const source = registrySource(openRegistry(config.registryUri), {
     logger,
@@ -49,6 +57,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger): 
     metrics,
     logger,
     draining: () => draining,
+    ...(hooks.metricsText === undefined ? {} : { metricsText: hooks.metricsText }),
     options: {
       maxBodyBytes: config.maxBodyBytes,
       maxRows: config.maxRows,
@@ -60,7 +69,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger): 
       authProtectMetrics: config.authProtectMetrics,
       accessLog: config.accessLog,
     },
-    ...(config.adminTokens.length > 0 ? { admin: { tokens: config.adminTokens, control: router } } : {}),
+    ...(config.adminTokens.length > 0 ? { admin: { tokens: config.adminTokens, control: hooks.wrapControl?.(router) ?? router } } : {}),
   });
   const server = await new Promise<Server>((resolveListen, reject) => {
     const s = serve(
@@ -112,5 +121,5 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger): 
       await router.close();
     })());
 
-  return { server, router, port, loaded, close };
+  return { server, router, metrics, port, loaded, close };
 }

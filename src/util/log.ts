@@ -12,7 +12,7 @@ export interface LoggerOptions {
 /** Structured JSON logs. Request bodies are never logged. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
-    { level: options.level ?? 'info', base: { service: 'modelgate' }, timestamp: pino.stdTimeFunctions.isoTime },
+    { level: options.level ?? 'info', base: { service: 'modelgate', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ fd: options.destination ?? 1, sync: false }),
   );
 }

@@ -125,6 +125,7 @@ function outputsToFrame(names: readonly string[], outs: readonly NDArray[]): Dat
 
 class OnnxModel implements LoadedModel {
   readonly info: Record<string, string>;
+  readonly batchable = true;
   private readonly fetches: string[];
 
   constructor(

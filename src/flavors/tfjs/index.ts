@@ -129,6 +129,7 @@ function outputsToFrame(names: readonly string[], outs: readonly NDArray[]): Dat
 
 abstract class TfjsModel implements LoadedModel {
   readonly info: Record<string, string>;
+  readonly batchable = true;
   private readonly outputNames: string[];
 
   constructor(

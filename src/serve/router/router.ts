@@ -50,6 +50,13 @@ function checkWeight(w: number, what: string): number {
   return w;
 }
 
+/** A routing change made on one cluster worker, replayed on the others. */
+export type RouteEvent =
+  | { readonly op: 'weight'; readonly weight: number }
+  | { readonly op: 'promoted'; readonly promotion: Promotion }
+  | { readonly op: 'rolledBack' }
+  | { readonly op: 'refresh' };
+
 export interface Promotion {
   readonly at: string;
   readonly alias: string;
@@ -211,6 +218,28 @@ export class ModelRouter implements ModelHost {
     await this.primary.refresh();
     this.logger.info(last, 'promotion rolled back');
     return { weight: 0, undid: last };
+  }
+
+  /** Replays a change another worker made (the registry side of it is already done). */
+  async applyEvent(e: RouteEvent): Promise<void> {
+    switch (e.op) {
+      case 'weight':
+        this.setWeight(e.weight);
+        return;
+      case 'promoted':
+        this.promotions.push(e.promotion);
+        if (this.canary !== undefined) this.setWeight(0);
+        await this.primary.refresh();
+        return;
+      case 'rolledBack':
+        this.promotions.pop();
+        if (this.canary !== undefined) this.setWeight(0);
+        await this.primary.refresh();
+        return;
+      case 'refresh':
+        await this.refresh();
+        return;
+    }
   }
 
   private aliasOfPrimary(): string {

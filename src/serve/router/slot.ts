@@ -18,6 +18,9 @@ interface Entry {
 
 export type RefreshOutcome = 'unchanged' | 'switched' | 'failed';
 
+/** A version that failed to load is tried again after this long (a download may have been cut). */
+const RETRY_FAILED_MS = 60_000;
+
 export interface SlotEvents {
   onLoaded(servable: ServableModel, route: string): void;
   onUnloaded(servable: ServableModel, route: string): void;
@@ -48,6 +51,8 @@ export class Slot {
   private failedSwitches = 0;
   private lastSwitchAt: Date | undefined;
   private lastError: { message: string; at: Date; cause: unknown } | undefined;
+  /** A version that failed to load, so polls do not reload it every few seconds. */
+  private failedVersion: { key: string; at: number } | undefined;
   private stopWatch: (() => void) | undefined;
 
   constructor(
@@ -129,12 +134,16 @@ export class Slot {
     }
     const old = this.entry;
     if (old !== undefined && old.servable.ref.name === ref.name && old.servable.ref.version === ref.version) return 'unchanged';
+    const key = `${ref.name}/${ref.version}`;
+    if (this.failedVersion?.key === key && Date.now() - this.failedVersion.at < RETRY_FAILED_MS) return 'failed';
     let servable: ServableModel;
     try {
       servable = await this.source.load(this.uri, ref);
     } catch (err) {
+      this.failedVersion = { key, at: Date.now() };
       return this.fail(`cannot switch ${this.route} to ${ref.name} version ${ref.version}: ${describeError(err)}`, err);
     }
+    this.failedVersion = undefined;
     this.entry = { servable, leases: 0, retired: false };
     this.events.onLoaded(servable, this.route);
     if (old !== undefined) {

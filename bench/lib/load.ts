@@ -16,13 +16,18 @@ export interface LoadResult {
   p99: number;
   errors: number;
   non2xx: number;
-  /** Server CPU time per request in microseconds. */
+  /** Server CPU time per request in microseconds (the whole process tree). */
   cpuUsPerReq: number;
+  /** The load generator's (this process's) CPU time per request in microseconds: it shares the cores. */
+  loadgenCpuUsPerReq: number;
+  /** The server's resident memory at the end of the run, in bytes. */
+  rssBytes: number;
   total: number;
 }
 
 export async function runLoad(server: ServerProcess, spec: LoadSpec): Promise<LoadResult> {
   const cpu0 = server.cpuSeconds();
+  const own0 = process.cpuUsage();
   const r = await autocannon({
     url: server.url + spec.path,
     method: 'POST',
@@ -32,6 +37,7 @@ export async function runLoad(server: ServerProcess, spec: LoadSpec): Promise<Lo
     duration: spec.seconds,
     timeout: 10,
   });
+  const own = process.cpuUsage(own0);
   const cpu = server.cpuSeconds() - cpu0;
   const total = r['2xx'] + r.non2xx;
   return {
@@ -42,6 +48,8 @@ export async function runLoad(server: ServerProcess, spec: LoadSpec): Promise<Lo
     errors: r.errors + r.timeouts,
     non2xx: r.non2xx,
     cpuUsPerReq: total > 0 ? (cpu / total) * 1e6 : Number.NaN,
+    loadgenCpuUsPerReq: total > 0 ? (own.user + own.system) / total : Number.NaN,
+    rssBytes: server.rssBytes(),
     total,
   };
 }

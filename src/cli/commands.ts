@@ -2,13 +2,8 @@
  * The `modelgate` subcommands: a table from name to handler, and the help text.
  */
 import { ENV_VARS, DEFAULT_REGISTRY_URI } from '../config.js';
-import { MODELGATE_VERSION } from '../serve/app.js';
+import { MODELGATE_VERSION } from '../version.js';
 import { UsageError } from './args.js';
-import { buildImageCommand, generateDockerfileCommand } from './build-image.js';
-import { demoCommand } from './demo.js';
-import { predictCommand } from './predict.js';
-import { registryCommand } from './registry.js';
-import { serveCommand } from './serve.js';
 
 export { UsageError } from './args.js';
 
@@ -70,14 +65,17 @@ Environment:
 ${ENV_VARS.map((v) => `  ${v.env.padEnd(28)} ${v.doc}`).join('\n')}
 `;
 
-/** Each handler returns an exit status, or -1 when the process keeps running (serve). */
+/**
+ * Each handler returns an exit status, or -1 when the process keeps running (serve). Modules are
+ * imported only for the command that runs: start-up time is most of a server's cold start.
+ */
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  serve: serveCommand,
-  predict: predictCommand,
-  registry: registryCommand,
-  demo: demoCommand,
-  'build-image': buildImageCommand,
-  'generate-dockerfile': generateDockerfileCommand,
+  serve: async (a) => (await import('./serve.js')).serveCommand(a),
+  predict: async (a) => (await import('./predict.js')).predictCommand(a),
+  registry: async (a) => (await import('./registry.js')).registryCommand(a),
+  demo: async (a) => (await import('./demo.js')).demoCommand(a),
+  'build-image': async (a) => (await import('./build-image.js')).buildImageCommand(a),
+  'generate-dockerfile': async (a) => (await import('./build-image.js')).generateDockerfileCommand(a),
 };
 
 export async function runCommand(argv: string[]): Promise<number> {

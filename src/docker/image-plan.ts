@@ -9,7 +9,7 @@ import { openModelDir } from '../model/model-dir.js';
 import type { FileDigest } from '../registry/backend.js';
 import { isModelUri, parseModelUri } from '../registry/model-uri.js';
 import type { Registry } from '../registry/registry.js';
-import { MODELGATE_VERSION } from '../serve/app.js';
+import { MODELGATE_VERSION } from '../version.js';
 import { type ContextEntry, contextSize } from './context.js';
 import { type RuntimePackage, dependencyEntries, listTree, runtimePackages } from './dependencies.js';
 import {

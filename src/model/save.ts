@@ -14,7 +14,7 @@ import { Scalar } from 'yaml';
 import { GatewayError, describeError } from '../errors.js';
 import { fileSystemSaveHandler, modelFiles, readModelJson, tfjsFormatOf } from '../flavors/tfjs/io.js';
 import { type ModelSignature, type ParamSpec, type Schema, parseParams, parseSchema, signatureToDict } from '../schema/signature.js';
-import { MODELGATE_VERSION } from '../serve/app.js';
+import { MODELGATE_VERSION } from '../version.js';
 import { loadServable } from '../serve/dataplane.js';
 import { pyJson, pyString } from '../util/py-json.js';
 import { openModelDir } from './model-dir.js';

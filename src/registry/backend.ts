@@ -4,12 +4,8 @@
  * and the MLflow tracking server's registry implement it; callers only see this interface.
  */
 
-export interface FileDigest {
-  /** Relative path with forward slashes. */
-  readonly path: string;
-  readonly size: number;
-  readonly sha256: string;
-}
+export type { FileDigest } from '../util/files.js';
+import type { FileDigest } from '../util/files.js';
 
 export interface RegisteredModel {
   readonly name: string;

@@ -120,7 +120,14 @@ function guessShape(value: unknown): number[] {
 const PY_FLOAT_RE = /^\s*[+-]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*\.)\s*$/;
 const PY_SPECIAL_FLOAT_RE = /^\s*([+-]?)(nan|inf|infinity)\s*$/i;
 
+const RADIX_PREFIX_RE = /[xXbBoO]/;
+
 export function parsePyFloat(s: string): number | undefined {
+  // Fast path for plain decimals ("5.1", "-0.25", "1e-3"): JavaScript's Number() agrees with
+  // Python's float() on them. Number() also takes "0x1f", "0b1", "", " " and "Infinity", which
+  // Python refuses or spells differently, so those (and zero) go the careful way below.
+  const n = Number(s);
+  if (n === n && n !== 0 && n !== Number.POSITIVE_INFINITY && n !== Number.NEGATIVE_INFINITY && !RADIX_PREFIX_RE.test(s)) return n;
   if (PY_FLOAT_RE.test(s)) return Number(s.replaceAll('_', '').trim());
   const m = PY_SPECIAL_FLOAT_RE.exec(s);
   if (m === null) return undefined;

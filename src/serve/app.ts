@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import { GatewayError, ModelNotReadyError, isGatewayError, toErrorBody } from '../errors.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { pyJson } from '../util/py-json.js';
+import { MODELGATE_VERSION } from '../version.js';
 import { readBodyText, requestHeader } from './body.js';
 import { type Handler, closeConnection, reply } from './respond.js';
 import { type ServableModel, scoreBody } from './dataplane.js';
@@ -15,7 +16,7 @@ import { type AdminDeps, checkBearer, mountAdmin } from './admin.js';
 import { Deadlines } from './deadlines.js';
 import type { Lease, ModelHost } from './model-host.js';
 
-export const MODELGATE_VERSION = '0.1.0';
+export { MODELGATE_VERSION } from '../version.js';
 
 export interface AppOptions {
   /** Largest accepted request body in bytes; bigger bodies get 413 before they are read. @default 104857600 (100 MiB) */

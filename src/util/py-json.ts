@@ -75,6 +75,11 @@ export function pyJson(value: unknown): string {
 }
 
 const fmtBool = (v: unknown): string => (v ? 'true' : 'false');
+/** int64 values print faster through a double when they fit one exactly. */
+const fmtBig = (v: unknown): string => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? String(n) : String(v);
+};
 const fmtFloat = (v: unknown): string => pyFloat(v as number);
 
 /** The element formatter for a dtype: floats always carry a decimal point, as Python prints them. */
@@ -86,14 +91,15 @@ function formatterFor(dtype: NDArray['dtype']): (v: unknown) => string {
       return fmtFloat;
     case 'bool':
       return fmtBool;
+    case 'int64':
+    case 'uint64':
+      return fmtBig;
     case 'int8':
     case 'int16':
     case 'int32':
-    case 'int64':
     case 'uint8':
     case 'uint16':
     case 'uint32':
-    case 'uint64':
       return String;
     default:
       return pyJson;

@@ -15,7 +15,7 @@ import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-serve
 import { MlflowReplayServer } from '../fixtures/mlflow-replay-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(ROOT, 'dist', 'modelgate.mjs');
 const IRIS_V1 = join(ROOT, 'test', 'fixtures', 'mlflow-model-files', 'iris-v1');
 const EXAMPLE = join(IRIS_V1, 'serving_input_example.json');
 

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IRIS_LAYERS, denseForward, writeIrisLayersModel } from '../../tools/tfjs/models.js';
 
-const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/modelgate.mjs', import.meta.url));
 const run = promisify(execFile);
 
 let work: string;

@@ -378,6 +378,6 @@ describe('modelgate generate-dockerfile', () => {
     expect(noModel.stderr).toMatch(/-m\/--model-uri/);
     const badName = await runCli(['build-image', '-m', 'models:/iris/1', '-n', 'Iris Classifier']);
     expect(badName.code).toBe(2);
-    expect(CLI).toMatch(/cli\.js$/);
+    expect(CLI).toMatch(/modelgate\.mjs$/);
   });
 });

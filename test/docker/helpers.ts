@@ -13,7 +13,7 @@ import { openRegistry, type Registry } from '../../src/registry/registry.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const IRIS = join(ROOT, 'examples', 'iris');
-export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'modelgate.mjs');
 export const SETOSA = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}';
 
 export function requireBuiltCli(): void {

@@ -18,7 +18,7 @@ import { runRegistryBackendContract } from '../contract/registry-backend.contrac
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const IRIS = join(ROOT, 'examples', 'iris');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(ROOT, 'dist', 'modelgate.mjs');
 const IRIS_ONNX_SHA256 = '9680d3cb475f8d2646852840542e96f92bc60164b5fa87afd2805f4e41d66ec0';
 
 // ---------------------------------------------------------------------------------------------

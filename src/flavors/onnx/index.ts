@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { GatewayError } from '../../errors.js';
 import type { DataFrame, ModelInput, ModelOutput } from '../../schema/model-io.js';
-import { DTYPES, type DType, type NDArray, castArray, fromNested, isNumericDType, shapeSize } from '../../schema/ndarray.js';
+import { type DType, type NDArray, castArray, isNumericDType, shapeSize } from '../../schema/ndarray.js';
 import type { ModelSignature, TensorSpec } from '../../schema/signature.js';
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
+import { frameColumnTensor, frameMatrix } from '../frame-input.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.js';
 
 type OrtModule = typeof Ort;
@@ -84,28 +85,6 @@ function fromOrtTensor(t: Ort.Tensor): NDArray {
   return { dtype: dtypeOf(t.type as OrtType), shape, data: t.data as NDArray['data'] };
 }
 
-/** `df.values` of a DataFrame with scalar columns, typed for one graph input. */
-function frameMatrix(df: DataFrame, dtype: DType): NDArray {
-  const width = df.columns.length;
-  const rows = df.rows;
-  const data = DTYPES[dtype].alloc(rows * width) as unknown[];
-  for (let c = 0; c < width; c++) {
-    const col = df.values[c].dtype === dtype || df.values[c].dtype === 'object' ? df.values[c] : castArray(df.values[c], dtype);
-    const src = col.data as ArrayLike<unknown>;
-    for (let r = 0; r < rows; r++) data[r * width + c] = src[r];
-  }
-  return { dtype, shape: [rows, width], data: data as NDArray['data'] };
-}
-
-function columnTensor(df: DataFrame, name: string): NDArray {
-  const i = df.columns.indexOf(name);
-  if (i === -1) throw new GatewayError('INVALID_PARAMETER_VALUE', `Model is missing inputs ['${name}'].`);
-  const col = df.values[i];
-  if (col.dtype !== 'object') return col;
-  const cells = col.data as unknown[];
-  return fromNested(cells, cells.every((c) => typeof c === 'string') ? 'str' : 'float64');
-}
-
 /**
  * MLflow returns a DataFrame with one column per output, each flattened (`reshape(-1)`). Where
  * that fails in MLflow (outputs of different lengths, e.g. a label and class probabilities) we
@@ -170,7 +149,7 @@ class OnnxModel implements LoadedModel {
           const meta = this.inputs[0];
           feeds[meta.name] = toOrtTensor(this.ort, frameMatrix(df, meta.type === 'string' ? 'str' : dtypeOf(meta.type)), meta);
         } else {
-          for (const meta of this.inputs) feeds[meta.name] = toOrtTensor(this.ort, columnTensor(df, meta.name), meta);
+          for (const meta of this.inputs) feeds[meta.name] = toOrtTensor(this.ort, frameColumnTensor(df, meta.name), meta);
         }
         return feeds;
       }

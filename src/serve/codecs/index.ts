@@ -101,22 +101,32 @@ export function decodeJsonValue(body: unknown, schema: Schema | undefined): Deco
 
 /**
  * Whether a parsed value nests deeper than `max`. Arrays whose first element is not a container
- * count as leaves (a numeric matrix costs one visit per row, not per number); anything deeper
- * hidden further along such an array is refused later as a ragged tensor.
+ * count as leaves (a numeric matrix costs one look per row, not per number); anything deeper
+ * hidden further along such an array is refused later as a ragged tensor. Recursion is bounded
+ * by `max`.
  */
-export function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth >= max) return true;
-    if (Array.isArray(v)) {
-      if (v.length === 0 || typeof v[0] !== 'object' || v[0] === null) continue;
-      for (const x of v) stack.push([x, depth + 1]);
-    } else {
-      for (const k in v) stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+export function nestedDeeperThan(value: unknown, max: number, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth >= max) return true;
+  if (Array.isArray(value)) {
+    const first: unknown = value[0];
+    if (typeof first !== 'object' || first === null) return false;
+    for (let i = 0; i < value.length; i++) {
+      const x: unknown = value[i];
+      if (typeof x !== 'object' || x === null) continue;
+      // A row of scalars (the common case) is a leaf: skip the call.
+      if (Array.isArray(x)) {
+        const f: unknown = x[0];
+        if (typeof f !== 'object' || f === null) {
+          if (depth + 1 >= max) return true;
+          continue;
+        }
+      }
+      if (nestedDeeperThan(x, max, depth + 1)) return true;
     }
+    return false;
   }
+  for (const k in value) if (nestedDeeperThan((value as Record<string, unknown>)[k], max, depth + 1)) return true;
   return false;
 }
 

@@ -13,11 +13,11 @@
  * replaced by rename, so every alias write is atomic too.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, watch } from 'node:fs';
-import { cp, link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { watch } from 'node:fs';
+import { cp, link, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { GatewayError, ResourceNotFoundError } from '../../../errors.js';
+import { digestTree, writeFileAtomic } from '../../../util/files.js';
 import { validateAlias, validateModelName } from '../../names.js';
 import type { FileDigest, MaterializedModel, ModelVersion, RegisterOptions, RegisteredModel, RegistryBackend } from '../../backend.js';
 
@@ -80,50 +80,6 @@ async function readJson<T>(path: string): Promise<T | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-}
-
-/** Writes a file durably and atomically: a hidden temp file beside it, fsync, rename. */
-async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = join(dirname(path), `.tmp-${randomBytes(8).toString('hex')}`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
-
-async function listFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push(relative(root, p).split(sep).join('/'));
-      else throw new GatewayError('INVALID_PARAMETER_VALUE', `${p} is neither a file nor a directory`);
-    }
-  };
-  await walk(root);
-  return out.sort();
-}
-
-async function digestTree(root: string): Promise<FileDigest[]> {
-  const files = await listFiles(root);
-  return Promise.all(
-    files.map(async (path) => {
-      const abs = join(root, path);
-      const [st, sha256] = await Promise.all([stat(abs), sha256File(abs)]);
-      return { path, size: st.size, sha256 };
-    }),
-  );
 }
 
 export class LocalRegistry implements RegistryBackend {

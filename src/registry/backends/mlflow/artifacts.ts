@@ -18,12 +18,13 @@
  * entries are re-hashed against their manifest before each use.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GatewayError, ResourceNotFoundError, describeError } from '../../../errors.js';
+import { listFiles, sha256File } from '../../../util/files.js';
 import type { FileDigest, MaterializedModel } from '../../backend.js';
 import type { MlflowHttp } from './client.js';
 
@@ -263,25 +264,6 @@ export function cacheEntryDir(cacheRoot: string, key: CacheKey): string {
     .digest('hex')
     .slice(0, 16);
   return join(cacheRoot, 'mlflow', segment(key.name), `${segment(key.version)}-${digest}`);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
-
-async function listFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else out.push(relative(root, p).split(sep).join('/'));
-    }
-  };
-  await walk(root);
-  return out.sort();
 }
 
 /** Moves a bad entry out of the way (one rename, so readers never see it half-deleted), then deletes it. */

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
+// undici is imported when the first request is made: a server on the local registry never loads it.
+import type { Agent, Dispatcher, request as Request } from 'undici';
 import { ERROR_CODE_TO_STATUS, type ErrorCode, GatewayError, describeError } from '../../../errors.js';
 
 export interface MlflowAuth {
@@ -213,7 +214,8 @@ export class MlflowHttp {
   readonly baseUrl: string;
   private readonly authorization: string | undefined;
   private readonly authDescription: string;
-  private readonly dispatcher: Agent;
+  private agent: Promise<{ agent: Agent; request: typeof Request }> | undefined;
+  private readonly agentOptions: Agent.Options;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly backoffMs: number;
@@ -249,7 +251,7 @@ export class MlflowHttp {
         throw new GatewayError('INVALID_PARAMETER_VALUE', `Cannot read the CA bundle ${options.caBundlePath}: ${describeError(err)}`);
       }
     }
-    this.dispatcher = new Agent({
+    this.agentOptions = {
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       connect: {
@@ -257,7 +259,12 @@ export class MlflowHttp {
         rejectUnauthorized: options.insecureTls !== true,
         ...(ca === undefined ? {} : { ca }),
       },
-    });
+    };
+  }
+
+  private undici() {
+    this.agent ??= import('undici').then((u) => ({ agent: new u.Agent(this.agentOptions), request: u.request }));
+    return this.agent;
   }
 
   /** An absolute URL for an API path such as `/api/2.0/mlflow/registered-models/get`. */
@@ -328,11 +335,12 @@ export class MlflowHttp {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body);
     }
+    const { agent, request } = await this.undici();
     const res = await request(url, {
       method: method as Dispatcher.HttpMethod,
       headers,
       body: payload,
-      dispatcher: this.dispatcher,
+      dispatcher: agent,
       ...(signal === undefined ? {} : { signal }),
     });
     if (res.statusCode >= 300 && res.statusCode < 400) {
@@ -451,6 +459,6 @@ export class MlflowHttp {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.agent !== undefined) await (await this.agent).agent.close();
   }
 }

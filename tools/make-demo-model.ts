@@ -7,11 +7,11 @@
  * before they are embedded.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Scalar, stringify } from 'yaml';
 import { IRIS_CLASS_NAMES, IRIS_FEATURES } from './iris/iris-data.js';
+import { isMain } from './is-main.js';
 import { trainIrisLogReg } from './iris/train.js';
 import { irisClassifier } from './onnx/models.js';
 
@@ -145,17 +145,7 @@ export function writeDemoModel(outDir: string = DEFAULT_DEMO_DIR): string[] {
   return [...files.keys()];
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   const outDir = resolve(process.argv[2] ?? DEFAULT_DEMO_DIR);
   const written = writeDemoModel(outDir);
   console.log(`wrote ${written.join(', ')} to ${outDir}`);

@@ -50,6 +50,9 @@ serve options:
   --max-in-flight N        requests in progress before 503, default 256 (0 = no bound)
   --request-timeout S      seconds before 504 DEADLINE_EXCEEDED, default 60
   --access-log             one JSON log line per request
+  -w, --workers N          server processes sharing the port, default 1
+  --max-batch-size N       rows per batched inference call, default 64 (1 = no batching)
+  --batch-wait-ms MS       extra wait for a batch to fill, default 0
 
 build-image / generate-dockerfile options:
   -n, --name NAME[:TAG]    image name (with a registry host to push, e.g. registry.example.com/iris:1)

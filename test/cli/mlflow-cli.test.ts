@@ -1,96 +1,49 @@
 /**
- * The compiled CLI (dist/src/cli.js, built by `npm run build`) against the MLflow replay server:
+ * The CLI bundle (dist/modelgate.mjs, built by `npm run build`) against the MLflow replay server:
  * `serve`, `predict` and `registry` with --registry http://…, MLflow's own MLFLOW_TRACKING_URI,
  * and a download killed half-way that is never used.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ROOT,
+  type RunOptions,
+  freePort,
+  killAll,
+  requireBuiltCli,
+  sleep,
+  startCli,
+  startCliServer,
+  stop,
+  waitReady,
+} from '../fixtures/cli.js';
 import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-server.js';
+import { IRIS_V1 } from '../fixtures/mlflow-iris.js';
 import { MlflowReplayServer } from '../fixtures/mlflow-replay-server.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'modelgate.mjs');
-const IRIS_V1 = join(ROOT, 'test', 'fixtures', 'mlflow-model-files', 'iris-v1');
 const EXAMPLE = join(IRIS_V1, 'serving_input_example.json');
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const children = new Set<ChildProcess>();
-const tmpDirs: string[] = [];
+const temp = tempDirs('modelgate-mlflow-cli-');
 let replay: MlflowReplayServer;
 let cacheDir: string;
 
-/** The parent's environment without anything that would pick a registry or a cache for the child. */
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('MODELGATE_') || k.startsWith('MLFLOW_')) delete env[k];
-  return { ...env, MODELGATE_CACHE_DIR: cacheDir, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01', ...extra };
+/** Each test's own cache, and MLflow's retry backoff shortened so failures take milliseconds. */
+function options(env: Record<string, string> = {}, input?: string): RunOptions {
+  return { cwd: ROOT, env: { MODELGATE_CACHE_DIR: cacheDir, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01', ...env }, input };
 }
 
-function startCli(args: string[], env: Record<string, string> = {}, input?: string) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  const out = { stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(input ?? '');
-  const done = new Promise<RunResult>((res, rej) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`timed out: modelgate ${args.join(' ')}\nstdout: ${out.stdout}\nstderr: ${out.stderr}`));
-    }, 30_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      res({ code, ...out });
-    });
-  });
-  return { child, out, done };
-}
-
-const runCli = (args: string[], env?: Record<string, string>, input?: string) => startCli(args, env, input).done;
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitReady(port: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const res = await fetch(`http://127.0.0.1:${port}/ready`).catch(() => undefined);
-    if (res?.status === 200) return;
-    await sleep(100);
-  }
-  throw new Error(`server on ${port} never became ready:\n${log()}`);
-}
+const runCli = (args: string[], env?: Record<string, string>, input?: string) => startCli(args, options(env, input)).done;
 
 /** Serves and checks that /invocations answers MLflow's example with iris v1's probabilities. */
 async function serveAndScore(args: string[], env: Record<string, string> = {}): Promise<void> {
   const port = await freePort();
-  const s = startCli(['serve', ...args, '-p', String(port)], env);
+  const s = startCliServer(['serve', ...args, '-p', String(port)], '127.0.0.1', port, options(env));
   try {
-    await waitReady(port, () => s.out.stdout + s.out.stderr);
-    const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
+    await waitReady(s);
+    const res = await fetch(`${s.base}/invocations`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: await readFile(EXAMPLE, 'utf8'),
@@ -100,20 +53,18 @@ async function serveAndScore(args: string[], env: Record<string, string> = {}): 
     expect(body.predictions.probabilities.map((r) => r.indexOf(Math.max(...r)))).toEqual([0, 0, 0]);
     expect(body.predictions.probabilities[0][0]).toBeCloseTo(0.981584, 5);
   } finally {
-    s.child.kill('SIGTERM');
-    await s.done;
+    await stop(s);
   }
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' before these tests`);
+  requireBuiltCli();
   replay = await MlflowReplayServer.start();
 });
 
 beforeEach(async () => {
   replay.reset();
-  cacheDir = await mkdtemp(join(tmpdir(), 'modelgate-mlflow-cli-'));
-  tmpDirs.push(cacheDir);
+  cacheDir = await temp.make();
 });
 
 afterEach(() => {
@@ -121,9 +72,9 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   await replay.close();
-  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
+  await temp.removeAll();
 });
 
 describe('modelgate against an MLflow registry', () => {
@@ -214,7 +165,7 @@ describe('modelgate against an MLflow registry', () => {
   it('a process killed mid-download leaves only staging; the next run completes and never uses the partial file', async () => {
     const input = await readFile(EXAMPLE, 'utf8');
     replay.addFault({ when: (r) => r.path.endsWith('/artifacts/model.onnx'), fault: { kind: 'stall', afterBytes: 100 }, times: 1 });
-    const p = startCli(['predict', '-m', 'models:/iris/1', '--registry', replay.url], {}, input);
+    const p = startCli(['predict', '-m', 'models:/iris/1', '--registry', replay.url], options({}, input));
     const deadline = Date.now() + 15_000;
     while (!replay.requests.some((r) => r.fault === 'stall') && Date.now() < deadline) await sleep(20);
     await sleep(100);
@@ -252,14 +203,19 @@ describe('alias following over the MLflow backend', () => {
         });
       expect((await setAlias('1')).status).toBe(200);
       const port = await freePort();
-      const s = startCli(['serve', '-m', 'models:/iris@champion', '--registry', fake.url, '-p', String(port), '--poll-interval', '1']);
+      const s = startCliServer(
+        ['serve', '-m', 'models:/iris@champion', '--registry', fake.url, '-p', String(port), '--poll-interval', '1'],
+        '127.0.0.1',
+        port,
+        options(),
+      );
       try {
-        await waitReady(port, () => s.out.stdout + s.out.stderr);
+        await waitReady(s);
         const body = await readFile(EXAMPLE, 'utf8');
         const servedVersion = async () =>
-          (
-            await fetch(`http://127.0.0.1:${port}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-          ).headers.get('x-model-version');
+          (await fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).headers.get(
+            'x-model-version',
+          );
         expect(await servedVersion()).toBe('1');
         expect((await setAlias('2')).status).toBe(200);
         const deadline = Date.now() + 20_000;
@@ -270,8 +226,7 @@ describe('alias following over the MLflow backend', () => {
         }
         expect(version).toBe('2');
       } finally {
-        s.child.kill('SIGTERM');
-        await s.done;
+        await stop(s);
       }
     } finally {
       await fake.close();

@@ -17,7 +17,8 @@ import { modelDigest, registryFolderName } from '../../src/docker/model-files.js
 import { LocalRegistry } from '../../src/registry/backends/local/index.js';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import { writeIrisLayersModel } from '../../tools/tfjs/models.js';
-import { CLI, IRIS, cleanup, freePort, invoke, irisRegistry, requireBuiltCli, runCli, start, tempDir, waitFor200 } from './helpers.js';
+import { CLI, IRIS, freePort, requireBuiltCli, runCli, startProcess } from '../fixtures/cli.js';
+import { cleanup, invoke, irisRegistry, tempDir, waitFor200 } from './helpers.js';
 
 let registry: Registry;
 let registryUri: string;
@@ -257,7 +258,11 @@ describe('the image filesystem, run on this host', () => {
   it('serves the model with only the shipped dependencies, and the HEALTHCHECK command sees it', async () => {
     // Nothing above the temp directory has a node_modules, so every import resolves inside it.
     const port = await freePort();
-    const server = start(process.execPath, [join(root, 'dist/src/cli.js'), 'serve'], imageEnvHere(port), 60_000, root);
+    const server = startProcess(process.execPath, [join(root, 'dist/src/cli.js'), 'serve'], {
+      env: imageEnvHere(port),
+      timeoutMs: 60_000,
+      cwd: root,
+    });
     const alive = () => server.child.exitCode === null;
     await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, alive);
     const r = await invoke(port);
@@ -267,13 +272,16 @@ describe('the image filesystem, run on this host', () => {
     expect((r.json as { predictions: { label: number[] } }).predictions.label).toEqual([0]);
 
     const hc = healthcheckCommand(amd64.port);
-    const healthy = await start(hc[0], hc.slice(1), { MODELGATE_PORT: String(port), MODELGATE_HOST: '0.0.0.0' }, 10_000).done;
+    const healthy = await startProcess(hc[0], hc.slice(1), {
+      env: { MODELGATE_PORT: String(port), MODELGATE_HOST: '0.0.0.0' },
+      timeoutMs: 10_000,
+    }).done;
     expect(healthy.code).toBe(0);
 
     server.child.kill('SIGTERM');
     const exit = await server.done;
     expect(exit.code).toBe(0);
-    const unhealthy = await start(hc[0], hc.slice(1), { MODELGATE_PORT: String(port) }, 10_000).done;
+    const unhealthy = await startProcess(hc[0], hc.slice(1), { env: { MODELGATE_PORT: String(port) }, timeoutMs: 10_000 }).done;
     expect(unhealthy.code).toBe(1);
   });
 
@@ -284,7 +292,8 @@ describe('the image filesystem, run on this host', () => {
     bytes[bytes.length - 1] ^= 0xff;
     await writeFile(onnx, bytes);
     const port = await freePort();
-    const r = await start(process.execPath, [join(copy, 'dist/src/cli.js'), 'serve'], imageEnvHere(port, copy), 30_000, copy).done;
+    const r = await startProcess(process.execPath, [join(copy, 'dist/src/cli.js'), 'serve'], { env: imageEnvHere(port, copy), cwd: copy })
+      .done;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/model\.onnx was modified/);
   });
@@ -315,7 +324,7 @@ describe('a TF.js model’s image filesystem', () => {
       MODELGATE_HOST: '127.0.0.1',
       MODELGATE_PORT: String(port),
     };
-    const server = start(process.execPath, [join(root, 'dist/src/cli.js'), 'serve'], env, 60_000, root);
+    const server = startProcess(process.execPath, [join(root, 'dist/src/cli.js'), 'serve'], { env, timeoutMs: 60_000, cwd: root });
     await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, () => server.child.exitCode === null).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${server.out.stdout}\n${server.out.stderr}`);
     });
@@ -334,23 +343,26 @@ describe('modelgate generate-dockerfile', () => {
   it('writes the Dockerfile and the whole context, and Kubernetes manifests', async () => {
     const dir = join(await tempDir(), 'ctx');
     const k8s = join(await tempDir(), 'k8s');
-    const r = await runCli([
-      'generate-dockerfile',
-      '-m',
-      'models:/iris@champion',
-      '-d',
-      dir,
-      '--registry',
-      registryUri,
-      '-n',
-      'reg.example.com/ml/iris:1',
-      '--k8s-out',
-      k8s,
-      '--platform',
-      'linux/arm64',
-      '-e',
-      'MODELGATE_MAX_BODY_BYTES=2048',
-    ]);
+    const r = await runCli(
+      [
+        'generate-dockerfile',
+        '-m',
+        'models:/iris@champion',
+        '-d',
+        dir,
+        '--registry',
+        registryUri,
+        '-n',
+        'reg.example.com/ml/iris:1',
+        '--k8s-out',
+        k8s,
+        '--platform',
+        'linux/arm64',
+        '-e',
+        'MODELGATE_MAX_BODY_BYTES=2048',
+      ],
+      { timeoutMs: 120_000 },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('docker build --platform linux/arm64 -t reg.example.com/ml/iris:1');

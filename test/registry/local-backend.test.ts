@@ -2,99 +2,31 @@
  * The local directory registry: the backend contract, plus what only a directory on disk has to
  * guarantee (layout, atomic and concurrent registration across processes, digests, validation).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { LocalRegistry } from '../../src/registry/backends/local/index.js';
 import { openRegistry, Registry } from '../../src/registry/registry.js';
 import { runRegistryBackendContract } from '../contract/registry-backend.contract.js';
+import { IRIS, freePort, killAll, requireBuiltCli, runCli, sleep, startCli } from '../fixtures/cli.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const IRIS = join(ROOT, 'examples', 'iris');
-const CLI = join(ROOT, 'dist', 'modelgate.mjs');
 const IRIS_ONNX_SHA256 = '9680d3cb475f8d2646852840542e96f92bc60164b5fa87afd2805f4e41d66ec0';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-const tmpDirs: string[] = [];
-async function tempDir(prefix = 'modelgate-local-'): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  tmpDirs.push(d);
-  return d;
-}
-
-const children = new Set<ChildProcess>();
+const temp = tempDirs('modelgate-local-');
+const tempDir = temp.make;
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
+  killAll();
+  await temp.removeAll();
 });
-
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('MODELGATE_')) delete env[k];
-  return { ...env, ...extra };
-}
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  done: Promise<RunResult>;
-}
-
-function startCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<RunResult>((res, rej) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`timed out: modelgate ${args.join(' ')}\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 30_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      rej(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      res({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, done };
-}
-
-const runCli = (args: string[], opts?: { cwd?: string; timeoutMs?: number }) => startCli(args, opts).done;
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A copy of examples/iris to mutate. */
 async function irisCopy(parent: string, name: string): Promise<string> {
@@ -105,9 +37,7 @@ async function irisCopy(parent: string, name: string): Promise<string> {
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' before these tests`);
-});
+beforeAll(requireBuiltCli);
 
 // ---------------------------------------------------------------------------------------------
 // the contract

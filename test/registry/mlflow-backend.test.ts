@@ -5,9 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -25,40 +23,21 @@ import { Registry } from '../../src/registry/registry.js';
 import { scoreBody } from '../../src/serve/dataplane.js';
 import { loadModel } from '../../src/serve/load-model.js';
 import { runRegistryBackendContract } from '../contract/registry-backend.contract.js';
+import { freePort } from '../fixtures/cli.js';
 import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-server.js';
+import { IRIS_V1_PROBABILITIES, MLFLOW_FILE_NAMES, MLFLOW_MODEL_FILES } from '../fixtures/mlflow-iris.js';
 import { type Exchange, MlflowReplayServer, type SeenRequest } from '../fixtures/mlflow-replay-server.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
-const MODEL_FILES = join(FIXTURES, 'mlflow-model-files');
-const TLS = join(FIXTURES, 'mlflow-registry', 'tls');
+const TLS = join(import.meta.dirname, '..', 'fixtures', 'mlflow-registry', 'tls');
 const IRIS_V1_ID = 'm-aec314e67e3046f5b09dc492d99de9b1';
-const IRIS_FILES = [
-  'MLmodel',
-  'conda.yaml',
-  'input_example.json',
-  'model.onnx',
-  'python_env.yaml',
-  'requirements.txt',
-  'serving_input_example.json',
-];
-/** predict_proba of the recorded LogisticRegression on the 3 example rows (README of the recording). */
-const IRIS_V1_PROBS = [
-  [0.981584, 0.018416, 1.45e-8],
-  [0.971337, 0.028663, 3.02e-8],
-  [0.985278, 0.014723, 1.23e-8],
-];
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 let replay: MlflowReplayServer;
-const tmpDirs: string[] = [];
+const temp = tempDirs('modelgate-mlflow-');
+const tempDir = temp.make;
 const backends: MlflowRegistry[] = [];
-
-async function tempDir(prefix = 'modelgate-mlflow-'): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  tmpDirs.push(d);
-  return d;
-}
 
 /** Fast retries so failure tests take milliseconds; everything else at the defaults. */
 async function newBackend(options: MlflowRegistryOptions = {}, uri = replay.url): Promise<MlflowRegistry> {
@@ -77,17 +56,6 @@ async function newBackend(options: MlflowRegistryOptions = {}, uri = replay.url)
 const exchange = (n: number): Exchange => replay.recording.exchanges.find((e) => e.n === n)!;
 const served = (pred: (r: SeenRequest) => boolean) => replay.requests.filter(pred).length;
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => res(port));
-    });
-  });
-}
-
 beforeAll(async () => {
   replay = await MlflowReplayServer.start();
 });
@@ -102,7 +70,7 @@ afterEach(() => {
 afterAll(async () => {
   await Promise.all(backends.map((b) => b.close()));
   await replay.close();
-  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
+  await temp.removeAll();
 });
 
 describe('the replay server', () => {
@@ -235,15 +203,15 @@ describe('materialize: MLflow’s files, byte-identical, served', () => {
     // alias → get-download-uri → listing → the 7 files (in parallel, any order)
     expect(log.slice(0, 3)).toEqual([5, 10, 11]);
     expect([...log.slice(3)].sort((a, b) => a! - b!)).toEqual([12, 13, 14, 15, 16, 17, 18]);
-    expect(m.files.map((f) => f.path)).toEqual(IRIS_FILES);
+    expect(m.files.map((f) => f.path)).toEqual(MLFLOW_FILE_NAMES);
     for (const f of m.files) {
       const bytes = await readFile(join(m.dir, f.path));
       const recorded = replay.recording.exchanges.find((e) => e.request.path.endsWith(`/${IRIS_V1_ID}/artifacts/${f.path}`))!;
       expect(sha256(bytes), f.path).toBe(recorded.response.body_sha256);
       expect(f).toEqual({ path: f.path, size: recorded.response.body_size, sha256: recorded.response.body_sha256 });
-      expect(bytes.equals(await readFile(join(MODEL_FILES, 'iris-v1', f.path))), f.path).toBe(true);
+      expect(bytes.equals(await readFile(join(MLFLOW_MODEL_FILES, 'iris-v1', f.path))), f.path).toBe(true);
     }
-    expect((await readdir(m.dir)).sort()).toEqual(IRIS_FILES);
+    expect((await readdir(m.dir)).sort()).toEqual(MLFLOW_FILE_NAMES);
   });
 
   it('serves through loadModel + scoreBody with MLflow’s own serving example', async () => {
@@ -251,11 +219,11 @@ describe('materialize: MLflow’s files, byte-identical, served', () => {
     const servable = await loadModel('models:/iris@champion', registry);
     try {
       expect(servable.ref).toMatchObject({ name: 'iris', version: '1' });
-      const example = await readFile(join(MODEL_FILES, 'iris-v1', 'serving_input_example.json'), 'utf8');
+      const example = await readFile(join(MLFLOW_MODEL_FILES, 'iris-v1', 'serving_input_example.json'), 'utf8');
       // The ONNX graph has one named output, so MLflow's pyfunc answers a dict of it.
       const out = JSON.parse(await scoreBody(servable, 'application/json', example)) as { predictions: { probabilities: number[][] } };
       expect(out.predictions.probabilities).toHaveLength(3);
-      out.predictions.probabilities.forEach((row, i) => row.forEach((p, j) => expect(p).toBeCloseTo(IRIS_V1_PROBS[i][j], 5)));
+      out.predictions.probabilities.forEach((row, i) => row.forEach((p, j) => expect(p).toBeCloseTo(IRIS_V1_PROBABILITIES[i][j], 5)));
     } finally {
       await servable.model.unload();
     }
@@ -268,12 +236,12 @@ describe('materialize: MLflow’s files, byte-identical, served', () => {
       const log = replay.exchangeLog();
       expect(log.slice(0, 3)).toEqual([56, 26, 27]);
       expect([...log.slice(3)].sort((a, b) => a! - b!)).toEqual([28, 29, 30, 31, 32, 33, 34]);
-      const example = await readFile(join(MODEL_FILES, 'iris-cols-v1', 'serving_input_example.json'), 'utf8');
+      const example = await readFile(join(MLFLOW_MODEL_FILES, 'iris-cols-v1', 'serving_input_example.json'), 'utf8');
       // MLflow's ONNX pyfunc answers a DataFrame input with a DataFrame of each output reshaped to 1-D.
       const out = JSON.parse(await scoreBody(servable, 'application/json', example)) as { predictions: { probabilities: number }[] };
       // The same weights as iris v1, so the same probabilities.
       expect(out.predictions).toHaveLength(9);
-      out.predictions.forEach((p, k) => expect(p.probabilities).toBeCloseTo(IRIS_V1_PROBS[Math.floor(k / 3)][k % 3], 5));
+      out.predictions.forEach((p, k) => expect(p.probabilities).toBeCloseTo(IRIS_V1_PROBABILITIES[Math.floor(k / 3)][k % 3], 5));
     } finally {
       await servable.model.unload();
     }
@@ -379,7 +347,7 @@ describe('aliases, against the recorded writes', () => {
 
   it('registering is MLflow’s job: a clear NOT_IMPLEMENTED naming the MLflow API', async () => {
     const registry = new Registry(await newBackend());
-    const err = await registry.register(join(MODEL_FILES, 'iris-v1'), { name: 'iris' }).catch((e: unknown) => e);
+    const err = await registry.register(join(MLFLOW_MODEL_FILES, 'iris-v1'), { name: 'iris' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'NOT_IMPLEMENTED', status: 501 });
     expect((err as Error).message).toMatch(/registered_model_name|create_model_version/);
     expect(replay.requests).toEqual([]);
@@ -647,7 +615,7 @@ describe('artifact URIs', () => {
 
 async function irisFiles(): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
-  for (const f of IRIS_FILES) files.set(f, await readFile(join(MODEL_FILES, 'iris-v1', f)));
+  for (const f of MLFLOW_FILE_NAMES) files.set(f, await readFile(join(MLFLOW_MODEL_FILES, 'iris-v1', f)));
   return files;
 }
 
@@ -718,7 +686,7 @@ describe('other artifact sources (MLflow-like fake)', () => {
     const backend = await newBackend({}, fake.url);
     const m = await backend.materialize(await backend.getVersion('from-run', '1'));
     expect(m.files.map((f) => f.path)).toEqual(
-      [...IRIS_FILES.slice(0, 1), 'conda.yaml', 'extra/deep/notes.txt', ...IRIS_FILES.slice(2)].sort(),
+      [...MLFLOW_FILE_NAMES.slice(0, 1), 'conda.yaml', 'extra/deep/notes.txt', ...MLFLOW_FILE_NAMES.slice(2)].sort(),
     );
     expect(await readFile(join(m.dir, 'extra', 'deep', 'notes.txt'), 'utf8')).toBe('nested');
     const servable = await loadModel('models:/from-run/1', new Registry(backend));

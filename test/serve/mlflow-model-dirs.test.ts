@@ -9,33 +9,13 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
 import { openModelDir } from '../../src/model/model-dir.js';
 import { type ServableModel, loadServable, scoreBody } from '../../src/serve/dataplane.js';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
-import { silentLogger } from '../../src/util/log.js';
+import type { RunningServer } from '../../src/serve/server.js';
+import { IRIS_COLS_V1, IRIS_V1, IRIS_V1_PROBABILITIES, MLFLOW_FILE_NAMES } from '../fixtures/mlflow-iris.js';
+import { serveModelDir } from '../fixtures/serve-dir.js';
 
-const FILES = join(import.meta.dirname, '..', 'fixtures', 'mlflow-model-files');
-const IRIS_V1 = join(FILES, 'iris-v1');
-const IRIS_COLS_V1 = join(FILES, 'iris-cols-v1');
-
-/** From the fixture README: the graph computed in float32 on iris v1's three example rows. */
-const EXPECTED_PROBABILITIES = [
-  [0.981584, 0.018416, 1.45e-8],
-  [0.971337, 0.028663, 3.02e-8],
-  [0.985278, 0.014723, 1.23e-8],
-];
 const TOLERANCE = 1e-5;
-
-const MLFLOW_FILE_NAMES = [
-  'MLmodel',
-  'conda.yaml',
-  'input_example.json',
-  'model.onnx',
-  'python_env.yaml',
-  'requirements.txt',
-  'serving_input_example.json',
-];
 
 async function digests(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -103,7 +83,7 @@ describe('iris v1 (tensor signature, written by MLflow)', () => {
     expect(Object.keys(out.predictions)).toEqual(['probabilities']);
     const probs = out.predictions.probabilities;
     expect(probs).toHaveLength(3);
-    probs.forEach((row, i) => expectClose(row, EXPECTED_PROBABILITIES[i]));
+    probs.forEach((row, i) => expectClose(row, IRIS_V1_PROBABILITIES[i]));
   });
 
   it('scores its input_example.json sent as {"inputs": …} the same way', async () => {
@@ -111,7 +91,7 @@ describe('iris v1 (tensor signature, written by MLflow)', () => {
     const out = JSON.parse(await scoreBody(servable, 'application/json', `{"inputs": ${example}}`)) as {
       predictions: { probabilities: number[][] };
     };
-    out.predictions.probabilities.forEach((row, i) => expectClose(row, EXPECTED_PROBABILITIES[i]));
+    out.predictions.probabilities.forEach((row, i) => expectClose(row, IRIS_V1_PROBABILITIES[i]));
   });
 });
 
@@ -153,7 +133,7 @@ describe('iris-cols v1 (column signature, written by MLflow)', () => {
     for (const record of out.predictions) expect(Object.keys(record)).toEqual(['probabilities']);
     expectClose(
       out.predictions.map((r) => r.probabilities),
-      EXPECTED_PROBABILITIES.flat(),
+      IRIS_V1_PROBABILITIES.flat(),
     );
   });
 
@@ -162,7 +142,7 @@ describe('iris-cols v1 (column signature, written by MLflow)', () => {
     const out = JSON.parse(await scoreBody(servable, 'text/csv', csv)) as { predictions: { probabilities: number }[] };
     expectClose(
       out.predictions.map((r) => r.probabilities),
-      EXPECTED_PROBABILITIES.flat(),
+      IRIS_V1_PROBABILITIES.flat(),
     );
   });
 });
@@ -184,16 +164,8 @@ describe('served over HTTP from the unchanged directories', () => {
     ['iris-v1', IRIS_V1],
     ['iris-cols-v1', IRIS_COLS_V1],
   ])('%s: POST of its serving_input_example.json answers 200 with the README probabilities', async (_name, dir) => {
-    const config = resolveServeConfig({
-      modelUri: dir,
-      registryUri: `file:${join(root, 'registry')}`,
-      port: 0,
-      host: '127.0.0.1',
-      drainSeconds: 1,
-    });
-    const server = await startServer(config, silentLogger());
+    const server = await serveModelDir(dir, root);
     running.push(server);
-    await server.loaded;
     const res = await fetch(`http://127.0.0.1:${server.port}/invocations`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -204,7 +176,7 @@ describe('served over HTTP from the unchanged directories', () => {
     const flat = Array.isArray(predictions)
       ? (predictions as { probabilities: number }[]).map((r) => r.probabilities)
       : (predictions as { probabilities: number[][] }).probabilities.flat();
-    expectClose(flat, EXPECTED_PROBABILITIES.flat());
+    expectClose(flat, IRIS_V1_PROBABILITIES.flat());
   });
 
   it('left every file of both directories as it was', async () => {

@@ -10,13 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
-import { silentLogger } from '../../src/util/log.js';
+import type { RunningServer } from '../../src/serve/server.js';
 import { pyFloat, pyJson } from '../../src/util/py-json.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
 import { buildOnnxModel } from '../../tools/onnx/builder.js';
 import { irisClassifier } from '../../tools/onnx/models.js';
+import { IRIS_V1 } from '../fixtures/mlflow-iris.js';
 import {
   IRIS_COLUMNS,
   IRIS_ROWS,
@@ -26,8 +25,7 @@ import {
   type ScoringProbe,
   expectedResult,
 } from '../fixtures/mlflow-scoring-probes.js';
-
-const MLFLOW_FILES = join(import.meta.dirname, '..', 'fixtures', 'mlflow-model-files', 'iris-v1');
+import { serveModelDir } from '../fixtures/serve-dir.js';
 
 type Variant = 'tensor' | 'columns';
 
@@ -103,7 +101,7 @@ async function writeModelDir(dir: string, variant: Variant, onnx: Uint8Array): P
   await writeFile(join(dir, 'input_example.json'), pyJson(example));
   await writeFile(join(dir, 'serving_input_example.json'), pyJsonIndent(serving));
   for (const f of ['conda.yaml', 'python_env.yaml', 'requirements.txt']) {
-    await writeFile(join(dir, f), await readFile(join(MLFLOW_FILES, f)));
+    await writeFile(join(dir, f), await readFile(join(IRIS_V1, f)));
   }
 }
 
@@ -116,19 +114,6 @@ function alwaysFailingModel(): Uint8Array {
     nodes: [{ op: 'Reshape', inputs: ['x', 'shape'], outputs: ['y'] }],
     initializers: [{ name: 'shape', dtype: 'int64', dims: [1], data: [5n] }],
   });
-}
-
-async function start(dir: string, root: string): Promise<RunningServer> {
-  const config = resolveServeConfig({
-    modelUri: dir,
-    registryUri: `file:${join(root, 'registry')}`,
-    port: 0,
-    host: '127.0.0.1',
-    drainSeconds: 1,
-  });
-  const server = await startServer(config, silentLogger());
-  await server.loaded;
-  return server;
 }
 
 interface Reply {
@@ -236,12 +221,12 @@ beforeAll(async () => {
   for (const variant of ['tensor', 'columns'] as const) {
     const dir = join(root, `iris-${variant}`);
     await writeModelDir(dir, variant, onnx);
-    servers[variant] = await start(dir, root);
+    servers[variant] = await serveModelDir(dir, root);
   }
   const failing = join(root, 'failing');
   await mkdir(failing);
   await writeFile(join(failing, 'model.onnx'), alwaysFailingModel());
-  servers.failing = await start(failing, root);
+  servers.failing = await serveModelDir(failing, root);
 });
 
 afterAll(async () => {
@@ -312,17 +297,19 @@ describe.each(['tensor', 'columns'] as const)('MLflow replay, %s signature', (va
 });
 
 describe('error bodies on 5xx', () => {
+  /** A well-formed body the always-failing model cannot compute. */
+  const FAILING_PROBE = {
+    method: 'POST',
+    path: '/invocations',
+    contentType: 'application/json',
+    body: '{"inputs": [[1.25, 2.5, 3.75]]}',
+  } as const;
+
   it('a model failure is a 500 with error_code, a generic message and the request id, nothing from the runtime', async () => {
     const port = (servers.failing as RunningServer).port;
-    const probe = {
-      method: 'POST',
-      path: '/invocations',
-      contentType: 'application/json',
-      body: '{"inputs": [[1.25, 2.5, 3.75]]}',
-    } as const;
-    const reply = await send(port, probe);
+    const reply = await send(port, FAILING_PROBE);
     expect(reply.status).toBe(500);
-    const body = expectCleanErrorBody(reply, probe);
+    const body = expectCleanErrorBody(reply, FAILING_PROBE);
     expect(body.error_code).toBe('INTERNAL_ERROR');
     expect(body.message).toBe('The model failed while computing the prediction.');
     expect(body.request_id).toBe(reply.headers.get('x-request-id'));
@@ -331,13 +318,7 @@ describe('error bodies on 5xx', () => {
 
   it("a caller's x-request-id is the request_id of a 500", async () => {
     const port = (servers.failing as RunningServer).port;
-    const probe = {
-      method: 'POST',
-      path: '/invocations',
-      contentType: 'application/json',
-      body: '{"inputs": [[1.25, 2.5, 3.75]]}',
-    } as const;
-    const reply = await send(port, probe, 'caller-chosen-id.1');
+    const reply = await send(port, FAILING_PROBE, 'caller-chosen-id.1');
     expect(reply.status).toBe(500);
     expect((JSON.parse(reply.text) as { request_id: string }).request_id).toBe('caller-chosen-id.1');
   });

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
-import type { DataFrame, ModelInput } from '../../src/schema/model-io.js';
+import type { DataFrame } from '../../src/schema/model-io.js';
 import type { NDArray } from '../../src/schema/ndarray.js';
-import { type Schema, parseSchema } from '../../src/schema/signature.js';
+import type { Schema } from '../../src/schema/signature.js';
 import {
   BODY_CODECS,
   type DecodedRequest,
@@ -20,19 +20,11 @@ import {
 import { csvCodec, parseCsvRows } from '../../src/serve/codecs/csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from '../../src/serve/codecs/dataframe.js';
 import { inputsCodec, instancesCodec } from '../../src/serve/codecs/inputs.js';
+import { IRIS_COLUMNS, IRIS_NAMES, TENSOR_4, frameOf, schemaOf, tensorOf, tensorsOf, values } from '../fixtures/schemas.js';
 
 // ------------------------------------------------------------------------------------------------
 // Helpers
 
-function schemaOf(specs: unknown[]): Schema {
-  const s = parseSchema(JSON.stringify(specs));
-  if (s === undefined) throw new Error('no schema');
-  return s;
-}
-
-const IRIS_NAMES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
-const IRIS_COLUMNS = schemaOf(IRIS_NAMES.map((name) => ({ type: 'double', name, required: true })));
-const TENSOR_4 = schemaOf([{ type: 'tensor', 'tensor-spec': { dtype: 'float64', shape: [-1, 4] } }]);
 const TENSOR_F32 = schemaOf([{ type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 4] } }]);
 const NAMED_AB = schemaOf([
   { type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 3] }, name: 'a' },
@@ -50,29 +42,10 @@ const MIXED_COLUMNS = schemaOf([
 
 const FORMAT_SET = "{'dataframe_split', 'dataframe_records', 'instances', 'inputs'}";
 
-function frameOf(input: ModelInput): DataFrame {
-  if (input.kind !== 'dataframe') throw new Error(`expected a dataframe, got ${input.kind}`);
-  return input.value;
-}
-
-function tensorOf(input: ModelInput): NDArray {
-  if (input.kind !== 'tensor') throw new Error(`expected a tensor, got ${input.kind}`);
-  return input.value;
-}
-
-function tensorsOf(input: ModelInput): Readonly<Record<string, NDArray>> {
-  if (input.kind !== 'tensors') throw new Error(`expected tensors, got ${input.kind}`);
-  return input.value;
-}
-
 function col(df: DataFrame, name: string | number): NDArray {
   const i = df.columns.indexOf(name);
   if (i === -1) throw new Error(`no column ${String(name)}`);
   return df.values[i];
-}
-
-function values(a: NDArray): unknown[] {
-  return Array.from(a.data as ArrayLike<unknown>);
 }
 
 /** The GatewayError a call throws (fails the test if it throws nothing or something else). */

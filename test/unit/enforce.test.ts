@@ -7,24 +7,16 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError, SchemaEnforcementError } from '../../src/errors.js';
 import { compileEnforcer } from '../../src/schema/enforce.js';
-import type { DataFrame, ModelInput } from '../../src/schema/model-io.js';
+import type { ModelInput } from '../../src/schema/model-io.js';
 import type { DType, NDArray } from '../../src/schema/ndarray.js';
 import { compileParams } from '../../src/schema/params.js';
-import { type Schema, parseParams, parseSchema, schemaRepr } from '../../src/schema/signature.js';
+import { type Schema, parseParams, schemaRepr } from '../../src/schema/signature.js';
 import { decodeJsonValue } from '../../src/serve/codecs/index.js';
+import { IRIS_COLUMNS, IRIS_NAMES, TENSOR_4, frameOf, schemaOf, tensorOf, tensorsOf, values } from '../fixtures/schemas.js';
 
 // ------------------------------------------------------------------------------------------------
 // Helpers
 
-function schemaOf(specs: unknown[]): Schema {
-  const s = parseSchema(JSON.stringify(specs));
-  if (s === undefined) throw new Error('no schema');
-  return s;
-}
-
-const IRIS_NAMES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
-const IRIS_COLUMNS = schemaOf(IRIS_NAMES.map((name) => ({ type: 'double', name, required: true })));
-const TENSOR_4 = schemaOf([{ type: 'tensor', 'tensor-spec': { dtype: 'float64', shape: [-1, 4] } }]);
 const NAMED_AB = schemaOf([
   { type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 3] }, name: 'a' },
   { type: 'tensor', 'tensor-spec': { dtype: 'float32', shape: [-1, 3] }, name: 'b' },
@@ -83,23 +75,6 @@ function enforcementError(schema: Schema, input: ModelInput): SchemaEnforcementE
 }
 
 const detailOf = (schema: Schema, input: ModelInput): string => enforcementError(schema, input).detail;
-
-function frameOf(input: ModelInput): DataFrame {
-  if (input.kind !== 'dataframe') throw new Error(`expected a dataframe, got ${input.kind}`);
-  return input.value;
-}
-
-function tensorOf(input: ModelInput): NDArray {
-  if (input.kind !== 'tensor') throw new Error(`expected a tensor, got ${input.kind}`);
-  return input.value;
-}
-
-function tensorsOf(input: ModelInput): Readonly<Record<string, NDArray>> {
-  if (input.kind !== 'tensors') throw new Error(`expected tensors, got ${input.kind}`);
-  return input.value;
-}
-
-const values = (a: NDArray): unknown[] => Array.from(a.data as ArrayLike<unknown>);
 
 // ------------------------------------------------------------------------------------------------
 

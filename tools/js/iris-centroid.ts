@@ -6,13 +6,14 @@
  *
  *   npm run build && node dist/tools/js/iris-centroid.js <outDir>
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type SavedModel, saveModel } from '../../src/model/save.js';
 import { IRIS_CLASS_NAMES, IRIS_FEATURES, IRIS_FEATURE_NAMES, IRIS_LABELS } from '../iris/iris-data.js';
+import { isMain } from '../is-main.js';
 
 /** The module's source file, found from src/ (tests) or dist/ (built tools) alike. */
 export function irisCentroidModule(): string {
@@ -84,17 +85,7 @@ export async function writeIrisCentroidModel(dir: string): Promise<SavedModel> {
   }
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url)) {
   const out = resolve(process.argv[2] ?? 'iris-centroid-model');
   await writeIrisCentroidModel(out);
   console.log(`wrote the example JS model to ${out}`);

@@ -11,12 +11,11 @@
  *
  *   npm run build && node dist/tools/tfjs/models.js <outDir>   (writes layers/, graph/, multi-io/)
  */
-import { realpathSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fileSystemSaveHandler, writeTfjsModel } from '../../src/flavors/tfjs/io.js';
 import { tfjsRuntime } from '../../src/flavors/tfjs/backend.js';
+import { isMain } from '../is-main.js';
 import { type MlpLayer, mulberry32 } from '../onnx/models.js';
 
 export type Activation = 'relu' | 'softmax' | 'linear';
@@ -242,14 +241,4 @@ async function main(): Promise<void> {
   console.log(`wrote layers/, graph/ and multi-io/ to ${out}`);
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) await main();
+if (isMain(import.meta.url)) await main();

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
 import { createBuildContext, type FileEntry } from '../../../src/docker/context.js';
-import { ROOT } from '../../docker/helpers.js';
+import { ROOT } from '../../fixtures/cli.js';
 
 export interface Engine {
   docker: Dockerode;

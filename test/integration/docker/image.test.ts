@@ -16,18 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { APP_DIR, IMAGE_USER } from '../../../src/docker/dockerfile.js';
 import { LABEL_PREFIX } from '../../../src/docker/image-plan.js';
-import {
-  cleanup,
-  freePort,
-  invoke,
-  irisRegistry,
-  requireBuiltCli,
-  runCli,
-  sleep,
-  start,
-  tempDir,
-  waitFor200,
-} from '../../docker/helpers.js';
+import { cleanup, invoke, irisRegistry, tempDir, waitFor200 } from '../../docker/helpers.js';
+import { freePort, requireBuiltCli, runCli, sleep, startProcess } from '../../fixtures/cli.js';
 import { BASE_IMAGE, FOREIGN_PLATFORM, IN_CI, ensureNodeBase, loadForeignBase, probeEngine, warnSkipped } from './engine.js';
 
 const engine = await probeEngine();
@@ -86,8 +76,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
         '-e',
         'MODELGATE_LOG_LEVEL=info',
       ],
-      {},
-      300_000,
+      { timeoutMs: 300_000 },
     );
   }, 360_000);
 
@@ -297,8 +286,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
         '--registry',
         registryUri,
       ],
-      {},
-      300_000,
+      { timeoutMs: 300_000 },
     );
     expect(r.stderr).toContain(`FROM --platform=${FOREIGN_PLATFORM} ${foreignBase}`);
     expect(r.code).toBe(0);
@@ -328,8 +316,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
     created.images.push(tag);
     const r = await runCli(
       ['build-image', '-m', 'models:/iris/1', '-n', tag, '--platform', FOREIGN_PLATFORM, '--base-image', base, '--registry', registryUri],
-      {},
-      300_000,
+      { timeoutMs: 300_000 },
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`is ${process.arch === 'arm64' ? 'linux/arm64' : 'linux/amd64'}, not ${FOREIGN_PLATFORM}`);
@@ -349,8 +336,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
         '--registry',
         registryUri,
       ],
-      {},
-      120_000,
+      { timeoutMs: 120_000 },
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/modelgate: error: docker build failed: .*(no-such-base|registry|lookup|denied|not found)/i);
@@ -380,7 +366,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
           join(dir, 'config.yml'),
           `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\nauth:\n  htpasswd:\n    realm: modelgate-test\n    path: ${dir}/htpasswd\n`,
         );
-        const reg = start('docker-registry', ['serve', join(dir, 'config.yml')], {}, 120_000);
+        const reg = startProcess('docker-registry', ['serve', join(dir, 'config.yml')], { timeoutMs: 120_000 });
         const auth = `Basic ${Buffer.from('pusher:s3cret-push').toString('base64')}`;
         for (let i = 0; ; i++) {
           const ok = await fetch(`http://127.0.0.1:${port}/v2/`, {
@@ -409,7 +395,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
           registryUri,
           '--push',
         ];
-        const anonymous = await runCli(args, { DOCKER_CONFIG: join(dir, 'no-config') }, 300_000);
+        const anonymous = await runCli(args, { env: { DOCKER_CONFIG: join(dir, 'no-config') }, timeoutMs: 300_000 });
         expect(anonymous.code).toBe(1);
         expect(anonymous.stderr).toMatch(/docker push failed: .*(auth|credentials)/i);
         created.images.push((await docker.getImage(target).inspect()).Id); // the next build re-tags the name
@@ -420,7 +406,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
           join(dockerConfig, 'config.json'),
           JSON.stringify({ auths: { [`127.0.0.1:${port}`]: { auth: Buffer.from('pusher:s3cret-push').toString('base64') } } }),
         );
-        const pushed = await runCli(args, { DOCKER_CONFIG: dockerConfig }, 300_000);
+        const pushed = await runCli(args, { env: { DOCKER_CONFIG: dockerConfig }, timeoutMs: 300_000 });
         expect(pushed.stderr).toContain('with credentials from the Docker config');
         expect(pushed.code).toBe(0);
         expect(pushed.stdout).toMatch(/Pushed 127\.0\.0\.1:\d+\/iris-classifier:1 \(sha256:[0-9a-f]{64}\)/);

@@ -63,6 +63,8 @@ export interface ServeOptions {
   maxBatchSize?: number;
   /** Milliseconds a batch may wait for more requests while the model is idle; 0 = run at once (batches form while the model is busy). @default 0 */
   batchWaitMs?: number;
+  /** Where JS-code models run: `thread` (their own worker thread, restarted if it hangs or dies) or `none` (the server's thread). @default 'thread' */
+  jsIsolation?: 'thread' | 'none';
 }
 
 type OptionalKeys = 'canaryUri' | 'stickyHeader' | 'shadowUri';
@@ -111,6 +113,7 @@ export const SERVE_DEFAULTS: Omit<ResolvedServeConfig, 'modelUri'> = {
   workers: 1,
   maxBatchSize: 64,
   batchWaitMs: 0,
+  jsIsolation: 'thread',
 };
 
 type Kind = 'string' | 'int' | 'number' | 'list' | 'bool';
@@ -176,6 +179,12 @@ export const ENV_VARS: readonly { env: string; key: keyof ServeOptions; kind: Ki
   { env: 'MODELGATE_WORKERS', key: 'workers', kind: 'int', doc: 'server processes sharing the port (default 1)' },
   { env: 'MODELGATE_MAX_BATCH_SIZE', key: 'maxBatchSize', kind: 'int', doc: 'rows per batched inference; 1 = no batching (default 64)' },
   { env: 'MODELGATE_BATCH_WAIT_MS', key: 'batchWaitMs', kind: 'number', doc: 'extra wait for a batch to fill (default 0)' },
+  {
+    env: 'MODELGATE_JS_ISOLATION',
+    key: 'jsIsolation',
+    kind: 'string',
+    doc: "JS-code models in their own thread ('thread', default) or the server's ('none')",
+  },
 ];
 
 function parseBool(name: string, raw: string): boolean {
@@ -234,6 +243,9 @@ export function resolveServeConfig(...layers: ServeOptions[]): ResolvedServeConf
   if (merged.port === undefined || merged.port > 65535) throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid port ${merged.port}`);
   if ((merged.intraOpThreads ?? 1) < 1) throw new GatewayError('INVALID_PARAMETER_VALUE', 'intraOpThreads must be at least 1');
   if ((merged.workers ?? 1) < 1) throw new GatewayError('INVALID_PARAMETER_VALUE', 'workers must be at least 1');
+  if (merged.jsIsolation !== 'thread' && merged.jsIsolation !== 'none') {
+    throw new GatewayError('INVALID_PARAMETER_VALUE', `jsIsolation must be 'thread' or 'none', got '${String(merged.jsIsolation)}'`);
+  }
   if ((merged.maxBatchSize ?? 1) < 1) throw new GatewayError('INVALID_PARAMETER_VALUE', 'maxBatchSize must be at least 1');
   for (const [k, v] of [
     ['canary weight', merged.canaryWeight],

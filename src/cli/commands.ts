@@ -53,6 +53,7 @@ serve options:
   -w, --workers N          server processes sharing the port, default 1
   --max-batch-size N       rows per batched inference call, default 64 (1 = no batching)
   --batch-wait-ms MS       extra wait for a batch to fill, default 0
+  --js-isolation MODE      JS-code models in their own thread (thread, default) or the server's (none)
 
 build-image / generate-dockerfile options:
   -n, --name NAME[:TAG]    image name (with a registry host to push, e.g. registry.example.com/iris:1)

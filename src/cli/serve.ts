@@ -33,6 +33,7 @@ const serveFlags = {
   workers: { type: 'string', short: 'w' },
   'max-batch-size': { type: 'string' },
   'batch-wait-ms': { type: 'string' },
+  'js-isolation': { type: 'string' },
   ...registryOption,
 } as const;
 
@@ -86,6 +87,7 @@ function serveOptionsFromFlags(values: Record<string, string | boolean | undefin
     workers: intFlag('workers', s('workers')),
     maxBatchSize: intFlag('max-batch-size', s('max-batch-size')),
     batchWaitMs: secondsFlag('batch-wait-ms', s('batch-wait-ms')),
+    jsIsolation: s('js-isolation') as ServeOptions['jsIsolation'],
   };
 }
 

@@ -11,6 +11,13 @@ import type { Logger } from '../util/log.js';
 export interface FlavorLoadOptions {
   /** Threads one inference may use inside the runtime. @default 1 */
   intraOpThreads?: number;
+  /**
+   * Where JS-code models run: in a worker thread of their own, so a model that blocks or exits
+   * cannot take the server with it (`thread`), or in the server's thread (`none`). @default 'thread'
+   */
+  jsIsolation?: 'thread' | 'none';
+  /** A JS-code model's predict call running longer than this restarts its thread. @default 60000 */
+  callTimeoutMs?: number;
 }
 
 export interface FlavorLoadContext {

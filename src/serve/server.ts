@@ -35,7 +35,11 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
   const metrics = createMetrics();
   const source = registrySource(openRegistry(config.registryUri), {
     logger,
-    flavor: { intraOpThreads: config.intraOpThreads },
+    flavor: {
+      intraOpThreads: config.intraOpThreads,
+      jsIsolation: config.jsIsolation,
+      callTimeoutMs: config.requestTimeoutSeconds * 1000,
+    },
     batching: { maxBatchSize: config.maxBatchSize, waitMs: config.batchWaitMs },
     batchObserver: (ref) => batchObserver(metrics, ref),
   });

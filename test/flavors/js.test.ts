@@ -116,6 +116,35 @@ export function load() {
   });
 });
 
+describe('JS flavour: isolation', () => {
+  const WHERE = `import { isMainThread } from 'node:worker_threads';
+export function load(context) {
+  context.logger.child({ part: 'loader' }).info({ rows: 3 }, 'model says hello');
+  return { predict: () => ({ isMainThread }) };
+}
+`;
+
+  it("runs in a thread of its own by default, and in the server's with jsIsolation 'none'", async () => {
+    const dir = await jsModel(WHERE);
+    const threaded = await serve(dir);
+    expect(await score(threaded, { inputs: [1] })).toEqual({ predictions: { isMainThread: false } });
+    expect(threaded.model.info).toMatchObject({ isolation: 'thread' });
+    const inline = await loadServable(await openModelDir(dir), { name: 'js', version: '1' }, { flavor: { jsIsolation: 'none' } });
+    loaded.push(inline);
+    expect(await score(inline, { inputs: [1] })).toEqual({ predictions: { isMainThread: true } });
+    expect(inline.model.info).toMatchObject({ isolation: 'none' });
+  });
+
+  it("forwards the model's log lines to the server's logger, tagged as model code", async () => {
+    const log = captureLogger();
+    const s = await loadServable(await openModelDir(await jsModel(WHERE)), { name: 'js', version: '1' }, { logger: log.logger });
+    loaded.push(s);
+    await expect
+      .poll(() => log.lines().find((l) => l.msg === 'model says hello'))
+      .toMatchObject({ model_code: true, part: 'loader', rows: 3, level: 30 });
+  });
+});
+
 describe('JS flavour: what predict receives and returns', () => {
   it('gets tensors as nested arrays, dicts as objects, DataFrames as records, LLM bodies as they are', async () => {
     const s = await serve(await jsModel(ECHO));

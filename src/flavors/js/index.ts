@@ -12,14 +12,15 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { deserialize } from 'node:v8';
 import { GatewayError } from '../../errors.js';
 import type { ModelInput, ModelOutput, Params } from '../../schema/model-io.js';
 import { type ModelSignature, schemaToJson } from '../../schema/signature.js';
 import type { Logger } from '../../util/log.js';
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
 import { pathInside } from '../paths.js';
+import type { JsLoadPlan } from './instantiate.js';
 import { inputToPlain, outputFromPlain } from './plain.js';
+import { ThreadedJsModel, instantiateHere } from './thread.js';
 
 export { UnserializableOutputError, frameToRecords, inputToPlain, ndarrayToPlain, outputFromPlain } from './plain.js';
 
@@ -69,6 +70,7 @@ function signatureJson(sig: ModelSignature | undefined): JsModelSignature | unde
   };
 }
 
+/** A JS model running in the server's thread (`jsIsolation: 'none'`). */
 class JsLoadedModel implements LoadedModel {
   readonly info: Record<string, string>;
 
@@ -77,7 +79,7 @@ class JsLoadedModel implements LoadedModel {
     readonly signature: ModelSignature | undefined,
     module: string,
   ) {
-    this.info = { runtime: 'node', runtimeVersion: process.versions.node, module };
+    this.info = { runtime: 'node', runtimeVersion: process.versions.node, module, isolation: 'none' };
   }
 
   async predict(input: ModelInput, params: Params): Promise<ModelOutput> {
@@ -122,27 +124,24 @@ export const jsFlavor: Flavor = {
     }
     const modulePath = pathInside(ctx.dir, ctx.dir, config.module, 'Module');
     const artifacts = await readArtifacts(ctx.dir, config.artifacts);
-    let state: unknown;
-    if (typeof config.state === 'string') {
-      const statePath = pathInside(ctx.dir, ctx.dir, config.state, 'State file');
-      state = deserialize(await readFile(statePath));
-    }
+    const statePath = typeof config.state === 'string' ? pathInside(ctx.dir, ctx.dir, config.state, 'State file') : undefined;
     // The query makes a changed file a new module instance; identical code shares one (ESM caches by URL).
-    const code = await readFile(modulePath);
-    const digest = createHash('sha256').update(code).digest('hex');
-    const mod = (await import(`${pathToFileURL(modulePath).href}?sha256=${digest}`)) as Partial<JsModelModule>;
-    if (typeof mod.load !== 'function') throw new Error(`${config.module} does not export a load(context) function`);
+    const digest = createHash('sha256')
+      .update(await readFile(modulePath))
+      .digest('hex');
     const signature = ctx.mlmodel.signature;
-    const impl = await mod.load({
-      state,
+    const plan: JsLoadPlan = {
+      moduleUrl: `${pathToFileURL(modulePath).href}?sha256=${digest}`,
+      moduleName: config.module,
+      ...(statePath === undefined ? {} : { statePath }),
       artifacts,
       signature: signatureJson(signature),
       modelDir: ctx.dir,
-      logger: ctx.logger.child({ model_code: true }),
-    });
-    if (impl === null || typeof impl !== 'object' || typeof impl.predict !== 'function') {
-      throw new Error(`load() in ${config.module} must return an object with a predict(input, params) method`);
+    };
+    if ((ctx.options.jsIsolation ?? 'thread') === 'thread') {
+      return ThreadedJsModel.start(plan, signature, { callTimeoutMs: ctx.options.callTimeoutMs ?? 60_000, logger: ctx.logger });
     }
+    const impl = await instantiateHere(plan, ctx.logger.child({ model_code: true }));
     return new JsLoadedModel(impl, signature, config.module);
   },
 };

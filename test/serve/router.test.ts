@@ -193,6 +193,26 @@ describe('ModelRouter', () => {
     await expect(fixed.promote()).rejects.toMatchObject({ status: 409 });
   });
 
+  it('loads a version once however many routes serve it, and unloads it when the last lets go', async () => {
+    const { r, source } = await router({ canary: 'models:/m@challenger', canaryWeight: 40 });
+    expect(source.loads).toBe(2);
+    await r.promote(); // primary and canary now both serve version 2
+    expect(source.loads).toBe(2);
+    expect(r.routes().slots.map((s) => s.version)).toEqual(['2', '2']);
+    expect(source.unloaded).toEqual(['1']);
+    source.pointers.set('models:/m@challenger', '3');
+    await r.refresh();
+    expect(source.loads).toBe(3);
+    expect(source.unloaded).toEqual(['1']); // the primary still holds 2
+    source.pointers.set('models:/m@champion', '3');
+    await r.refresh();
+    expect(source.loads).toBe(3);
+    expect(source.unloaded).toEqual(['1', '2']);
+    expect(routeOf(r, headers({ [PIN_HEADER]: 'primary' }))).toBe('3');
+    await r.close();
+    expect(source.unloaded).toEqual(['1', '2', '3']);
+  });
+
   it('mirrors the configured share of requests to the shadow and drops what would queue', async () => {
     const { r } = await router({ shadow: 'models:/m@shadow', shadowPercent: 25 }, { 'models:/m@champion': '1', 'models:/m@shadow': '3' });
     let n = 0;

@@ -10,7 +10,7 @@ import type { ServableModel } from '../dataplane.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { type HeaderLookup, type HostStatus, type Lease, type ModelHost, recordLoaded, recordUnloaded } from '../model-host.js';
 import { Slot, type SlotStatus } from './slot.js';
-import type { ModelSource } from './source.js';
+import { type ModelSource, sharingLoads } from './source.js';
 
 export interface RoutesConfig {
   /** The model most traffic goes to, e.g. `models:/iris@champion`. */
@@ -77,21 +77,23 @@ export class ModelRouter implements ModelHost {
   private timer: NodeJS.Timeout | undefined;
   private shadowInFlight = 0;
   private readonly promotions: Promotion[] = [];
+  private readonly source: ModelSource;
 
   constructor(
     readonly config: RoutesConfig,
-    private readonly source: ModelSource,
+    source: ModelSource,
     private readonly logger: Logger,
     private readonly metrics?: GatewayMetrics,
   ) {
+    this.source = sharingLoads(source);
     const events = {
       onLoaded: (s: ServableModel, route: string) => recordLoaded(metrics, s, route),
       onUnloaded: (s: ServableModel, route: string) => recordUnloaded(metrics, s, route),
       onSwitch: (route: string, outcome: 'success' | 'failure') => metrics?.switches.inc({ route, outcome }),
     };
-    this.primary = new Slot('primary', config.primary, source, logger, events);
-    this.canary = config.canary === undefined ? undefined : new Slot('canary', config.canary, source, logger, events);
-    this.shadowSlot = config.shadow === undefined ? undefined : new Slot('shadow', config.shadow, source, logger, events);
+    this.primary = new Slot('primary', config.primary, this.source, logger, events);
+    this.canary = config.canary === undefined ? undefined : new Slot('canary', config.canary, this.source, logger, events);
+    this.shadowSlot = config.shadow === undefined ? undefined : new Slot('shadow', config.shadow, this.source, logger, events);
     this.weight = this.canary === undefined ? 0 : checkWeight(config.canaryWeight ?? 0, 'canary weight');
     this.shadowPercent = checkWeight(config.shadowPercent ?? 0, 'shadow percent');
     this.stickyHeader = config.stickyHeader?.toLowerCase();

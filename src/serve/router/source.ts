@@ -51,3 +51,54 @@ export function registrySource(registry: Registry, options: LoadOptions = {}): M
     },
   };
 }
+
+/**
+ * One loaded copy of a version however many routes serve it: after a promote the primary and the
+ * canary point at the same version, and a shadow may too. Each route's `unload` releases its
+ * share; the last one unloads the model.
+ */
+export function sharingLoads(source: ModelSource): ModelSource {
+  const loaded = new Map<string, { servable: Promise<ServableModel>; users: number }>();
+  const keyOf = (uri: string, ref: ModelRef) => (isModelUri(uri) ? `${ref.name}\0${ref.version}` : `dir\0${resolve(uri)}`);
+  return {
+    resolve: (uri) => source.resolve(uri),
+    follows: (uri) => source.follows(uri),
+    setAlias: (uri, version) => source.setAlias(uri, version),
+    ...(source.watch === undefined ? {} : { watch: source.watch.bind(source) }),
+    async load(uri, ref) {
+      const key = keyOf(uri, ref);
+      let entry = loaded.get(key);
+      if (entry === undefined) {
+        const e = { servable: source.load(uri, ref), users: 0 };
+        e.servable.catch(() => loaded.get(key) === e && loaded.delete(key));
+        loaded.set(key, e);
+        entry = e;
+      }
+      entry.users++;
+      let s: ServableModel;
+      try {
+        s = await entry.servable;
+      } catch (err) {
+        entry.users--;
+        throw err;
+      }
+      const shared = entry;
+      const model = s.model;
+      let released = false;
+      const share = {
+        signature: model.signature,
+        info: model.info,
+        ...(model.batchable === undefined ? {} : { batchable: model.batchable }),
+        predict: model.predict.bind(model),
+        async unload() {
+          if (released) return;
+          released = true;
+          if (--shared.users > 0) return;
+          if (loaded.get(key) === shared) loaded.delete(key);
+          await model.unload();
+        },
+      };
+      return { ...s, model: share };
+    },
+  };
+}

@@ -7,6 +7,7 @@
 import { build } from 'esbuild';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLE_EXTERNALS } from '../src/docker/dependencies.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -19,7 +20,7 @@ await build({
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
-  external: ['onnxruntime-node', '@tensorflow/*', 'dockerode', 'tar-stream', 'undici'],
+  external: [...BUNDLE_EXTERNALS],
   // Some bundled CommonJS packages call require(); give the ES module one.
   banner: { js: "import { createRequire as __modelgateRequire } from 'node:module'; const require = __modelgateRequire(import.meta.url);" },
 });

@@ -166,7 +166,7 @@ const MB = 1e6;
 const mb = (n: number) => `${(n / MB).toFixed(1).padStart(7)} MB`;
 
 /** What the Dockerfile's COPY steps carry, in order (the daemon only shows `COPY dir:<hash>`). */
-export const COPY_LAYERS = ['dependencies (deps/ → node_modules)', 'server (app/ → dist)', 'model (model/ → registry)'];
+export const COPY_LAYERS = ['dependencies (deps/ → node_modules)', 'server (app/ → modelgate.mjs)', 'model (model/ → registry)'];
 
 /** The size table `build-image` prints. Megabytes are 10^6 bytes, as `docker images` counts them. */
 export function formatImageReport(image: string, baseImage: string, r: ImageReport, copyNames: readonly string[] = COPY_LAYERS): string {

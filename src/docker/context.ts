@@ -8,7 +8,6 @@ import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pack as tarPack } from 'tar-stream';
 
 interface EntryBase {
   /** Relative path inside the context, forward slashes, no `..`. */
@@ -72,7 +71,14 @@ export function contextSize(entries: readonly ContextEntry[]): number {
 /** The context as a tar stream; entries are read one after another as the consumer pulls. */
 export function createBuildContext(entries: readonly ContextEntry[], mtime: Date = contextMtime()): Readable {
   checkPaths(entries);
-  const tar = tarPack();
+  // tar-stream's streams are streamx streams; consumers such as dockerode expect a Node stream.
+  return Readable.from(tarChunks(entries, mtime), { objectMode: false });
+}
+
+async function* tarChunks(entries: readonly ContextEntry[], mtime: Date): AsyncGenerator<Buffer> {
+  // Imported on first use: the server bundle, which images run, must not load the builder's packages.
+  const { pack } = await import('tar-stream');
+  const tar = pack();
   const header = { uid: 0, gid: 0, uname: 'root', gname: 'root', mtime };
   void (async () => {
     for (const dir of directoriesOf(entries)) {
@@ -91,8 +97,7 @@ export function createBuildContext(entries: readonly ContextEntry[], mtime: Date
     }
     tar.finalize();
   })().catch((err: unknown) => tar.destroy(err as Error));
-  // tar-stream's streams are streamx streams; consumers such as dockerode expect a Node stream.
-  return Readable.from(tar as AsyncIterable<Buffer>, { objectMode: false });
+  yield* tar as AsyncIterable<Buffer>;
 }
 
 /** Writes the context into `dir` (which must be empty or missing), e.g. for buildah or kaniko. */

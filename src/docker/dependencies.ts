@@ -9,6 +9,15 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { FileEntry } from './context.js';
 import type { ImagePlatform } from './dockerfile.js';
 
+/**
+ * Packages the one-file bundle (dist/modelgate.mjs) leaves out and imports at run time: native or
+ * heavy ones, loaded only when needed. Everything else modelgate uses is inside the bundle, so an
+ * image needs only these (`@scope/*` covers a scope).
+ */
+export const BUNDLE_EXTERNALS: readonly string[] = ['onnxruntime-node', '@tensorflow/*', 'dockerode', 'tar-stream', 'undici'];
+
+const isExternal = (name: string) => BUNDLE_EXTERNALS.some((e) => (e.endsWith('/*') ? name.startsWith(e.slice(0, -1)) : name === e));
+
 /** Dependencies only `build-image` itself uses; the server never imports them. */
 export const BUILDER_ONLY_PACKAGES: readonly string[] = ['dockerode', 'tar-stream'];
 
@@ -118,12 +127,12 @@ async function resolvePackage(root: string, from: string, name: string): Promise
   }
 }
 
-/** Which of modelgate's dependencies the server needs for these flavours. */
+/** Which of modelgate's dependencies the bundled server imports at run time for these flavours. */
 export function directRuntimeDependencies(dependencies: readonly string[], flavors: readonly string[]): string[] {
   const known = flavors.every((f) => f in FLAVOR_PACKAGES);
   const wanted = new Set(known ? flavors.flatMap((f) => FLAVOR_PACKAGES[f]) : Object.values(FLAVOR_PACKAGES).flat());
   const flavorOnly = new Set(Object.values(FLAVOR_PACKAGES).flat());
-  return dependencies.filter((d) => !BUILDER_ONLY_PACKAGES.includes(d) && (!flavorOnly.has(d) || wanted.has(d))).sort();
+  return dependencies.filter((d) => isExternal(d) && !BUILDER_ONLY_PACKAGES.includes(d) && (!flavorOnly.has(d) || wanted.has(d))).sort();
 }
 
 /** The packages to ship: the closure of the direct runtime dependencies, as installed under `root`. */

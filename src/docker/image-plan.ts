@@ -3,6 +3,7 @@
  * the resolved version (an alias is resolved here, once), the Dockerfile, the labels and the
  * list of context entries (dependencies, compiled server, model).
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { openModelDir } from '../model/model-dir.js';
@@ -11,7 +12,7 @@ import { isModelUri, parseModelUri } from '../registry/model-uri.js';
 import type { Registry } from '../registry/registry.js';
 import { MODELGATE_VERSION } from '../version.js';
 import { type ContextEntry, contextSize } from './context.js';
-import { type RuntimePackage, dependencyEntries, listTree, runtimePackages } from './dependencies.js';
+import { type RuntimePackage, dependencyEntries, runtimePackages } from './dependencies.js';
 import {
   DEFAULT_BASE_IMAGE,
   type ImagePlatform,
@@ -110,19 +111,18 @@ function baseImageWarnings(baseImage: string, flavor: string): string[] {
   return [];
 }
 
-/** The compiled server: dist/src without type declarations and source maps, and a package.json that makes it ESM. */
+/** The server: the one-file bundle the `modelgate` bin runs (it imports only BUNDLE_EXTERNALS). */
 async function appEntries(root: string): Promise<ContextEntry[]> {
-  const dist = join(root, 'dist', 'src');
-  const files = await listTree(dist, (rel, isDir) => isDir || !/\.(d\.ts|map)$/.test(rel)).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${dist} does not exist: build modelgate first (npm run build)`);
-    throw err;
-  });
-  if (!files.some((f) => f.path === 'cli.js')) throw new Error(`${dist}/cli.js is missing: build modelgate first (npm run build)`);
-  const pkg = { name: 'modelgate-server', version: MODELGATE_VERSION, private: true, type: 'module' };
-  return [
-    { path: 'app/package.json', mode: 0o644, content: `${JSON.stringify(pkg, null, 2)}\n` },
-    ...files.map((f) => ({ path: `app/dist/src/${f.path}`, source: f.abs, size: f.size, mode: 0o644 })),
-  ];
+  const bundle = join(root, 'dist', 'modelgate.mjs');
+  const size = await stat(bundle).then(
+    (st) => st.size,
+    (err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new Error(`${bundle} does not exist: build modelgate first (npm run build)`);
+      throw err;
+    },
+  );
+  return [{ path: 'app/modelgate.mjs', source: bundle, size, mode: 0o644 }];
 }
 
 /** Resolves the model and lays out the image. Reads files and the registry; talks to no daemon. */

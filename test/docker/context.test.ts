@@ -117,8 +117,8 @@ describe('planImage', () => {
     ]) {
       expect(pkgs).not.toContain(absent);
     }
-    for (const present of ['onnxruntime-node', 'onnxruntime-common', 'hono', '@hono/node-server', 'ajv', 'pino', 'prom-client', 'yaml'])
-      expect(pkgs).toContain(present);
+    // The server is one bundled file: what it imports at run time is onnxruntime (and undici, for an HTTP registry).
+    expect(pkgs.sort()).toEqual(['onnxruntime-common', 'onnxruntime-node', 'undici']);
     expect(under(amd64, 'deps/node_modules/onnxruntime-node/script/')).toEqual([]);
   });
 
@@ -127,8 +127,7 @@ describe('planImage', () => {
     const code = paths(amd64).filter((p) => !p.startsWith('model/'));
     const offenders = code.filter((p) => /\.(d\.[cm]?ts|map|md)$|^deps\/node_modules\/(@[^/]+\/)?[^/]+\/(test|tests|docs)\//.test(p));
     expect(offenders).toEqual([]);
-    expect(under(amd64, 'app/dist/src/').every((p) => p.endsWith('.js'))).toBe(true);
-    expect(paths(amd64)).toContain('app/dist/src/cli.js');
+    expect(under(amd64, 'app/')).toEqual(['app/modelgate.mjs']);
   });
 
   it('stays within the size budget: our layers ≤ 65 MB above the base', () => {
@@ -151,11 +150,11 @@ describe('planImage', () => {
     );
   });
 
-  it('chooses only the flavour’s packages; an unknown flavour gets them all', () => {
-    const deps = ['ajv', 'dockerode', 'hono', 'onnxruntime-node', 'tar-stream', ...FLAVOR_PACKAGES.tfjs];
-    expect(directRuntimeDependencies(deps, ['onnx'])).toEqual(['ajv', 'hono', 'onnxruntime-node']);
-    expect(directRuntimeDependencies(deps, ['tfjs'])).toEqual(['ajv', 'hono', ...FLAVOR_PACKAGES.tfjs].sort());
-    expect(directRuntimeDependencies(deps, ['js-code'])).toEqual(['ajv', 'hono', 'onnxruntime-node', ...FLAVOR_PACKAGES.tfjs].sort());
+  it('chooses only the flavour’s packages, and nothing the bundle holds; an unknown flavour gets them all', () => {
+    const deps = ['ajv', 'dockerode', 'hono', 'onnxruntime-node', 'tar-stream', 'undici', ...FLAVOR_PACKAGES.tfjs];
+    expect(directRuntimeDependencies(deps, ['onnx'])).toEqual(['onnxruntime-node', 'undici']);
+    expect(directRuntimeDependencies(deps, ['tfjs'])).toEqual([...FLAVOR_PACKAGES.tfjs, 'undici'].sort());
+    expect(directRuntimeDependencies(deps, ['js-code'])).toEqual(['onnxruntime-node', 'undici', ...FLAVOR_PACKAGES.tfjs].sort());
     expect(directRuntimeDependencies(deps, ['onnx']).some((d) => BUILDER_ONLY_PACKAGES.includes(d))).toBe(false);
   });
 
@@ -258,7 +257,7 @@ describe('the image filesystem, run on this host', () => {
   it('serves the model with only the shipped dependencies, and the HEALTHCHECK command sees it', async () => {
     // Nothing above the temp directory has a node_modules, so every import resolves inside it.
     const port = await freePort();
-    const server = startProcess(process.execPath, [join(root, 'dist/src/cli.js'), 'serve'], {
+    const server = startProcess(process.execPath, [join(root, 'modelgate.mjs'), 'serve'], {
       env: imageEnvHere(port),
       timeoutMs: 60_000,
       cwd: root,
@@ -292,7 +291,7 @@ describe('the image filesystem, run on this host', () => {
     bytes[bytes.length - 1] ^= 0xff;
     await writeFile(onnx, bytes);
     const port = await freePort();
-    const r = await startProcess(process.execPath, [join(copy, 'dist/src/cli.js'), 'serve'], { env: imageEnvHere(port, copy), cwd: copy })
+    const r = await startProcess(process.execPath, [join(copy, 'modelgate.mjs'), 'serve'], { env: imageEnvHere(port, copy), cwd: copy })
       .done;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/model\.onnx was modified/);
@@ -324,7 +323,7 @@ describe('a TF.js model’s image filesystem', () => {
       MODELGATE_HOST: '127.0.0.1',
       MODELGATE_PORT: String(port),
     };
-    const server = startProcess(process.execPath, [join(root, 'dist/src/cli.js'), 'serve'], { env, timeoutMs: 60_000, cwd: root });
+    const server = startProcess(process.execPath, [join(root, 'modelgate.mjs'), 'serve'], { env, timeoutMs: 60_000, cwd: root });
     await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, () => server.child.exitCode === null).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${server.out.stdout}\n${server.out.stderr}`);
     });

@@ -80,7 +80,7 @@ describe('generateDockerfile', () => {
     expect(find('USER')).toEqual(['USER 10001:10001']);
     expect(find('EXPOSE')).toEqual(['EXPOSE 8080']);
     expect(find('STOPSIGNAL')).toEqual(['STOPSIGNAL SIGTERM']);
-    expect(find('ENTRYPOINT')).toEqual([`ENTRYPOINT ["node", "${APP_DIR}/dist/src/cli.js", "serve"]`]);
+    expect(find('ENTRYPOINT')).toEqual([`ENTRYPOINT ["node", "${APP_DIR}/modelgate.mjs", "serve"]`]);
   });
 
   it('binds every interface and serves the pinned version from the baked registry', () => {

@@ -137,7 +137,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
         'MODELGATE_LOG_LEVEL=info',
       ]),
     );
-    expect(c.Entrypoint).toEqual(['node', `${APP_DIR}/dist/src/cli.js`, 'serve']);
+    expect(c.Entrypoint).toEqual(['node', `${APP_DIR}/modelgate.mjs`, 'serve']);
   });
 
   it('wrote Kubernetes manifests that run this image', async () => {
@@ -206,7 +206,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
         out += raw.subarray(i + 8, i + 8 + raw.readUInt32BE(i + 4)).toString();
       expect(out).toBe(`${IMAGE_USER}:${IMAGE_USER}`);
       const top = (await container.top({ ps_args: '-o pid,uid,args' })) as { Titles: string[]; Processes: string[][] };
-      const serve = top.Processes.find((p) => p.join(' ').includes('cli.js serve'));
+      const serve = top.Processes.find((p) => p.join(' ').includes('modelgate.mjs serve'));
       expect(serve?.[top.Titles.indexOf('UID')]).toBe(String(IMAGE_USER));
     });
 

@@ -4,7 +4,7 @@
  * and a download killed half-way that is never used.
  */
 import { existsSync } from 'node:fs';
-import { readFile, readdir } from 'node:fs/promises';
+import { cp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -16,6 +16,7 @@ import {
   sleep,
   startCli,
   startCliServer,
+  startProcess,
   stop,
   waitReady,
 } from '../fixtures/cli.js';
@@ -23,6 +24,7 @@ import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-serve
 import { IRIS_V1 } from '../fixtures/mlflow-iris.js';
 import { MlflowReplayServer } from '../fixtures/mlflow-replay-server.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
+import { waitFor200 } from '../docker/helpers.js';
 
 const EXAMPLE = join(IRIS_V1, 'serving_input_example.json');
 
@@ -183,6 +185,60 @@ describe('modelgate against an MLflow registry', () => {
     const entries = await readdir(join(root, 'iris'));
     expect(entries).toHaveLength(1);
     expect((await readFile(join(root, 'iris', entries[0], 'artifacts', 'model.onnx'))).length).toBe(289);
+  });
+});
+
+describe('build-image over the MLflow backend', () => {
+  it('generate-dockerfile resolves the alias once and bakes the downloaded files into a context that serves offline', async () => {
+    const dir = join(await temp.make(), 'ctx');
+    const r = await runCli(['generate-dockerfile', '-m', 'models:/iris@champion', '--registry', replay.url, '-d', dir, '-n', 'iris:1']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const dockerfile = await readFile(join(dir, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain('MODELGATE_MODEL_URI="models:/iris/1"');
+    expect(dockerfile).toContain('io.modelgate.model.requested-uri="models:/iris@champion"');
+    const artifacts = join(dir, 'model/registry/models/iris/versions/1/artifacts');
+    for (const f of await readdir(IRIS_V1)) {
+      expect((await readFile(join(artifacts, f))).equals(await readFile(join(IRIS_V1, f))), f).toBe(true);
+    }
+    const record = JSON.parse(await readFile(join(dir, 'model/registry/models/iris/versions/1/version.json'), 'utf8')) as {
+      source: string;
+    };
+    expect(record.source).toContain(replay.url);
+
+    // Laid out as the three COPY steps lay it out in the image, it serves with no MLflow server at all.
+    const root = join(await temp.make(), 'opt-modelgate');
+    for (const part of ['deps', 'app', 'model']) await cp(join(dir, part), root, { recursive: true });
+    const seen = replay.requests.length;
+    const port = await freePort();
+    const s = startProcess(process.execPath, [join(root, 'modelgate.mjs'), 'serve'], {
+      cwd: root,
+      timeoutMs: 60_000,
+      env: {
+        MODELGATE_MODEL_URI: 'models:/iris/1',
+        MODELGATE_REGISTRY_URI: `file:${join(root, 'registry')}`,
+        MODELGATE_PORT: String(port),
+        MLFLOW_TRACKING_URI: replay.url,
+      },
+    });
+    try {
+      await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, () => s.child.exitCode === null);
+      const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: await readFile(EXAMPLE, 'utf8'),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-model-version')).toBe('1');
+      expect(((await res.json()) as { predictions: { probabilities: number[][] } }).predictions.probabilities[0][0]).toBeCloseTo(
+        0.981584,
+        5,
+      );
+      expect(replay.requests.length).toBe(seen);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.done;
+    }
   });
 });
 

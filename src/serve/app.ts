@@ -10,11 +10,12 @@ import { pyJson } from '../util/py-json.js';
 import { MODELGATE_VERSION } from '../version.js';
 import { readBodyText, requestHeader } from './body.js';
 import { type Handler, closeConnection, reply } from './respond.js';
-import { type ServableModel, scoreBody } from './dataplane.js';
+import { type ScoreOptions, type ServableModel, scoreBody } from './dataplane.js';
+import { modelMetadata, scoreInferRequest, v2ErrorBody } from './oip.js';
 import { type CounterCell, type GatewayMetrics, type ModelCells, createMetrics, modelCells } from './metrics.js';
 import { type AdminDeps, checkBearer, mountAdmin } from './admin.js';
 import { Deadlines } from './deadlines.js';
-import type { Lease, ModelHost } from './model-host.js';
+import { type HeaderLookup, type Lease, type ModelHost, PIN_HEADER } from './model-host.js';
 
 export { MODELGATE_VERSION } from '../version.js';
 
@@ -31,7 +32,7 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Bearer tokens required on /invocations (none: open). @default [] */
   authTokens?: readonly string[];
-  /** Also require a token on /ping, /health, /ready, /version and /v2/health/*. @default false */
+  /** Also require a token on /ping, /health, /ready, /version, /v2, /v2/health/* and /v2/models/…/ready. @default false */
   authProtectHealth?: boolean;
   /** Also require a token on /metrics. @default false */
   authProtectMetrics?: boolean;
@@ -61,6 +62,7 @@ const ROUTE_METHODS: Record<string, string> = {
   '/metrics': 'GET, HEAD',
   '/v2/health/live': 'GET, HEAD',
   '/v2/health/ready': 'GET, HEAD',
+  '/v2': 'GET, HEAD',
   '/admin/routes': 'GET, HEAD',
   '/admin/weight': 'POST',
   '/admin/promote': 'POST',
@@ -68,7 +70,19 @@ const ROUTE_METHODS: Record<string, string> = {
   '/admin/refresh': 'POST',
 };
 
+/** The methods a path allows, for 405 answers; V2 model paths carry the model's name. */
+function allowedMethods(path: string): string | undefined {
+  const fixed = ROUTE_METHODS[path];
+  if (fixed !== undefined) return fixed;
+  if (/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/.test(path)) return 'POST';
+  if (/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?(\/ready)?$/.test(path)) return 'GET, HEAD';
+  return undefined;
+}
+
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
+
+/** Scores one request body with a model, in one protocol's terms. */
+type Scorer = (servable: ServableModel, options: ScoreOptions) => Promise<string>;
 
 export function createApp(deps: AppDeps): Hono {
   const { host } = deps;
@@ -99,7 +113,7 @@ export function createApp(deps: AppDeps): Hono {
     return given !== undefined && REQUEST_ID_RE.test(given) ? given : undefined;
   };
 
-  const errorResponse = (c: Context, err: unknown): Response => {
+  const errorResponse = (c: Context, err: unknown, v2 = false): Response => {
     const id = requestId(c) ?? `${boot}-${(++counter).toString(36)}`;
     let gerr: GatewayError;
     if (isGatewayError(err)) {
@@ -113,14 +127,15 @@ export function createApp(deps: AppDeps): Hono {
       gerr = new GatewayError('INTERNAL_ERROR', 'Internal error.');
     }
     metrics.errors.inc({ error_code: gerr.code });
-    return reply(gerr.status, pyJson(toErrorBody(gerr, id)), { 'x-request-id': id, ...gerr.headers });
+    const body = v2 ? v2ErrorBody(gerr, id) : pyJson(toErrorBody(gerr, id));
+    return reply(gerr.status, body, { 'x-request-id': id, ...gerr.headers });
   };
 
   /**
    * Wraps a handler with authentication, the HTTP metrics, error mapping and the access log
    * (cheaper than a middleware chain on the hot path).
    */
-  const route = (path: string, method: string, handler: Handler, protect = false): Handler => {
+  const route = (path: string, method: string, handler: Handler, protect = false, v2 = false): Handler => {
     const duration = metrics.httpDuration.cell({ method, route: path });
     const byStatus = new Map<number, CounterCell>();
     const guarded = protect && authTokens.length > 0;
@@ -132,7 +147,7 @@ export function createApp(deps: AppDeps): Hono {
         if (guarded) checkBearer(requestHeader(c, 'authorization'), authTokens, 'This endpoint');
         res = await handler(c);
       } catch (err) {
-        res = errorResponse(c, err);
+        res = errorResponse(c, err, v2);
       }
       metrics.inFlight--;
       let count = byStatus.get(res.status);
@@ -148,13 +163,13 @@ export function createApp(deps: AppDeps): Hono {
       return res;
     };
   };
-  const get = (path: string, handler: Handler, protect = false) => app.get(path, route(path, 'GET', handler, protect));
+  const get = (path: string, handler: Handler, protect = false, v2 = false) => app.get(path, route(path, 'GET', handler, protect, v2));
 
   /** Mirrors a request to the shadow model after the real answer; the outcome only reaches metrics. */
-  const mirror = (lease: Lease, contentType: string | undefined, body: string): void => {
+  const mirror = (lease: Lease, scorer: Scorer): void => {
     const { ref } = lease.servable;
     const started = performance.now();
-    scoreBody(lease.servable, contentType, body, { logger, ...scoreLimits })
+    scorer(lease.servable, { logger, ...scoreLimits })
       .then(
         () => metrics.shadow.inc({ model: ref.name, version: ref.version, outcome: 'success' }),
         (err: unknown) => {
@@ -174,8 +189,8 @@ export function createApp(deps: AppDeps): Hono {
   };
 
   /** Scores with a deadline; the lease is held until the model is really done, even after a 504. */
-  const scoreWithin = (lease: Lease, contentType: string | undefined, body: string, m: ModelCells): Promise<string> => {
-    const work = scoreBody(lease.servable, contentType, body, {
+  const scoreWithin = (lease: Lease, scorer: Scorer, m: ModelCells): Promise<string> => {
+    const work = scorer(lease.servable, {
       logger,
       onPredict: (s) => m.inferenceDuration.observe(s),
       ...scoreLimits,
@@ -185,53 +200,68 @@ export function createApp(deps: AppDeps): Hono {
     return deadlines.race(work, timeoutMs);
   };
 
+  /**
+   * One inference request in any protocol: the in-flight bound, a model lease taken before the
+   * body is read, the deadline, shadow mirroring and the model headers.
+   */
+  const infer = async (
+    c: Context,
+    acquire: (header: HeaderLookup) => Lease | undefined,
+    scorerFor: (body: string, contentType: string | undefined) => Scorer,
+  ): Promise<Response> => {
+    if (maxInFlight > 0 && active >= maxInFlight) {
+      // Refuse before reading the body; the connection closes so the unread body is not parsed as a request.
+      throw new GatewayError(
+        'TEMPORARILY_UNAVAILABLE',
+        `The server is at its limit of ${maxInFlight} requests in progress; retry shortly.`,
+        {
+          headers: { 'retry-after': '1', connection: 'close' },
+        },
+      );
+    }
+    const header = (name: string) => requestHeader(c, name);
+    const lease = acquire(header);
+    if (lease === undefined) throw new ModelNotReadyError();
+    const { servable } = lease;
+    const m = cellsOf(servable);
+    const started = performance.now();
+    active++;
+    let leaseHeld = true;
+    try {
+      const body = await readBodyText(c, maxBodyBytes);
+      const scorer = scorerFor(body, header('content-type'));
+      leaseHeld = false;
+      const out = await scoreWithin(lease, scorer, m);
+      m.success.inc();
+      const shadow = host.shadow?.(header);
+      if (shadow !== undefined) mirror(shadow, scorer);
+      const headers: Record<string, string> = { 'x-model-name': servable.ref.name, 'x-model-version': servable.ref.version };
+      if (lease.route !== 'primary') headers['x-modelgate-route'] = lease.route;
+      const id = requestId(c);
+      if (id !== undefined) headers['x-request-id'] = id;
+      return reply(200, out, headers);
+    } catch (err) {
+      const status = isGatewayError(err) ? err.status : 500;
+      (status >= 500 ? m.serverError : m.clientError).inc();
+      throw err;
+    } finally {
+      active--;
+      if (leaseHeld) lease.release();
+      m.requestDuration.observe((performance.now() - started) / 1000);
+    }
+  };
+
   app.post(
     '/invocations',
     route(
       '/invocations',
       'POST',
-      async (c) => {
-        if (maxInFlight > 0 && active >= maxInFlight) {
-          // Refuse before reading the body; the connection closes so the unread body is not parsed as a request.
-          throw new GatewayError(
-            'TEMPORARILY_UNAVAILABLE',
-            `The server is at its limit of ${maxInFlight} requests in progress; retry shortly.`,
-            {
-              headers: { 'retry-after': '1', connection: 'close' },
-            },
-          );
-        }
-        const header = (name: string) => requestHeader(c, name);
-        const lease = host.acquire(header);
-        if (lease === undefined) throw new ModelNotReadyError();
-        const { servable } = lease;
-        const m = cellsOf(servable);
-        const started = performance.now();
-        active++;
-        let leaseHeld = true;
-        try {
-          const body = await readBodyText(c, maxBodyBytes);
-          const contentType = header('content-type');
-          leaseHeld = false;
-          const out = await scoreWithin(lease, contentType, body, m);
-          m.success.inc();
-          const shadow = host.shadow?.(header);
-          if (shadow !== undefined) mirror(shadow, contentType, body);
-          const headers: Record<string, string> = { 'x-model-name': servable.ref.name, 'x-model-version': servable.ref.version };
-          if (lease.route !== 'primary') headers['x-modelgate-route'] = lease.route;
-          const id = requestId(c);
-          if (id !== undefined) headers['x-request-id'] = id;
-          return reply(200, out, headers);
-        } catch (err) {
-          const status = isGatewayError(err) ? err.status : 500;
-          (status >= 500 ? m.serverError : m.clientError).inc();
-          throw err;
-        } finally {
-          active--;
-          if (leaseHeld) lease.release();
-          m.requestDuration.observe((performance.now() - started) / 1000);
-        }
-      },
+      (c) =>
+        infer(
+          c,
+          (header) => host.acquire(header),
+          (body, contentType) => (servable, o) => scoreBody(servable, contentType, body, o),
+        ),
       true,
     ),
   );
@@ -247,6 +277,106 @@ export function createApp(deps: AppDeps): Hono {
   const readiness = () => reply(host.isReady() ? 200 : 503, pyJson({ ready: host.isReady(), ...host.status() }));
   get('/ready', readiness, health);
   get('/v2/health/ready', readiness, health);
+
+  // The Open Inference Protocol (KServe V2) on the same models, answering errors as {"error": …}.
+  /** The routes serving `name` (at `version`); a model this server does not serve is a 404. */
+  const servedAs = (name: string, version: string | undefined) => {
+    const serving = host.status().models.filter((m) => m.route !== 'shadow');
+    if (serving.length === 0) throw new ModelNotReadyError();
+    const named = serving.filter((m) => m.name === name);
+    if (named.length === 0) {
+      const names = [...new Set(serving.map((m) => m.name))];
+      throw new GatewayError('RESOURCE_DOES_NOT_EXIST', `Model '${name}' is not served here; this server serves ${names.join(', ')}.`);
+    }
+    const match = version === undefined ? named : named.filter((m) => m.version === version);
+    if (match.length === 0) {
+      const versions = named.map((m) => m.version).join(', ');
+      throw new GatewayError(
+        'RESOURCE_DOES_NOT_EXIST',
+        `Version ${version} of model '${name}' is not served here; it serves version ${versions}.`,
+      );
+    }
+    return {
+      versions: [...new Set(named.map((m) => m.version))],
+      route: match[0].route ?? 'primary',
+      mixed: named.length !== serving.length,
+    };
+  };
+
+  /**
+   * A lease on `name` (at `version`). Only a split between versions of this one model is left to
+   * the host (canary weight, sticky keys); a version in the path, or another model beside it, pins the route.
+   */
+  const acquireV2 =
+    (name: string, version: string | undefined) =>
+    (header: HeaderLookup): Lease | undefined => {
+      const fits = (l: Lease) => l.servable.ref.name === name && (version === undefined || l.servable.ref.version === version);
+      // The common case first, without building the host's status: its own choice (or the version pin) fits.
+      let first: Lease | undefined;
+      try {
+        first = host.acquire(version === undefined ? header : (h) => (h === PIN_HEADER ? version : header(h)));
+      } catch {
+        first = undefined; // a version no route serves: servedAs says so below
+      }
+      if (first !== undefined && fits(first)) return first;
+      first?.release();
+      if (first === undefined && !host.isReady()) return undefined;
+      const { route: pin } = servedAs(name, version);
+      const lease = host.acquire((h) => (h === PIN_HEADER ? pin : header(h)));
+      if (lease !== undefined && !fits(lease)) {
+        // The route switched versions between the look and the lease: the caller retries.
+        lease.release();
+        throw new ModelNotReadyError();
+      }
+      return lease;
+    };
+
+  for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    const param = (c: Context) => ({ name: c.req.param('name') as string, version: c.req.param('version') as string | undefined });
+    app.post(
+      `${base}/infer`,
+      route(
+        `${base}/infer`,
+        'POST',
+        (c) => {
+          const { name, version } = param(c);
+          return infer(c, acquireV2(name, version), (body) => (servable, o) => scoreInferRequest(servable, body, o));
+        },
+        true,
+        true,
+      ),
+    );
+    get(
+      base,
+      (c) => {
+        const { name, version } = param(c);
+        const { versions } = servedAs(name, version);
+        const lease = acquireV2(name, version)((h) => requestHeader(c, h));
+        if (lease === undefined) throw new ModelNotReadyError();
+        try {
+          const { servable } = lease;
+          return reply(200, pyJson(modelMetadata(name, versions, servable.flavor, servable.signature)));
+        } finally {
+          lease.release();
+        }
+      },
+      true,
+      true,
+    );
+    get(
+      `${base}/ready`,
+      (c) => {
+        const { name, version } = param(c);
+        if (!host.isReady()) return reply(503, pyJson({ name, ready: false }));
+        servedAs(name, version);
+        return reply(200, pyJson({ name, ready: true }));
+      },
+      health,
+      true,
+    );
+  }
+
+  get('/v2', () => reply(200, pyJson({ name: 'modelgate', version: MODELGATE_VERSION, extensions: [] })), health, true);
 
   get(
     '/version',
@@ -270,7 +400,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.notFound(
     route('unmatched', 'ANY', (c) => {
-      const allowed = ROUTE_METHODS[c.req.path];
+      const allowed = allowedMethods(c.req.path);
       if (allowed !== undefined) {
         throw new GatewayError('BAD_REQUEST', `Method ${c.req.method} is not allowed on ${c.req.path}; use ${allowed}.`, {
           status: 405,

@@ -9,7 +9,7 @@ import { DeadlineExceededError, GatewayError, InvalidInputError, ModelExecutionE
 import type { FlavorLoadOptions, LoadedModel } from '../flavors/index.js';
 import type { ModelDir } from '../model/model-dir.js';
 import { type SchemaEnforcer, compileEnforcer } from '../schema/enforce.js';
-import type { ModelInput } from '../schema/model-io.js';
+import type { ModelInput, ModelOutput } from '../schema/model-io.js';
 import { type ParamsEnforcer, compileParams } from '../schema/params.js';
 import type { ModelSignature } from '../schema/signature.js';
 import { type Logger, silentLogger } from '../util/log.js';
@@ -178,8 +178,8 @@ function rowsOf(input: ModelInput): number {
   }
 }
 
-/** Runs enforcement, params and the model on a decoded request; returns the JSON body text. */
-export async function score(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<string> {
+/** Runs enforcement, params and the model on a decoded request; returns the model's output. */
+export async function predictDecoded(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<ModelOutput> {
   const maxRows = options.maxRows ?? 100_000;
   const rows = rowsOf(request.input);
   if (rows > maxRows) throw new InvalidInputError(`The request has ${rows} rows; the limit is ${maxRows}.`);
@@ -191,20 +191,33 @@ export async function score(servable: ServableModel, request: DecodedRequest, op
   }
   // Work that could not start before its deadline is not started.
   if (options.deadline !== undefined && performance.now() > options.deadline) throw new DeadlineExceededError();
-  let output;
   const started = performance.now();
   try {
-    output = await (servable.batcher ? servable.batcher.predict(input, params, options.deadline) : servable.model.predict(input, params));
+    const output = await (servable.batcher
+      ? servable.batcher.predict(input, params, options.deadline)
+      : servable.model.predict(input, params));
     options.onPredict?.((performance.now() - started) / 1000);
+    return output;
   } catch (err) {
     if (isGatewayError(err) && (err.status < 500 || err instanceof DeadlineExceededError)) throw err;
     throw new ModelExecutionError(err);
   }
+}
+
+/** Encodes a model's output; an output that cannot be encoded is the model's failure (500), not the caller's. */
+export function encodeOutput<T>(encode: () => T): T {
   try {
-    return encodePredictions(output, request.unwrapped);
+    return encode();
   } catch (err) {
+    if (isGatewayError(err) && err.status < 500) throw err;
     throw new ModelExecutionError(err);
   }
+}
+
+/** {@link predictDecoded}, answered as MLflow's `{"predictions": …}` JSON text. */
+export async function score(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<string> {
+  const output = await predictDecoded(servable, request, options);
+  return encodeOutput(() => encodePredictions(output, request.unwrapped));
 }
 
 /** Decodes a body by its content type (MLflow's rules) and scores it. */
@@ -214,13 +227,19 @@ export async function scoreBody(
   body: string,
   options: ScoreOptions = {},
 ): Promise<string> {
-  let request: DecodedRequest;
+  const request = decoding(() =>
+    codecFor(contentType).decode(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64 }),
+  );
+  return score(servable, request, options);
+}
+
+/** Runs a body decoder: whatever it throws is about the caller's input. */
+export function decoding<T>(decode: () => T): T {
   try {
-    request = codecFor(contentType).decode(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64 });
+    return decode();
   } catch (err) {
     // A body nested past what the checks expect can still exhaust the stack somewhere: still the caller's input.
     if (err instanceof RangeError) throw new InvalidInputError(`The input is nested too deeply (${err.message}).`);
     throw err;
   }
-  return score(servable, request, options);
 }

@@ -36,6 +36,9 @@ export interface Lease {
 
 export type HeaderLookup = (name: string) => string | undefined;
 
+/** Header that pins a request to a route (`primary`, `canary`) or a version number; a host that serves one model ignores it. */
+export const PIN_HEADER = 'x-modelgate-route';
+
 export interface ModelHost {
   /** The model for this request, or undefined while none is ready. May throw a GatewayError (bad pin). */
   acquire(header: HeaderLookup): Lease | undefined;

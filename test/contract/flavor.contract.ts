@@ -1,7 +1,8 @@
 /**
  * The behaviour every flavour must have, as a reusable suite: load, signature, every
  * /invocations format (inputs list and dict, instances, dataframe_split, dataframe_records, CSV
- * where the signature allows it), params, bad input (4xx in MLflow's error shape) and unload.
+ * where the signature allows it), the same request over V2 `/infer`, params, bad input (4xx in
+ * MLflow's error shape) and unload.
  *
  * A flavour's test calls `runFlavorContract` with a factory for a model directory. The directory
  * must carry a serving input example: the suite derives every request format from it and checks
@@ -11,10 +12,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listFlavors } from '../../src/flavors/index.js';
 import { openModelDir } from '../../src/model/model-dir.js';
-import type { ParamSpec } from '../../src/schema/signature.js';
+import { shapeSize } from '../../src/schema/ndarray.js';
+import { COL_TYPE_DTYPE, type ParamSpec, type ScalarColType } from '../../src/schema/signature.js';
 import { createApp } from '../../src/serve/app.js';
 import { type ServableModel, loadServable } from '../../src/serve/dataplane.js';
 import { SingleModelHost } from '../../src/serve/model-host.js';
+import { v2Datatype } from '../../src/serve/oip.js';
 
 export interface FlavorContractSkip {
   reason: string;
@@ -179,6 +182,46 @@ function invalidParam(p: ParamSpec): unknown {
   return p.type === 'string' || p.type === 'datetime' ? { not: 'a string' } : 'not-a-valid-value';
 }
 
+function nestedShape(v: unknown): number[] {
+  const shape: number[] = [];
+  for (let x = v; Array.isArray(x); x = x[0]) shape.push(x.length);
+  return shape;
+}
+
+/** The example as a V2 `/infer` body, each input with the datatype its signature declares. */
+function v2Request(servable: ServableModel, s: Shape): unknown {
+  const schema = servable.signature!.inputs!;
+  const tensor = (name: string, value: unknown[], dtype: Parameters<typeof v2Datatype>[0]) => {
+    const shape = nestedShape(value);
+    return { name, shape, datatype: v2Datatype(dtype), data: value.flat(shape.length) };
+  };
+  if (schema.kind === 'columns') {
+    const cs = s as FrameShape;
+    return {
+      inputs: cs.columns.map((c, i) => {
+        const type = schema.inputs.find((x) => x.name === c)!.colType.type;
+        return tensor(
+          c,
+          cs.rows.map((r) => r[i]),
+          type in COL_TYPE_DTYPE ? COL_TYPE_DTYPE[type as ScalarColType] : 'object',
+        );
+      }),
+    };
+  }
+  if (s.kind === 'unnamed') return { inputs: [tensor('input-0', s.rows, schema.inputs[0].dtype)] };
+  const named = s as { names: string[]; data: Record<string, unknown[]> };
+  return { inputs: named.names.map((n) => tensor(n, named.data[n], schema.inputs.find((x) => x.name === n)!.dtype)) };
+}
+
+/** MLflow's predictions (a list, a dict of lists or records) as flat data per output name. */
+function flatPredictions(reference: unknown, names: string[]): Record<string, unknown[]> {
+  if (Array.isArray(reference) && reference.every(isObject)) {
+    return Object.fromEntries(names.map((n) => [n, reference.map((r) => r[n]).flat(Infinity)]));
+  }
+  if (Array.isArray(reference)) return { [names[0]]: reference.flat(Infinity) };
+  return Object.fromEntries(Object.entries(reference as Record<string, unknown[]>).map(([k, v]) => [k, [v].flat(Infinity)]));
+}
+
 /** The app serving one loaded model, as `serve` would. */
 function appFor(servable: ServableModel): ReturnType<typeof createApp> {
   const host = new SingleModelHost();
@@ -196,6 +239,7 @@ export const FLAVOR_CONTRACT_TESTS = [
   'format: dataframe_split',
   'format: dataframe_records',
   'format: text/csv',
+  'protocol: V2 /infer gives the same predictions',
   'params: declared params are checked, undeclared ones ignored',
   'bad input: malformed JSON and unknown formats are 400 BAD_REQUEST',
   'bad input: a missing input is a 400 naming it',
@@ -337,6 +381,18 @@ export function runFlavorContract(options: FlavorContractOptions): void {
       if (table === undefined) return ctx.skip('the input cannot be written as a table of scalars');
       const csv = [table.header.map(csvCell).join(','), ...table.rows.map((r) => r.map(csvCell).join(','))].join('\n');
       await expectSame(`${csv}\n`, 'text/csv');
+    });
+
+    test('protocol: V2 /infer gives the same predictions', async () => {
+      const res = await app.request('/v2/models/contract/infer', { method: 'POST', body: JSON.stringify(v2Request(servable, shape)) });
+      const body = (await res.json()) as { outputs: { name: string; shape: number[]; data: unknown[] }[] };
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      const expected = flatPredictions(
+        reference,
+        body.outputs.map((o) => o.name),
+      );
+      expect(Object.fromEntries(body.outputs.map((o) => [o.name, o.data]))).toEqual(expected);
+      for (const o of body.outputs) expect(shapeSize(o.shape)).toBe(o.data.length);
     });
 
     test('params: declared params are checked, undeclared ones ignored', async () => {

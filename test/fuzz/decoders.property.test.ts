@@ -1,12 +1,13 @@
 /**
  * Property tests over the request path: for any body, content type and signature, decoding,
  * schema enforcement, params and encoding end in a prediction or a 4xx GatewayError — never
- * another exception (which would be a 500), never a hang.
+ * another exception (which would be a 500), never a hang. The same for V2 (`/infer`) bodies.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import { scoreBody } from '../../src/serve/dataplane.js';
+import { scoreInferRequest } from '../../src/serve/oip.js';
 import { fakeServable } from '../fixtures/fake-flavors.js';
 
 const DTYPES = ['float32', 'float64', 'int32', 'int64', 'bool', 'str', 'uint8', 'int8', 'object'];
@@ -117,28 +118,92 @@ const contentType = fc.oneof(
   fc.string({ maxLength: 30 }),
 );
 
+const V2_DATATYPES = ['BOOL', 'UINT8', 'INT8', 'INT32', 'INT64', 'UINT64', 'FP16', 'FP32', 'FP64', 'BYTES', 'BF16', '', 'fp32'];
+const v2Tensor = fc.record(
+  {
+    name: fc.oneof(fc.constantFrom('a', 'b', 'x', 'input', 'sepal_length', ''), value),
+    shape: fc.oneof(fc.array(fc.integer({ min: -1, max: 4 }), { maxLength: 3 }), value),
+    datatype: fc.oneof(fc.constantFrom(...V2_DATATYPES), value),
+    data: value,
+    parameters: value,
+  },
+  { requiredKeys: ['name', 'shape', 'datatype', 'data'] },
+);
+/** Tensors whose data fills their shape, so bodies get past the framing into enforcement, the model and encoding. */
+const v2Consistent = fc
+  .tuple(
+    fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
+    fc.constantFrom(...V2_DATATYPES),
+    fc.constantFrom('a', 'b', 'x', 'input'),
+  )
+  .chain(([shape, datatype, name]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    return fc.array(scalar, { minLength: n, maxLength: n }).map((data) => ({ name, shape, datatype, data }));
+  });
+const v2Body = fc.oneof(
+  fc.array(v2Consistent, { minLength: 1, maxLength: 3 }).map((inputs) => toJson({ inputs, parameters: { k: 2, t: [0.5] } })),
+  fc
+    .record(
+      {
+        id: fc.oneof(fc.string({ maxLength: 6 }), value),
+        parameters: fc.oneof(fc.dictionary(fc.constantFrom('k', 't', 'content_type', 'headers'), value, { maxKeys: 3 }), value),
+        inputs: fc.oneof(fc.array(v2Tensor, { maxLength: 3 }), value),
+        outputs: fc.oneof(fc.array(fc.record({ name: fc.constantFrom('a', 'output-0', 'temperature') }), { maxLength: 2 }), value),
+      },
+      { requiredKeys: [] },
+    )
+    .map(toJson),
+  body,
+);
+
+async function expectPredictionOr4xx(servable: unknown, run: () => Promise<string>, what: () => string): Promise<void> {
+  try {
+    const out = await run();
+    expect(out.startsWith('{') || out.startsWith('[') || out === 'null' || /^[\d"tfN-]/.test(out)).toBe(true);
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw new Error(`non-gateway error for ${what()}: ${String(err)}`, { cause: err });
+    expect(err.status, `${err.code}: ${err.message}`).toBeGreaterThanOrEqual(400);
+    expect(err.status, `${err.code}: ${err.message}`).toBeLessThan(500);
+  }
+}
+
+/** The fake model for a signature, or undefined when a hostile signature is (rightly) refused with a 4xx. */
+async function servableFor(sig: Parameters<typeof fakeServable>[1], kind: 'echo' | 'params' = 'echo') {
+  try {
+    return await fakeServable({ kind }, sig);
+  } catch (err) {
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).status).toBeLessThan(500);
+    return undefined;
+  }
+}
+
 describe('request path properties', () => {
   it('ends every request in a prediction or a 4xx GatewayError', async () => {
     await fc.assert(
       fc.asyncProperty(signature, contentType, body, async (sig, ct, text) => {
-        let servable;
-        try {
-          servable = await fakeServable({ kind: 'echo' }, sig);
-        } catch (err) {
-          // A hostile signature is refused when the model loads, as a 4xx with a reason.
-          expect(err).toBeInstanceOf(GatewayError);
-          expect((err as GatewayError).status).toBeLessThan(500);
-          return;
-        }
-        try {
-          const out = await scoreBody(servable, ct, text);
-          expect(out.startsWith('{') || out.startsWith('[') || out === 'null' || /^[\d"tfN-]/.test(out)).toBe(true);
-        } catch (err) {
-          if (!(err instanceof GatewayError))
-            throw new Error(`non-gateway error for ${JSON.stringify({ sig, ct, text })}: ${String(err)}`, { cause: err });
-          expect(err.status, `${err.code}: ${err.message}`).toBeGreaterThanOrEqual(400);
-          expect(err.status, `${err.code}: ${err.message}`).toBeLessThan(500);
-        }
+        const servable = await servableFor(sig);
+        if (servable === undefined) return;
+        await expectPredictionOr4xx(
+          servable,
+          () => scoreBody(servable, ct, text),
+          () => JSON.stringify({ sig, ct, text }),
+        );
+      }),
+      { numRuns: 3000, interruptAfterTimeLimit: 40_000 },
+    );
+  }, 60_000);
+
+  it('ends every V2 /infer body in a V2 response or a 4xx GatewayError', async () => {
+    await fc.assert(
+      fc.asyncProperty(signature, v2Body, fc.constantFrom('echo' as const, 'params' as const), async (sig, text, kind) => {
+        const servable = await servableFor(sig, kind);
+        if (servable === undefined) return;
+        await expectPredictionOr4xx(
+          servable,
+          () => scoreInferRequest(servable, text),
+          () => JSON.stringify({ sig, text, kind }),
+        );
       }),
       { numRuns: 3000, interruptAfterTimeLimit: 40_000 },
     );

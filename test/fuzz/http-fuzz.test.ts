@@ -1,8 +1,9 @@
 /**
  * 10,000+ malformed and adversarial requests against a running server process: invalid UTF-8,
  * truncated JSON, huge numbers, NaN/Infinity, deep nesting, wrong shapes and types, huge arrays,
- * odd content types, duplicate keys, broken HTTP. No request may get a 5xx, the process must
- * survive, answer a valid request correctly afterwards, and its memory must stay bounded.
+ * odd content types, duplicate keys, broken HTTP, to /invocations and to V2 /infer. No request may
+ * get a 5xx or an error body in the wrong protocol's shape, the process must survive, answer a
+ * valid request correctly afterwards, and its memory must stay bounded.
  */
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -19,7 +20,11 @@ function rssBytes(pid: number): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[21]) * 4096;
 }
 
-type Case = { body: Uint8Array | string; contentType?: string };
+/** `v2`: sent to the Open Inference Protocol's /infer, whose errors are `{"error": …}`. */
+type Case = { body: Uint8Array | string; contentType?: string; v2?: boolean };
+
+const V2_VALID = '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}';
+const v2 = (inputs: string) => `{"inputs": [{"name": "input", ${inputs}}]}`;
 
 function cases(rand: () => number): (() => Case)[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
@@ -57,6 +62,24 @@ function cases(rand: () => number): (() => Case)[] {
     () => ({ body: `{"messages": [{"role": "user", "content": "hi"}]}` }),
     () => ({ body: Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 200) }, () => Math.floor(rand() * 256))) }),
     () => ({ body: VALID }), // some valid traffic in the mix
+    () => ({ v2: true, body: V2_VALID.slice(0, Math.floor(rand() * V2_VALID.length)) }),
+    () => ({
+      v2: true,
+      body: v2(`"shape": [${pick(['1e9', '4294967296, 4294967296', '-1, 4', '1.5', '"1"', '0, 4'])}], "datatype": "FP32", "data": []`),
+    }),
+    () => ({
+      v2: true,
+      body: v2(`"shape": [1, 4], "datatype": "${pick(['FP32', 'FP64', 'INT64', 'BOOL', 'BYTES', 'BF16', 'fp32', ''])}", "data": ${row(4)}`),
+    }),
+    () => {
+      const d = 1 + Math.floor(rand() * 3000);
+      return { v2: true, body: v2(`"shape": [1], "datatype": "FP32", "data": ${'['.repeat(d)}1${']'.repeat(d)}`) };
+    },
+    () => ({ v2: true, body: v2(`"shape": [50000], "datatype": "FP32", "data": ${row(50_000)}`) }),
+    () => ({ v2: true, body: `{"inputs": [${V2_VALID.slice(12, -2)}, ${V2_VALID.slice(12, -2)}], "outputs": [{"name": "nope"}]}` }),
+    () => ({ v2: true, body: V2_VALID, contentType: pick(['text/plain', '', 'application/octet-stream']) }),
+    () => ({ v2: true, body: Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 200) }, () => Math.floor(rand() * 256))) }),
+    () => ({ v2: true, body: V2_VALID }),
   ];
 }
 
@@ -96,14 +119,17 @@ describe('HTTP fuzzing', () => {
         const c = gens[Math.floor(rand() * gens.length)]();
         const headers: Record<string, string> = {};
         if (c.contentType !== '') headers['content-type'] = c.contentType ?? 'application/json';
-        const res = await fetch(`${s.base}/invocations`, { method: 'POST', headers, body: c.body });
+        const path = c.v2 ? '/v2/models/iris/infer' : '/invocations';
+        const res = await fetch(`${s.base}${path}`, { method: 'POST', headers, body: c.body });
         const text = await res.text();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        if (res.status >= 500) bad.push(`${res.status} ${text.slice(0, 200)}`);
+        if (res.status >= 500) bad.push(`${path} ${res.status} ${text.slice(0, 200)}`);
         if (res.status !== 200) {
           const parsed = JSON.parse(text) as Record<string, unknown>;
-          if (typeof parsed.error_code !== 'string' || typeof parsed.message !== 'string')
-            bad.push(`bad error shape: ${text.slice(0, 200)}`);
+          const shaped = c.v2
+            ? Object.keys(parsed).join() === 'error' && typeof parsed.error === 'string'
+            : typeof parsed.error_code === 'string' && typeof parsed.message === 'string';
+          if (!shaped) bad.push(`bad error shape from ${path}: ${text.slice(0, 200)}`);
         }
       }
     };
@@ -121,6 +147,8 @@ describe('HTTP fuzzing', () => {
     const after = await fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: VALID });
     expect(after.status).toBe(200);
     expect(((await after.json()) as { predictions: { label: number[] } }).predictions.label).toEqual([0]);
+    const afterV2 = await fetch(`${s.base}/v2/models/iris/infer`, { method: 'POST', body: V2_VALID });
+    expect(((await afterV2.json()) as { outputs: { data: number[] }[] }).outputs[1].data).toEqual([0]);
     expect((await fetch(`${s.base}/ready`)).status).toBe(200);
     const grown = rssBytes(pid) - rssBefore;
     const exit = await stop(s);

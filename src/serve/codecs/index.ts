@@ -5,7 +5,7 @@
 import { GatewayError, InvalidInputError, UnsupportedMediaTypeError } from '../../errors.js';
 import type { Schema } from '../../schema/signature.js';
 import { JsonSyntaxError, parseJsonText } from '../../util/json-parse.js';
-import type { BodyCodec, DecodedRequest, JsonFormatCodec } from './codec.js';
+import type { BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
 import { csvCodec } from './csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from './dataframe.js';
 import { inputsCodec, instancesCodec } from './inputs.js';
@@ -130,16 +130,19 @@ export function nestedDeeperThan(value: unknown, max: number, depth = 0): boolea
   return false;
 }
 
+/** Parses a JSON request body within the depth limit (every JSON protocol goes through here). */
+export function parseJsonBody(text: string, schema: Schema | undefined, limits?: DecodeLimits): unknown {
+  const value = parseJson(text, schema);
+  const max = limits?.maxJsonDepth;
+  if (max !== undefined && nestedDeeperThan(value, max)) {
+    throw new InvalidInputError(`The JSON body is nested deeper than ${max} levels.`);
+  }
+  return value;
+}
+
 export const jsonCodec: BodyCodec = {
   mimeType: 'application/json',
-  decode(text, schema, limits) {
-    const value = parseJson(text, schema);
-    const max = limits?.maxJsonDepth;
-    if (max !== undefined && nestedDeeperThan(value, max)) {
-      throw new InvalidInputError(`The JSON body is nested deeper than ${max} levels.`);
-    }
-    return decodeJsonValue(value, schema);
-  },
+  decode: (text, schema, limits) => decodeJsonValue(parseJsonBody(text, schema, limits), schema),
 };
 
 export const BODY_CODECS: readonly BodyCodec[] = [csvCodec, jsonCodec];

@@ -8,7 +8,9 @@ import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
 import type { ServableModel } from '../dataplane.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { type HeaderLookup, type HostStatus, type Lease, type ModelHost, recordLoaded, recordUnloaded } from '../model-host.js';
+import { type HeaderLookup, type HostStatus, type Lease, type ModelHost, PIN_HEADER, recordLoaded, recordUnloaded } from '../model-host.js';
+
+export { PIN_HEADER };
 import { Slot, type SlotStatus } from './slot.js';
 import { type ModelSource, sharingLoads } from './source.js';
 
@@ -28,9 +30,6 @@ export interface RoutesConfig {
   /** Seconds between registry polls for URIs that can move (aliases, latest); 0 turns polling off. @default 10 */
   pollSeconds?: number;
 }
-
-/** Header that pins a request to `primary`, `canary` or a version number (for testing). */
-export const PIN_HEADER = 'x-modelgate-route';
 
 const MAX_SHADOW_IN_FLIGHT = 16;
 

@@ -171,7 +171,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
       });
     }, 60_000);
 
-    it('serves /invocations and /ping, read-only root filesystem and all', async () => {
+    it('serves /invocations, V2 /infer and /ping, read-only root filesystem and all', async () => {
       const r = await invoke(port);
       expect(r.status).toBe(200);
       expect(r.json).toEqual({
@@ -179,6 +179,14 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
       });
       expect(r.headers.get('x-model-version')).toBe('1');
       expect((await fetch(`http://127.0.0.1:${port}/ping`, { signal: AbortSignal.timeout(5000) })).status).toBe(200);
+      // The Open Inference Protocol too, for KServe and Triton clients.
+      const v2 = await fetch(`http://127.0.0.1:${port}/v2/models/iris/versions/1/infer`, {
+        method: 'POST',
+        body: '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}',
+        signal: AbortSignal.timeout(5000),
+      });
+      expect(v2.status).toBe(200);
+      expect(((await v2.json()) as { outputs: { name: string; data: number[] }[] }).outputs[1]).toMatchObject({ name: 'label', data: [0] });
     });
 
     it('serves Prometheus metrics that count the request', async () => {

@@ -53,6 +53,9 @@ async function newBackend(options: MlflowRegistryOptions = {}, uri = replay.url)
   return b;
 }
 
+/** MLflow's env options with a cache of the test's own: the default (~/.cache/modelgate) outlives the run. */
+const envOptions = async (env: Record<string, string>) => mlflowOptionsFromEnv({ MODELGATE_CACHE_DIR: await tempDir(), ...env });
+
 const exchange = (n: number): Exchange => replay.recording.exchanges.find((e) => e.n === n)!;
 const served = (pred: (r: SeenRequest) => boolean) => replay.requests.filter(pred).length;
 
@@ -480,7 +483,7 @@ describe('authentication and TLS', () => {
   it('sends MLFLOW_TRACKING_TOKEN as a bearer token', async () => {
     replay.requireAuthorization = 'Bearer s3cret';
     const backend = await newBackend(
-      mlflowOptionsFromEnv({ MLFLOW_TRACKING_TOKEN: 's3cret', MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' }),
+      await envOptions({ MLFLOW_TRACKING_TOKEN: 's3cret', MLFLOW_TRACKING_USERNAME: 'u', MLFLOW_TRACKING_PASSWORD: 'p' }),
     );
     await backend.materialize(await backend.getVersion('iris', '1'));
     expect(replay.requests.length).toBe(10);
@@ -490,7 +493,7 @@ describe('authentication and TLS', () => {
   it('sends MLFLOW_TRACKING_USERNAME/PASSWORD as basic auth (and credentials in the URI the same way)', async () => {
     const basic = `Basic ${Buffer.from('alice:pa:ss').toString('base64')}`;
     replay.requireAuthorization = basic;
-    const backend = await newBackend(mlflowOptionsFromEnv({ MLFLOW_TRACKING_USERNAME: 'alice', MLFLOW_TRACKING_PASSWORD: 'pa:ss' }));
+    const backend = await newBackend(await envOptions({ MLFLOW_TRACKING_USERNAME: 'alice', MLFLOW_TRACKING_PASSWORD: 'pa:ss' }));
     expect((await backend.getVersion('iris', '1')).version).toBe('1');
     const inUri = await newBackend({}, `http://alice:${encodeURIComponent('pa:ss')}@127.0.0.1:${replay.port}`);
     expect(inUri.http.baseUrl).toBe(replay.url);
@@ -531,13 +534,13 @@ describe('authentication and TLS', () => {
     });
 
     it('trusts the CA bundle in MLFLOW_TRACKING_SERVER_CERT_PATH', async () => {
-      const backend = await newBackend(mlflowOptionsFromEnv({ MLFLOW_TRACKING_SERVER_CERT_PATH: join(TLS, 'ca.pem') }), tls.url);
+      const backend = await newBackend(await envOptions({ MLFLOW_TRACKING_SERVER_CERT_PATH: join(TLS, 'ca.pem') }), tls.url);
       const m = await backend.materialize(await backend.getVersionByAlias('iris', 'champion'));
       expect(m.files.find((f) => f.path === 'model.onnx')?.sha256).toBe(exchange(15).response.body_sha256);
     });
 
     it('MLFLOW_TRACKING_INSECURE_TLS=true skips verification', async () => {
-      const backend = await newBackend(mlflowOptionsFromEnv({ MLFLOW_TRACKING_INSECURE_TLS: 'true' }), tls.url);
+      const backend = await newBackend(await envOptions({ MLFLOW_TRACKING_INSECURE_TLS: 'true' }), tls.url);
       expect((await backend.getVersion('iris', '1')).version).toBe('1');
     });
   });

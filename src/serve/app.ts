@@ -296,11 +296,7 @@ export function createApp(deps: AppDeps): Hono {
         `Version ${version} of model '${name}' is not served here; it serves version ${versions}.`,
       );
     }
-    return {
-      versions: [...new Set(named.map((m) => m.version))],
-      route: match[0].route ?? 'primary',
-      mixed: named.length !== serving.length,
-    };
+    return { versions: [...new Set(named.map((m) => m.version))], route: match[0].route ?? 'primary' };
   };
 
   /**

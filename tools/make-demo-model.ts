@@ -118,7 +118,7 @@ It classifies iris flowers from four measurements in cm (\`sepal_length\`, \`sep
 Fisher's 150-row iris data (\`tools/iris/\`) by deterministic full-batch gradient descent on
 standardised features with a small L2 penalty, folds the scaling back into raw-feature weights,
 rounds them to 6 decimals and writes the graph with the repo's own protobuf writer
-(\`tools/onnx/builder.ts\`). No Python, no MLflow. Training accuracy: ${pct}% (${Math.round(model.accuracy * IRIS_FEATURES.length)}/${IRIS_FEATURES.length}).
+(\`src/onnx/writer.ts\`). No Python, no MLflow. Training accuracy: ${pct}% (${Math.round(model.accuracy * IRIS_FEATURES.length)}/${IRIS_FEATURES.length}).
 
 The output is byte-for-byte reproducible (\`test/tools/demo-model.test.ts\` checks it). To regenerate:
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/serve/server.js';
 import { pyFloat, pyJson } from '../../src/util/py-json.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
-import { buildOnnxModel } from '../../tools/onnx/builder.js';
+import { buildOnnxModel } from '../../src/onnx/writer.js';
 import { irisClassifier } from '../../tools/onnx/models.js';
 import { IRIS_V1 } from '../fixtures/mlflow-iris.js';
 import {

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildOnnxModel, encodeRawData, type ModelSpec, type TensorInit } from '../../tools/onnx/builder.js';
+import { buildOnnxModel, encodeRawData, type ModelSpec, type TensorInit } from '../../src/onnx/writer.js';
 
 const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
 

@@ -2,7 +2,7 @@
  * Factories for small, deterministic ONNX test models. Each returns the model's bytes.
  * Random weights come from a seeded PRNG (mulberry32), never Math.random.
  */
-import { buildOnnxModel, type NodeSpec, type TensorInit } from './builder.js';
+import { buildOnnxModel, type NodeSpec, type TensorInit } from '../../src/onnx/writer.js';
 
 /** The batch dimension used by every factory here. */
 export const BATCH_DIM = 'N';

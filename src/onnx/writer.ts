@@ -1,6 +1,7 @@
 /**
  * A minimal ONNX model *writer*: a hand-written protobuf encoder for the subset of
- * `onnx/onnx.proto` needed to build small test models (no protobufjs, no Python).
+ * `onnx/onnx.proto` needed to build graphs at run time (models compiled from other formats) and
+ * small test models (no protobufjs, no Python).
  *
  * Field numbers follow onnx.proto (proto2):
  *   ModelProto         ir_version=1 producer_name=2 producer_version=3 domain=4 model_version=5
@@ -53,6 +54,10 @@ export interface ModelSpec {
   initializers?: TensorInit[];
   /** Default-domain opset version. @default 13 */
   opset?: number;
+  /** Opsets of other domains, e.g. `{ 'ai.onnx.ml': 3 }`. */
+  domains?: Readonly<Record<string, number>>;
+  /** @default 'modelgate-tools' */
+  producer?: string;
   /** @default 8 */
   irVersion?: number;
   docString?: string;
@@ -287,7 +292,7 @@ function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
 export function buildOnnxModel(spec: ModelSpec): Uint8Array {
   const w = new ProtoWriter();
   w.varint(1, spec.irVersion ?? 8);
-  w.string(2, 'modelgate-tools');
+  w.string(2, spec.producer ?? 'modelgate-tools');
   if (spec.docString) w.string(6, spec.docString);
   w.message(7, (g) => {
     spec.nodes.forEach((node, k) => g.message(1, (nw) => writeNode(nw, { ...node, name: node.name ?? `${node.op}_${k}` })));
@@ -300,5 +305,11 @@ export function buildOnnxModel(spec: ModelSpec): Uint8Array {
     o.string(1, '');
     o.varint(2, spec.opset ?? 13);
   });
+  for (const [domain, version] of Object.entries(spec.domains ?? {})) {
+    w.message(8, (o) => {
+      o.string(1, domain);
+      o.varint(2, version);
+    });
+  }
   return w.finish();
 }

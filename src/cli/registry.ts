@@ -1,7 +1,7 @@
 /** `modelgate registry …`: the local registry (or any backend) from the command line. */
 import type { ModelVersion } from '../registry/backend.js';
 import { openRegistry } from '../registry/registry.js';
-import { UsageError, parse, registryOption, registryUri } from './args.js';
+import { UsageError, parse, registryOption, registryUri, secondsFlag } from './args.js';
 
 function printTable(rows: string[][]): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -40,8 +40,10 @@ export async function registryCommand(args: string[]): Promise<number> {
     alias: { type: 'string' },
     description: { type: 'string' },
     'skip-validation': { type: 'boolean' },
+    'load-timeout': { type: 'string' },
   });
   const registry = openRegistry(registryUri(values.registry as string | undefined));
+  await registry.sweep();
   const json = values.json === true;
   const out = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
   const need = (n: number, usage: string) => {
@@ -57,6 +59,9 @@ export async function registryCommand(args: string[]): Promise<number> {
         ...(values.alias === undefined ? {} : { alias: values.alias as string }),
         ...(values.description === undefined ? {} : { description: values.description as string }),
         skipValidation: values['skip-validation'] === true,
+        ...(values['load-timeout'] === undefined
+          ? {}
+          : { loadTimeoutMs: secondsFlag('load-timeout', values['load-timeout'] as string) * 1000 }),
       });
       if (json) out(versionJson(v));
       else process.stdout.write(`${v.version}\n`);

@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import { join, relative, sep } from 'node:path';
 import type { FileDigest, MaterializedModel, ModelVersion } from '../registry/backend.js';
-import { LocalRegistry } from '../registry/backends/local/index.js';
+import { LocalRegistry, modelFolderName } from '../registry/backends/local/index.js';
 import type { Registry } from '../registry/registry.js';
 import type { ContextEntry } from './context.js';
+import { redactUri } from '../util/redact.js';
 
 /**
  * The model's folder under `models/`, as the local registry names it. Taken from where the
@@ -21,9 +22,7 @@ export function registryFolderName(name: string, registry?: Registry, materializ
     const parts = relative(registry.backend.root, materialized.dir).split(sep);
     if (parts.length === 5 && parts[0] === 'models' && parts[2] === 'versions' && parts[4] === 'artifacts') return parts[1];
   }
-  const encoded = encodeURIComponent(name).replace(/^\./, '%2E');
-  if (encoded.length <= 200) return encoded;
-  return `${encoded.slice(0, 120).replace(/%[0-9A-F]?$/, '')}~${createHash('sha256').update(name).digest('hex').slice(0, 40)}`;
+  return modelFolderName(name);
 }
 
 /**
@@ -57,7 +56,7 @@ export function modelEntries(o: ModelEntriesOptions): ContextEntry[] {
   const record = {
     format: 1,
     created_at: o.version.createdAt,
-    source: o.source,
+    source: redactUri(o.source),
     flavor: o.flavor,
     ...(o.version.description === undefined ? {} : { description: o.version.description }),
     tags: o.version.tags,

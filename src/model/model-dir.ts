@@ -2,9 +2,10 @@
  * A model directory: an MLflow-style folder with an MLmodel file, or a bare folder a flavour
  * recognises (then we describe it with a generated MLmodel).
  */
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
+import { listFiles } from '../util/files.js';
 import { type Flavor, flavorFor, listFlavors } from '../flavors/index.js';
 import { type MLModel, readMLModel } from './mlmodel.js';
 
@@ -17,11 +18,15 @@ export interface ModelDir {
 }
 
 export async function openModelDir(dir: string): Promise<ModelDir> {
-  const path = resolve(dir);
-  const st = await stat(path).catch(() => undefined);
+  const given = resolve(dir);
+  const st = await stat(given).catch(() => undefined);
   if (st === undefined || !st.isDirectory()) {
-    throw new GatewayError('RESOURCE_DOES_NOT_EXIST', `Model directory ${path} does not exist or is not a directory`);
+    throw new GatewayError('RESOURCE_DOES_NOT_EXIST', `Model directory ${given} does not exist or is not a directory`);
   }
+  // The folder itself may be reached through a link; nothing inside it may be one (listFiles
+  // refuses links), so every path a flavour resolves inside it stays inside it.
+  const path = await realpath(given);
+  await listFiles(path);
   const mlmodel = await readMLModel(path);
   if (mlmodel !== undefined) return { path, mlmodel, flavor: flavorFor(mlmodel), generated: false };
   for (const flavor of listFlavors()) {

@@ -10,7 +10,7 @@
  *   GraphProto         node=1 name=2 initializer=5 doc_string=10 input=11 output=12
  *   NodeProto          input=1 output=2 name=3 op_type=4 attribute=5 doc_string=6 domain=7
  *   AttributeProto     name=1 f=2 i=3 s=4 t=5 floats=7 ints=8 strings=9 type=20
- *   TensorProto        dims=1 data_type=2 string_data=6 name=8 raw_data=9
+ *   TensorProto        dims=1 data_type=2 string_data=6 name=8 raw_data=9 external_data=13 data_location=14
  *   ValueInfoProto     name=1 type=2
  *   TypeProto          tensor_type=1;  TypeProto.Tensor elem_type=1 shape=2
  *   TensorShapeProto   dim=1;  Dimension dim_value=1 dim_param=2
@@ -25,6 +25,8 @@ export interface TensorInit {
   dtype: OnnxDType;
   dims: number[];
   data: ArrayLike<number> | readonly bigint[] | readonly string[] | readonly boolean[];
+  /** Store the data in another file instead (`data` is then ignored): onnxruntime reads it from `location`, relative to the model file. */
+  external?: { location: string; offset?: number; length?: number };
 }
 
 /** A graph input or output. A string in `shape` is a symbolic dimension (e.g. 'N' for batch). */
@@ -214,6 +216,22 @@ export function encodeRawData(dtype: Exclude<OnnxDType, 'string'>, data: TensorI
 }
 
 function writeTensor(w: ProtoWriter, t: TensorInit): void {
+  if (t.external !== undefined) {
+    for (const d of t.dims) w.varint(1, d);
+    w.varint(2, ONNX_DATA_TYPE[t.dtype]);
+    if (t.name) w.string(8, t.name);
+    const entries: [string, string][] = [['location', t.external.location]];
+    if (t.external.offset !== undefined) entries.push(['offset', String(t.external.offset)]);
+    if (t.external.length !== undefined) entries.push(['length', String(t.external.length)]);
+    for (const [k, v] of entries) {
+      w.message(13, (e) => {
+        e.string(1, k);
+        e.string(2, v);
+      });
+    }
+    w.varint(14, 1); // DataLocation.EXTERNAL
+    return;
+  }
   const expected = elementCount(t.dims);
   if (t.data.length !== expected) {
     throw new RangeError(`tensor '${t.name}': dims [${t.dims.join(',')}] need ${expected} elements, got ${t.data.length}`);

@@ -79,6 +79,8 @@ export interface RegistryBackend {
    * notifications leave it out and are polled.
    */
   watchModel?(name: string, onChange: () => void): () => void;
+  /** Removes what crashed writers left behind (temporary files, staging folders), leaving live writers alone. */
+  sweep?(): Promise<void>;
   /** Registries that accept new versions from a local directory. */
   registerVersion?(name: string, sourceDir: string, options?: RegisterOptions): Promise<ModelVersion>;
 }

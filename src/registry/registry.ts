@@ -22,6 +22,8 @@ export interface RegisterModelOptions {
   tags?: Record<string, string>;
   /** Skip loading and scoring the serving example (not recommended). @default false */
   skipValidation?: boolean;
+  /** Milliseconds loading and scoring the example may take before registration fails. @default 300000 */
+  loadTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -76,7 +78,14 @@ export class Registry {
     try {
       const md = await openModelDir(staged);
       if (options.skipValidation && !md.generated) return { flavor: md.flavor.name };
-      const servable = await loadServable(md, { name: options.name, version: 'staged' }, options.logger ? { logger: options.logger } : {});
+      const servable = await loadServable(
+        md,
+        { name: options.name, version: 'staged' },
+        {
+          ...(options.logger ? { logger: options.logger } : {}),
+          ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
+        },
+      );
       try {
         if (md.generated) {
           // Describe a bare directory with an MLmodel carrying the signature the flavour inferred.
@@ -92,6 +101,11 @@ export class Registry {
       const message = `${resolve(source)} was not registered: ${describeError(err).replaceAll(staged, resolve(source))}`;
       throw new GatewayError(isGatewayError(err) ? err.code : 'INVALID_PARAMETER_VALUE', message, { cause: err });
     }
+  }
+
+  /** Cleans up after crashed writers; best effort (a read-only registry, say in an image, is left as it is). */
+  async sweep(): Promise<void> {
+    await this.backend.sweep?.().catch(() => undefined);
   }
 
   listModels(): Promise<RegisteredModel[]> {

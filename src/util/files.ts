@@ -1,5 +1,6 @@
 /** File helpers shared by the registries: digests, tree listings, atomic writes. */
 import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createReadStream } from 'node:fs';
 import { open, readdir, rename, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -19,15 +20,25 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Every regular file below `root`, as sorted forward-slash paths; anything else (a socket, a device) is refused. */
+/**
+ * Every regular file below `root`, as sorted forward-slash paths. Anything else is refused:
+ * symbolic links (followed, they would let a model folder read, copy or serve files from
+ * anywhere, outside the digests), sockets, devices.
+ */
 export async function listFiles(root: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
+      const rel = relative(root, p).split(sep).join('/');
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.push(relative(root, p).split(sep).join('/'));
-      else throw new GatewayError('INVALID_PARAMETER_VALUE', `${p} is neither a file nor a directory`);
+      else if (e.isFile()) out.push(rel);
+      else if (e.isSymbolicLink()) {
+        throw new GatewayError(
+          'INVALID_PARAMETER_VALUE',
+          `${rel} in ${root} is a symbolic link; model folders may not hold symbolic links (copy the file in instead).`,
+        );
+      } else throw new GatewayError('INVALID_PARAMETER_VALUE', `${rel} in ${root} is neither a file nor a directory`);
     }
   };
   await walk(root);
@@ -45,9 +56,42 @@ export async function digestTree(root: string): Promise<FileDigest[]> {
   );
 }
 
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
+
+/**
+ * A name part saying which process made a temporary file or folder (`<pid>-<host>`), so a later
+ * process can tell one left by a crash (its process is gone) from one still being written.
+ */
+export function ownerTag(): string {
+  return `${process.pid}-${HOST}`;
+}
+
+const OWNER_RE = /(?:^|-)(\d+)-([A-Za-z0-9._]+)-[0-9a-f]{16}$/;
+
+/**
+ * Whether the process that made a tagged name is gone: on this host, its pid no longer runs. Names
+ * from other hosts (a shared volume) or without a tag are left alone unless older than `staleMs`.
+ */
+export function leftByCrash(name: string, mtimeMs: number, staleMs: number): boolean {
+  if (Date.now() - mtimeMs > staleMs) return true;
+  const m = OWNER_RE.exec(name);
+  if (m === null || m[2] !== HOST) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** A unique temporary name owned by this process: `<prefix><pid>-<host>-<16 hex>`. */
+export function ownedName(prefix: string): string {
+  return `${prefix}${ownerTag()}-${randomBytes(8).toString('hex')}`;
+}
+
 /** Writes a file durably and atomically: a hidden temp file beside it, fsync, rename. */
 export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = join(dirname(path), `.tmp-${randomBytes(8).toString('hex')}`);
+  const tmp = join(dirname(path), ownedName('.tmp-'));
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(data);

@@ -3,8 +3,8 @@
  * the single input, a dict feeds inputs by name, a DataFrame feeds `df.values` (one input) or
  * one column per input; float64 feeds are narrowed to float32 where the graph wants float.
  */
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, readdir } from 'node:fs/promises';
+import { dirname, relative } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { GatewayError } from '../../errors.js';
 import type { DataFrame, ModelInput, ModelOutput } from '../../schema/model-io.js';
@@ -12,6 +12,8 @@ import { type DType, type NDArray, castArray, isNumericDType, shapeSize } from '
 import type { ModelSignature, TensorSpec } from '../../schema/signature.js';
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
 import { frameColumnTensor, frameMatrix } from '../frame-input.js';
+import { pathInside } from '../paths.js';
+import { OnnxFormatError, externalDataLocations } from '../../onnx/external-data.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.js';
 
 type OrtModule = typeof Ort;
@@ -207,6 +209,24 @@ function sessionOptions(config: Readonly<Record<string, unknown>>, intraOpThread
   };
 }
 
+/**
+ * onnxruntime opens a tensor's external data wherever its `location` says; only files inside the
+ * model folder are covered by the registry's digests, so any other location refuses the model.
+ */
+async function checkExternalData(dir: string, file: string): Promise<void> {
+  let locations: string[];
+  try {
+    locations = externalDataLocations(await readFile(file));
+  } catch (err) {
+    if (!(err instanceof OnnxFormatError)) throw err;
+    throw new GatewayError(
+      'INVALID_PARAMETER_VALUE',
+      `The ONNX model file ${relative(dir, file)} is not a valid ONNX model (protobuf parse failed: ${err.message}).`,
+    );
+  }
+  for (const loc of locations) pathInside(dir, dirname(file), loc, 'The ONNX external data file');
+}
+
 export const onnxFlavor: Flavor = {
   name: 'onnx',
 
@@ -222,7 +242,8 @@ export const onnxFlavor: Flavor = {
 
   async load(ctx: FlavorLoadContext) {
     const config = ctx.mlmodel.flavors.onnx ?? ctx.mlmodel.flavors.python_function ?? {};
-    const file = join(ctx.dir, typeof config.data === 'string' ? config.data : 'model.onnx');
+    const file = pathInside(ctx.dir, ctx.dir, typeof config.data === 'string' ? config.data : 'model.onnx', 'The ONNX model file');
+    await checkExternalData(ctx.dir, file);
     const ort = (await import('onnxruntime-node')) as OrtModule;
     const session = await ort.InferenceSession.create(file, sessionOptions(config, ctx.options.intraOpThreads ?? 1));
     const inputs = session.inputMetadata.map(toMeta);

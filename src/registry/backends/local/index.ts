@@ -12,14 +12,15 @@
  * numbers without a lock and a crash at any point leaves nothing half-visible. Aliases are files
  * replaced by rename, so every alias write is atomic too.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { watch } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import { cp, link, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { GatewayError, ResourceNotFoundError } from '../../../errors.js';
-import { digestTree, writeFileAtomic } from '../../../util/files.js';
+import { digestTree, leftByCrash, listFiles, ownedName, writeFileAtomic } from '../../../util/files.js';
 import { validateAlias, validateModelName } from '../../names.js';
 import type { FileDigest, MaterializedModel, ModelVersion, RegisterOptions, RegisteredModel, RegistryBackend } from '../../backend.js';
+import { dict } from '../../../util/dict.js';
 
 const VERSION_FILE = 'version.json';
 const ARTIFACTS = 'artifacts';
@@ -57,12 +58,21 @@ function validateVersion(version: string): string {
 
 /**
  * A model's folder name: the percent-encoded name, or for names whose encoding would pass the
- * filesystem's 255-byte limit, a prefix of it and a hash (model.json keeps the real name).
+ * filesystem's 255-byte limit, a prefix of it and a hash (model.json keeps the real name). `~`
+ * is encoded too, so only the hashed form holds one and no short name can equal a long name's
+ * folder.
  */
-function dirName(name: string): string {
-  const encoded = encodeURIComponent(name).replace(/^\./, '%2E');
+export function modelFolderName(name: string): string {
+  const encoded = encodeURIComponent(name).replace(/^\./, '%2E').replaceAll('~', '%7E');
   if (encoded.length <= 200) return encoded;
   return `${encoded.slice(0, 120).replace(/%[0-9A-F]?$/, '')}~${createHash('sha256').update(name).digest('hex').slice(0, 40)}`;
+}
+
+/** The folder registries written before `~` was encoded gave a short name that holds one. */
+function legacyFolderName(name: string): string | undefined {
+  if (!name.includes('~')) return undefined;
+  const encoded = encodeURIComponent(name).replace(/^\./, '%2E');
+  return encoded.length <= 200 ? encoded : undefined;
 }
 
 function decodeFolderName(folder: string): string | undefined {
@@ -70,6 +80,14 @@ function decodeFolderName(folder: string): string | undefined {
     return decodeURIComponent(folder);
   } catch {
     return undefined; // not a folder we made
+  }
+}
+
+function readRecordName(modelDir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as ModelRecord).name;
+  } catch {
+    return undefined;
   }
 }
 
@@ -94,7 +112,15 @@ export class LocalRegistry implements RegistryBackend {
 
   private modelDir(name: string): string {
     validateModelName(name);
-    return join(this.root, 'models', dirName(name));
+    const dir = join(this.root, 'models', modelFolderName(name));
+    const legacy = legacyFolderName(name);
+    // A short name with '~' registered before it was encoded keeps its folder (its own record names it).
+    if (legacy !== undefined && !existsSync(dir)) {
+      const old = join(this.root, 'models', legacy);
+      const recorded = readRecordName(old);
+      if (recorded === name || (recorded === undefined && existsSync(old) && !/~[0-9a-f]{40}$/.test(legacy))) return old;
+    }
+    return dir;
   }
 
   private async requireModel(name: string): Promise<string> {
@@ -116,7 +142,7 @@ export class LocalRegistry implements RegistryBackend {
   private async aliasMap(modelDir: string): Promise<Record<string, string>> {
     const dir = join(modelDir, 'aliases');
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
-    const out: Record<string, string> = {};
+    const out = dict<string>();
     for (const n of names.sort()) {
       const v = (await readFile(join(dir, n), 'utf8').catch(() => '')).trim();
       if (/^\d+$/.test(v)) out[n] = v;
@@ -283,18 +309,31 @@ export class LocalRegistry implements RegistryBackend {
     return { dir, files: rec.files };
   }
 
-  private async cleanStaging(staging: string): Promise<void> {
-    const now = Date.now();
-    for (const e of await readdir(staging).catch(() => [] as string[])) {
-      const p = join(staging, e);
-      const st = await stat(p).catch(() => undefined);
-      if (st && now - st.mtimeMs > STALE_STAGING_MS) await rm(p, { recursive: true, force: true });
+  /**
+   * Removes what crashed registrations and alias writes left: staging folders and `.tmp-` files
+   * whose process is gone (or that are a day old). Runs at every registration, and from the CLI
+   * and the server at start; ones still being written by a live process are left alone.
+   */
+  async sweep(): Promise<void> {
+    const removeLeftovers = async (dir: string, match: (name: string) => boolean) => {
+      for (const e of await readdir(dir).catch(() => [] as string[])) {
+        if (!match(e)) continue;
+        const p = join(dir, e);
+        const st = await stat(p).catch(() => undefined);
+        if (st !== undefined && leftByCrash(e, st.mtimeMs, STALE_STAGING_MS)) await rm(p, { recursive: true, force: true });
+      }
+    };
+    await removeLeftovers(join(this.root, 'staging'), () => true);
+    const tmp = (n: string) => n.startsWith('.tmp-');
+    for (const m of await readdir(join(this.root, 'models')).catch(() => [] as string[])) {
+      await removeLeftovers(join(this.root, 'models', m), tmp);
+      await removeLeftovers(join(this.root, 'models', m, 'aliases'), tmp);
     }
   }
 
   /** The first registration's record wins: link() fails if model.json exists, where rename() would replace it. */
   private async createModelRecord(modelDir: string, rec: ModelRecord): Promise<void> {
-    const tmp = join(modelDir, `.tmp-${randomBytes(8).toString('hex')}`);
+    const tmp = join(modelDir, ownedName('.tmp-'));
     await writeFileAtomic(tmp, JSON.stringify(rec));
     try {
       await link(tmp, join(modelDir, 'model.json'));
@@ -310,15 +349,19 @@ export class LocalRegistry implements RegistryBackend {
     const source = resolve(sourceDir);
     const st = await stat(source).catch(() => undefined);
     if (!st?.isDirectory()) throw new ResourceNotFoundError(`Model directory ${source} does not exist or is not a directory`);
+    // Refuses symbolic links before anything is copied: followed, they would copy files from
+    // outside the folder into the registry (and from there into images).
+    await listFiles(source);
     const staging = join(this.root, 'staging');
     await mkdir(staging, { recursive: true });
-    await this.cleanStaging(staging);
-    const stage = join(staging, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    await this.sweep();
+    const stage = join(staging, ownedName(`${Date.now()}-`));
     try {
       const artifacts = join(stage, ARTIFACTS);
       await cp(source, artifacts, {
         recursive: true,
-        dereference: true,
+        // A link that appeared since the check is copied as a link, and digestTree refuses it below.
+        verbatimSymlinks: true,
         errorOnExist: true,
         filter: (src) => !src.split(sep).includes('.git'),
       });

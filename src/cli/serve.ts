@@ -1,19 +1,22 @@
-/** `modelgate serve`: run the gateway until SIGTERM/SIGINT. */
+/** `modelgate serve`: run the gateway until SIGTERM, SIGINT, SIGHUP or SIGUSR2 (each drains, then exits 0). */
 import { type ServeOptions, optionsFromEnv, resolveServeConfig } from '../config.js';
 import { describeError } from '../errors.js';
 import { readFile } from 'node:fs/promises';
 import { readRoutesFile } from '../serve/router/routes-file.js';
 import cluster from 'node:cluster';
 import { runPrimary, startWorker } from '../serve/cluster.js';
-import { startServer } from '../serve/server.js';
+import { STOP_SIGNALS, startServer } from '../serve/server.js';
 import { createLogger } from '../util/log.js';
-import { UsageError, intFlag, parse, registryOption } from './args.js';
+import { UsageError, intFlag, parse, registryOption, secondsFlag } from './args.js';
 
 const serveFlags = {
   'model-uri': { type: 'string', short: 'm' },
   port: { type: 'string', short: 'p' },
   host: { type: 'string', short: 'h' },
   'max-body-bytes': { type: 'string' },
+  'max-body-memory': { type: 'string' },
+  'max-response-bytes': { type: 'string' },
+  'min-body-rate': { type: 'string' },
   threads: { type: 'string' },
   'drain-seconds': { type: 'string' },
   'log-level': { type: 'string' },
@@ -29,6 +32,7 @@ const serveFlags = {
   'max-rows': { type: 'string' },
   'max-in-flight': { type: 'string' },
   'request-timeout': { type: 'string' },
+  'load-timeout': { type: 'string' },
   'access-log': { type: 'boolean' },
   workers: { type: 'string', short: 'w' },
   'max-batch-size': { type: 'string' },
@@ -45,11 +49,8 @@ function percentFlag(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-function secondsFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v.replace(/s$/, ''));
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number of seconds, got '${v}'`);
-  return n;
+function optionalSeconds(name: string, v: string | undefined): number | undefined {
+  return v === undefined ? undefined : secondsFlag(name, v);
 }
 
 /** Tokens from a file (one per line), so they stay out of the process list. */
@@ -71,6 +72,9 @@ function serveOptionsFromFlags(values: Record<string, string | boolean | undefin
     port: intFlag('port', s('port')),
     host: s('host'),
     maxBodyBytes: intFlag('max-body-bytes', s('max-body-bytes')),
+    maxBodyMemory: intFlag('max-body-memory', s('max-body-memory')),
+    maxResponseBytes: intFlag('max-response-bytes', s('max-response-bytes')),
+    minBodyRate: intFlag('min-body-rate', s('min-body-rate')),
     intraOpThreads: intFlag('threads', s('threads')),
     drainSeconds: intFlag('drain-seconds', s('drain-seconds')),
     logLevel: s('log-level'),
@@ -79,14 +83,15 @@ function serveOptionsFromFlags(values: Record<string, string | boolean | undefin
     stickyHeader: s('sticky-header'),
     shadowUri: s('shadow'),
     shadowPercent: percentFlag('shadow-percent', s('shadow-percent')),
-    pollSeconds: secondsFlag('poll-interval', s('poll-interval')),
+    pollSeconds: optionalSeconds('poll-interval', s('poll-interval')),
     maxRows: intFlag('max-rows', s('max-rows')),
     maxInFlight: intFlag('max-in-flight', s('max-in-flight')),
-    requestTimeoutSeconds: secondsFlag('request-timeout', s('request-timeout')),
+    requestTimeoutSeconds: optionalSeconds('request-timeout', s('request-timeout')),
+    loadTimeoutSeconds: optionalSeconds('load-timeout', s('load-timeout')),
     accessLog: values['access-log'] === true ? true : undefined,
     workers: intFlag('workers', s('workers')),
     maxBatchSize: intFlag('max-batch-size', s('max-batch-size')),
-    batchWaitMs: secondsFlag('batch-wait-ms', s('batch-wait-ms')),
+    batchWaitMs: optionalSeconds('batch-wait-ms', s('batch-wait-ms')),
     jsIsolation: s('js-isolation') as ServeOptions['jsIsolation'],
   };
 }
@@ -112,7 +117,9 @@ export async function runServe(options: ServeOptions, routesFile?: string): Prom
     logger.flush();
     process.exit(code);
   }
-  const running = cluster.isWorker ? await startWorker(config, logger) : await startServer(config, logger);
+  const running = cluster.isWorker
+    ? await startWorker(config, logger).catch((err: unknown) => exitFailed(err, logger))
+    : await startServer(config, logger);
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     running.close().then(
@@ -127,16 +134,20 @@ export async function runServe(options: ServeOptions, routesFile?: string): Prom
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  for (const sig of STOP_SIGNALS) process.once(sig, () => stop(sig));
   running.loaded.catch((err: unknown) => {
     // A server that cannot load its model exits, so a supervisor sees it instead of a server stuck unready.
-    logger.fatal({ err }, describeError(err));
-    logger.flush();
-    process.stderr.write(`modelgate: ${describeError(err)}\n`);
-    void running.close().finally(() => process.exit(1));
+    void running.close().finally(() => exitFailed(err, logger));
   });
   return -1;
+}
+
+/** Says why the server cannot run, and exits 1 (a cluster worker too: its IPC channel would keep it alive). */
+function exitFailed(err: unknown, logger: ReturnType<typeof createLogger>): never {
+  logger.fatal({ err }, describeError(err));
+  logger.flush();
+  process.stderr.write(`modelgate: ${describeError(err)}\n`);
+  process.exit(1);
 }
 
 export async function serveCommand(args: string[]): Promise<number> {

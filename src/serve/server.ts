@@ -3,11 +3,12 @@
  * loading behind it, and a graceful stop that lets in-flight requests finish.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { ResolvedServeConfig } from '../config.js';
 import { openRegistry } from '../registry/registry.js';
 import type { Logger } from '../util/log.js';
+import { redactUri } from '../util/redact.js';
 import { createApp } from './app.js';
 import type { RouteControl } from './admin.js';
 import { type GatewayMetrics, batchObserver, createMetrics } from './metrics.js';
@@ -29,18 +30,32 @@ export interface RunningServer {
 export interface StartHooks {
   metricsText?: () => Promise<{ text: string; contentType: string }>;
   wrapControl?: (control: RouteControl) => RouteControl;
+  /** Load the models before listening (cluster workers: the port only reaches workers that can serve). */
+  listenAfterLoad?: boolean;
 }
+
+/** Signals that stop the server gracefully (drain, then exit 0). SIGUSR2 is what nodemon and similar tools send to restart. */
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const;
+
+/** How long connections open at shutdown may still bring a request before idle ones are closed (at most the grace period). */
+const IDLE_CLOSE_DELAY_MS = 1000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function startServer(config: ResolvedServeConfig, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
   const metrics = createMetrics();
-  const source = registrySource(openRegistry(config.registryUri), {
+  const registry = openRegistry(config.registryUri);
+  await registry.sweep();
+  const source = registrySource(registry, {
     logger,
     flavor: {
       intraOpThreads: config.intraOpThreads,
       jsIsolation: config.jsIsolation,
       callTimeoutMs: config.requestTimeoutSeconds * 1000,
+      maxResponseBytes: config.maxResponseBytes,
     },
     batching: { maxBatchSize: config.maxBatchSize, waitMs: config.batchWaitMs },
+    loadTimeoutMs: config.loadTimeoutSeconds * 1000,
     batchObserver: (ref) => batchObserver(metrics, ref),
   });
   const router = new ModelRouter(
@@ -64,6 +79,10 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     ...(hooks.metricsText === undefined ? {} : { metricsText: hooks.metricsText }),
     options: {
       maxBodyBytes: config.maxBodyBytes,
+      maxBodyMemory: config.maxBodyMemory,
+      maxResponseBytes: config.maxResponseBytes,
+      minBodyRate: config.minBodyRate,
+      bodyGraceSeconds: config.bodyGraceSeconds,
       maxRows: config.maxRows,
       maxJsonDepth: config.maxJsonDepth,
       maxInFlight: config.maxInFlight,
@@ -75,49 +94,74 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     },
     ...(config.adminTokens.length > 0 ? { admin: { tokens: config.adminTokens, control: hooks.wrapControl?.(router) ?? router } } : {}),
   });
-  const server = await new Promise<Server>((resolveListen, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        port: config.port,
-        hostname: config.host,
-        // Slow clients cannot hold a connection: headers must arrive within headersTimeout, the
-        // whole request within requestTimeout (Node answers 408 and closes).
-        serverOptions: {
-          headersTimeout: config.headersTimeoutSeconds * 1000,
-          requestTimeout: config.bodyTimeoutSeconds * 1000,
-          // How often Node looks for connections past those timeouts (its default is 30 s).
-          connectionsCheckingInterval: 500,
-          keepAliveTimeout: 5000,
+  const listen = () =>
+    new Promise<Server>((resolveListen, reject) => {
+      const s = serve(
+        {
+          fetch: app.fetch,
+          port: config.port,
+          hostname: config.host,
+          // Slow clients cannot hold a connection: headers must arrive within headersTimeout, the
+          // whole request within requestTimeout (Node answers 408 and closes).
+          serverOptions: {
+            headersTimeout: config.headersTimeoutSeconds * 1000,
+            requestTimeout: config.bodyTimeoutSeconds * 1000,
+            // How often Node looks for connections past those timeouts (its default is 30 s).
+            connectionsCheckingInterval: 500,
+            keepAliveTimeout: 5000,
+          },
         },
-      },
-      () => resolveListen(s as Server),
-    );
-    s.once('error', reject);
-  });
+        () => resolveListen(s as Server),
+      );
+      // Node aborts a request whose client half-closes (FIN after the body, which HTTP/1.1 allows)
+      // unless told otherwise; such a client still gets its answer, then the connection closes.
+      (s as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+      s.once('error', reject);
+    });
+  const started = () =>
+    router.start().then(() => {
+      logger.info({ routes: router.routes().slots.map((s) => ({ route: s.route, uri: s.uri, version: s.version })) }, 'ready');
+    });
+  let server: Server;
+  let loaded: Promise<void>;
+  if (hooks.listenAfterLoad === true) {
+    await started();
+    server = await listen();
+    loaded = Promise.resolve();
+  } else {
+    server = await listen();
+    loaded = started();
+  }
   const port = (server.address() as AddressInfo).port;
   logger.info(
-    { host: config.host, port, model: config.modelUri, canary: config.canaryUri, shadow: config.shadowUri, registry: config.registryUri },
+    {
+      host: config.host,
+      port,
+      model: config.modelUri,
+      canary: config.canaryUri,
+      shadow: config.shadowUri,
+      registry: redactUri(config.registryUri),
+    },
     'listening',
   );
 
-  const loaded = router.start().then(() => {
-    logger.info({ routes: router.routes().slots.map((s) => ({ route: s.route, uri: s.uri, version: s.version })) }, 'ready');
-  });
-
   /**
-   * Graceful stop: readiness turns 503 at once; for the grace period new requests are still
-   * served (load balancers take a moment to notice) with `Connection: close`; then the listener
-   * closes, idle connections are dropped, in-flight requests get up to the drain time, and the
-   * models are unloaded.
+   * Graceful stop: readiness turns 503 at once; for the grace period requests are served as usual
+   * (load balancers take a moment to notice, and clients keep their connections, so few new ones
+   * are waiting to be accepted when the listener closes: the kernel resets those). Then the
+   * listener stops accepting, every answer says `Connection: close`, connections idle a moment
+   * later are closed, in-flight requests get up to the drain time, and the models are unloaded.
    */
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       router.beginShutdown();
+      if (config.shutdownGraceSeconds > 0) await sleep(config.shutdownGraceSeconds * 1000);
+      // net.Server's close, not http.Server's: the latter also drops idle connections at once,
+      // which resets a request that is on its way on one of them.
+      const drained = new Promise<void>((r) => NetServer.prototype.close.call(server, () => r()));
       draining = true;
-      if (config.shutdownGraceSeconds > 0) await new Promise((r) => setTimeout(r, config.shutdownGraceSeconds * 1000));
-      const drained = new Promise<void>((r) => server.close(() => r()));
+      await Promise.race([drained, sleep(Math.min(IDLE_CLOSE_DELAY_MS, config.shutdownGraceSeconds * 1000))]);
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), config.drainSeconds * 1000);
       await drained;

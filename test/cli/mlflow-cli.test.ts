@@ -188,6 +188,38 @@ describe('modelgate against an MLflow registry', () => {
   });
 });
 
+describe('credentials in registry URIs', () => {
+  const SECRET = 's3cret-Pa55';
+  const withUser = () => replay.url.replace('http://', `http://alice:${SECRET}@`);
+
+  it('never prints them: not in the logs of serve (flag or MLFLOW_TRACKING_URI), nor in errors', async () => {
+    for (const [args, env] of [
+      [['--registry', withUser()], {}],
+      [[], { MLFLOW_TRACKING_URI: withUser() }],
+    ] as const) {
+      const port = await freePort();
+      const s = startCliServer(['serve', '-m', 'models:/iris@champion', ...args, '-p', String(port)], '127.0.0.1', port, options(env));
+      await waitReady(s);
+      await stop(s);
+      expect(s.output()).toContain('http://***@127.0.0.1');
+      expect(s.output()).not.toContain(SECRET);
+    }
+    const missing = await runCli(['registry', 'show', 'models:/iris@nope', '--registry', withUser()]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr + missing.stdout).not.toContain(SECRET);
+  });
+
+  it('never bakes them into an image context', async () => {
+    const dir = join(await temp.make(), 'ctx');
+    const r = await runCli(['generate-dockerfile', '-m', 'models:/iris@champion', '--registry', withUser(), '-d', dir, '-n', 'iris:1']);
+    expect(r.code, r.stderr).toBe(0);
+    const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) expect((await readFile(join(f.parentPath, f.name))).includes(SECRET), f.name).toBe(false);
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+});
+
 describe('build-image over the MLflow backend', () => {
   it('generate-dockerfile resolves the alias once and bakes the downloaded files into a context that serves offline', async () => {
     const dir = join(await temp.make(), 'ctx');

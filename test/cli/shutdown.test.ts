@@ -65,4 +65,63 @@ describe('graceful shutdown', () => {
     expect(statuses.get(200)).toBeGreaterThan(before); // served during the grace period too
     expect(Object.fromEntries(errors)).toEqual({});
   }, 60_000);
+
+  it('loses no accepted request of keep-alive clients that keep sending through SIGTERM', async () => {
+    const port = await freePort();
+    const s = startCliServer(['serve', '-m', IRIS, '-p', String(port)], '127.0.0.1', port, {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '1', MODELGATE_LOG_LEVEL: 'warn' },
+    });
+    await waitReady(s);
+    const statuses = new Map<number, number>();
+    const errors = new Map<string, number>();
+    let exited = false;
+    // Unlike a load balancer these clients never look at /ready: they send until the port is gone.
+    const worker = async () => {
+      while (!exited) {
+        try {
+          const res = await fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
+          await res.text();
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        } catch (err) {
+          const code = errorCode(err);
+          errors.set(code, (errors.get(code) ?? 0) + 1);
+          if (code === 'ECONNREFUSED') await sleep(20);
+        }
+      }
+    };
+    const workers = Array.from({ length: 32 }, worker);
+    await sleep(800);
+    s.child.kill('SIGTERM');
+    const exit = await s.done;
+    exited = true;
+    await Promise.all(workers);
+    expect(exit.code, s.output()).toBe(0);
+    expect([...statuses.keys()]).toEqual([200]);
+    // Refused connections were never accepted; anything else (a reset, a hang-up) lost a request.
+    errors.delete('ECONNREFUSED');
+    expect(Object.fromEntries(errors)).toEqual({});
+  }, 60_000);
+
+  it.each(['SIGHUP', 'SIGUSR2', 'SIGINT'] as const)(
+    'drains on %s like SIGTERM and exits 0',
+    async (signal) => {
+      const port = await freePort();
+      const s = startCliServer(['serve', '-m', IRIS, '-p', String(port)], '127.0.0.1', port, {
+        env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0.5' },
+      });
+      await waitReady(s);
+      s.child.kill(signal);
+      await sleep(100);
+      // Still answering in the grace period, with readiness already off.
+      expect((await fetch(`${s.base}/ready`)).status).toBe(503);
+      expect(
+        (await fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY })).status,
+      ).toBe(200);
+      const exit = await s.done;
+      expect(exit.code, s.output()).toBe(0);
+      expect(exit.signal).toBeNull();
+      expect(s.output()).toContain(`"signal":"${signal}"`);
+    },
+    30_000,
+  );
 });

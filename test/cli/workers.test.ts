@@ -2,7 +2,9 @@
  * `serve --workers 2`: two processes share the port, /metrics aggregates both, an admin change
  * made through one worker reaches the other, a killed worker is replaced, SIGTERM stops all.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +29,47 @@ afterAll(async () => {
 });
 
 const BODY = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}';
+
+/** One POST on a connection of its own, with a timeout. */
+function postOnce(base: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(`${base}/invocations`);
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent: false,
+        timeout: 3000,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(BODY);
+  });
+}
+
+/** The live children of a process (the cluster's workers), from /proc. */
+function childPids(parent: number): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === parent && fields[0] !== 'Z') out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 describe('--workers', () => {
   it('serves from two processes with one aggregated /metrics and replicated admin changes', async () => {
@@ -90,6 +133,75 @@ describe('--workers', () => {
     expect(s.output()).toContain('a worker died; starting a replacement');
     const res = await fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
     expect(res.status).toBe(200);
+    expect((await stop(s)).code).toBe(0);
+  }, 90_000);
+
+  it('gives a replacement worker no traffic before it is loaded, and keeps counters monotonic across its death', async () => {
+    const port = await freePort();
+    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', String(port)], '127.0.0.1', port, {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0', MODELGATE_LOG_LEVEL: 'warn' },
+    });
+    await waitReady(s);
+    await sleep(1000);
+    // Fresh connections, so each request can land on either worker, the replacement included.
+    // A connection the cluster was handing to the worker as it was killed is lost (Node's
+    // round-robin handoff), so requests have a timeout and a few such losses are allowed below.
+    const once = () =>
+      postOnce(s.base).then(
+        (status) => status,
+        () => -1,
+      );
+    const warm = await Promise.all(Array.from({ length: 30 }, once));
+    expect(new Set(warm)).toEqual(new Set([200]));
+    const count = async () => {
+      const text = await (await fetch(`${s.base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      const m = /modelgate_http_requests_total\{method="POST",route="\/invocations",status="200"\} (\d+)/.exec(text);
+      expect(text).toMatch(/^process_start_time_seconds \d+/m);
+      return Number(m?.[1] ?? 0);
+    };
+    const before = await count();
+    expect(before).toBeGreaterThanOrEqual(30);
+    const [victim] = childPids(s.child.pid as number);
+    process.kill(victim, 'SIGKILL');
+    const statuses: number[] = [];
+    const until = Date.now() + 4000;
+    const stream = async () => {
+      while (Date.now() < until) statuses.push(await once());
+    };
+    await Promise.all([stream(), stream(), stream(), stream()]);
+    // Never a 503 'model not loaded yet' from the replacement; at most the requests that were in transit to the killed worker fail.
+    expect(statuses.filter((x) => x === 503)).toEqual([]);
+    expect(statuses.filter((x) => x !== 200).length).toBeLessThanOrEqual(3);
+    expect(statuses.length).toBeGreaterThan(50);
+    expect(await count()).toBeGreaterThanOrEqual(before);
+    expect((await stop(s)).code).toBe(0);
+  }, 90_000);
+
+  it('survives workers killed mid-scrape and while still starting', async () => {
+    const port = await freePort();
+    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', String(port)], '127.0.0.1', port, {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0', MODELGATE_LOG_LEVEL: 'warn' },
+    });
+    // Killed while loading: replaced, not fatal.
+    await sleep(150);
+    for (const pid of childPids(s.child.pid as number)) process.kill(pid, 'SIGKILL');
+    await waitReady(s);
+    await sleep(800);
+    for (let round = 0; round < 3; round++) {
+      const scrapes = Array.from({ length: 20 }, () =>
+        fetch(`${s.base}/metrics`, { signal: AbortSignal.timeout(5000) }).then(
+          (r) => r.status,
+          () => -1,
+        ),
+      );
+      const [victim] = childPids(s.child.pid as number);
+      process.kill(victim, 'SIGKILL');
+      await Promise.all(scrapes);
+      await sleep(1200);
+      expect(s.child.exitCode, s.output()).toBeNull();
+    }
+    await waitReady(s);
+    expect((await fetch(`${s.base}/metrics`)).status).toBe(200);
     expect((await stop(s)).code).toBe(0);
   }, 90_000);
 

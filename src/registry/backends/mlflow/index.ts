@@ -12,6 +12,7 @@
 import { GatewayError, ResourceNotFoundError } from '../../../errors.js';
 import type { MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend, VersionStatus } from '../../backend.js';
 import { parseModelUri } from '../../model-uri.js';
+import { redactUri } from '../../../util/redact.js';
 import { validateAlias, validateModelName } from '../../names.js';
 import {
   type ArtifactLocation,
@@ -138,10 +139,11 @@ export class MlflowRegistry implements RegistryBackend {
   /** Concurrent materialize calls for one version share one download. */
   private readonly inFlight = new Map<string, Promise<MaterializedModel>>();
 
-  constructor(
-    readonly uri: string,
-    options: MlflowRegistryOptions = {},
-  ) {
+  /** The registry URI without its user info: this is what logs, messages and images may show. */
+  readonly uri: string;
+
+  constructor(uri: string, options: MlflowRegistryOptions = {}) {
+    this.uri = redactUri(uri);
     this.http = new MlflowHttp(uri, options);
     this.cacheDir = options.cacheDir ?? defaultCacheDir(process.env);
     this.concurrency = options.concurrency ?? 4;

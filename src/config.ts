@@ -13,8 +13,16 @@ export interface ServeOptions {
   port?: number;
   /** @default '127.0.0.1' (images set 0.0.0.0) */
   host?: string;
-  /** @default 104857600 (100 MiB) */
+  /** Largest request body; bigger ones get 413 before they are read. @default 33554432 (32 MiB) */
   maxBodyBytes?: number;
+  /** Largest response body; a bigger prediction is a 500 that says so (writing it would hold the server). @default 33554432 (32 MiB) */
+  maxResponseBytes?: number;
+  /** Bytes of request bodies held at once (received, decoded or scored); past it new requests get 503. 0 = no budget. @default 67108864 (64 MiB) */
+  maxBodyMemory?: number;
+  /** Bytes per second a request body must keep up after `bodyGraceSeconds`, else 408 (slow-body guard). 0 = no minimum. @default 1024 */
+  minBodyRate?: number;
+  /** Seconds a request body may take before `minBodyRate` applies. @default 5 */
+  bodyGraceSeconds?: number;
   /** onnxruntime intra-op threads per inference. @default 1 */
   intraOpThreads?: number;
   /** Seconds to let in-flight requests finish after SIGTERM. @default 30 */
@@ -39,10 +47,12 @@ export interface ServeOptions {
   maxRows?: number;
   /** Deepest JSON nesting accepted in a body; deeper is a 400. @default 64 */
   maxJsonDepth?: number;
-  /** /invocations requests in progress at once; past it, 503 with Retry-After. 0 = no bound. @default 256 */
+  /** Inferences in progress at once (bodies still arriving do not count); past it, 503 with Retry-After. 0 = no bound. @default 1024 */
   maxInFlight?: number;
   /** Seconds a request may take before a 504 DEADLINE_EXCEEDED (MLflow: 60). @default 60 */
   requestTimeoutSeconds?: number;
+  /** Seconds loading a model version (and scoring its example) may take; one that misses it is a failed load or switch. 0 = none. @default 300 */
+  loadTimeoutSeconds?: number;
   /** Seconds a client has to send all request headers (slowloris guard). @default 10 */
   headersTimeoutSeconds?: number;
   /** Seconds a client has to send a whole request, headers and body. @default 60 */
@@ -91,7 +101,11 @@ export const SERVE_DEFAULTS: Omit<ResolvedServeConfig, 'modelUri'> = {
   registryUri: DEFAULT_REGISTRY_URI,
   port: 8080,
   host: '127.0.0.1',
-  maxBodyBytes: 100 * 1024 * 1024,
+  maxBodyBytes: 32 * 1024 * 1024,
+  maxBodyMemory: 64 * 1024 * 1024,
+  maxResponseBytes: 32 * 1024 * 1024,
+  minBodyRate: 1024,
+  bodyGraceSeconds: 5,
   intraOpThreads: 1,
   drainSeconds: 30,
   logLevel: 'info',
@@ -101,8 +115,9 @@ export const SERVE_DEFAULTS: Omit<ResolvedServeConfig, 'modelUri'> = {
   adminTokens: [],
   maxRows: 100_000,
   maxJsonDepth: 64,
-  maxInFlight: 256,
+  maxInFlight: 1024,
   requestTimeoutSeconds: 60,
+  loadTimeoutSeconds: 300,
   headersTimeoutSeconds: 10,
   bodyTimeoutSeconds: 60,
   shutdownGraceSeconds: 2,
@@ -129,7 +144,26 @@ export const ENV_VARS: readonly { env: string; key: keyof ServeOptions; kind: Ki
   },
   { env: 'MODELGATE_PORT', key: 'port', kind: 'int', doc: 'port to listen on (default 8080)' },
   { env: 'MODELGATE_HOST', key: 'host', kind: 'string', doc: 'address to bind (default 127.0.0.1)' },
-  { env: 'MODELGATE_MAX_BODY_BYTES', key: 'maxBodyBytes', kind: 'int', doc: 'request body limit in bytes (default 100 MiB)' },
+  { env: 'MODELGATE_MAX_BODY_BYTES', key: 'maxBodyBytes', kind: 'int', doc: 'request body limit in bytes (default 32 MiB)' },
+  { env: 'MODELGATE_MAX_RESPONSE_BYTES', key: 'maxResponseBytes', kind: 'int', doc: 'largest response body in bytes (default 32 MiB)' },
+  {
+    env: 'MODELGATE_MAX_BODY_MEMORY',
+    key: 'maxBodyMemory',
+    kind: 'int',
+    doc: 'bytes of request bodies held at once before 503 (default 64 MiB; 0 = no budget)',
+  },
+  {
+    env: 'MODELGATE_MIN_BODY_RATE',
+    key: 'minBodyRate',
+    kind: 'int',
+    doc: 'bytes per second a body must keep up after the grace period, else 408 (default 1024; 0 = off)',
+  },
+  {
+    env: 'MODELGATE_BODY_GRACE_SECONDS',
+    key: 'bodyGraceSeconds',
+    kind: 'number',
+    doc: 'seconds before the minimum body rate applies (default 5)',
+  },
   { env: 'MODELGATE_INTRA_OP_THREADS', key: 'intraOpThreads', kind: 'int', doc: 'runtime threads per inference (default 1)' },
   { env: 'MODELGATE_DRAIN_SECONDS', key: 'drainSeconds', kind: 'int', doc: 'graceful shutdown drain time (default 30)' },
   { env: 'MODELGATE_LOG_LEVEL', key: 'logLevel', kind: 'string', doc: 'trace, debug, info, warn, error (default info)' },
@@ -147,12 +181,23 @@ export const ENV_VARS: readonly { env: string; key: keyof ServeOptions; kind: Ki
   },
   { env: 'MODELGATE_MAX_ROWS', key: 'maxRows', kind: 'int', doc: 'most rows per request (default 100000)' },
   { env: 'MODELGATE_MAX_JSON_DEPTH', key: 'maxJsonDepth', kind: 'int', doc: 'deepest JSON nesting accepted (default 64)' },
-  { env: 'MODELGATE_MAX_IN_FLIGHT', key: 'maxInFlight', kind: 'int', doc: 'requests in progress before 503 (default 256; 0 = no bound)' },
+  {
+    env: 'MODELGATE_MAX_IN_FLIGHT',
+    key: 'maxInFlight',
+    kind: 'int',
+    doc: 'inferences in progress before 503 (default 1024; 0 = no bound)',
+  },
   {
     env: 'MODELGATE_REQUEST_TIMEOUT_SECONDS',
     key: 'requestTimeoutSeconds',
     kind: 'number',
     doc: 'request deadline, then 504 (default 60)',
+  },
+  {
+    env: 'MODELGATE_LOAD_TIMEOUT_SECONDS',
+    key: 'loadTimeoutSeconds',
+    kind: 'number',
+    doc: 'deadline for loading a model version (default 300; 0 = none)',
   },
   {
     env: 'MODELGATE_HEADERS_TIMEOUT_SECONDS',

@@ -106,6 +106,13 @@ export class ModelExecutionError extends GatewayError {
   }
 }
 
+/** A prediction too large to send; not the caller's fault, and nothing in the message is private. */
+export class ResponseTooLargeError extends GatewayError {
+  constructor(limit: number) {
+    super('INTERNAL_ERROR', `The prediction is larger than the response limit of ${limit} bytes.`);
+  }
+}
+
 export class DeadlineExceededError extends GatewayError {
   constructor(seconds?: number) {
     super('DEADLINE_EXCEEDED', seconds === undefined ? 'The request timed out.' : `The request did not finish within ${seconds} s.`);
@@ -124,9 +131,35 @@ export interface ErrorBody {
 }
 
 export function toErrorBody(err: GatewayError, requestId?: string): ErrorBody {
-  const body: ErrorBody = { error_code: err.code, message: err.message };
+  const body: ErrorBody = { error_code: err.code, message: cut(err.message, MAX_MESSAGE_CHARS) };
   if (requestId !== undefined && err.status >= 500) body.request_id = requestId;
   return body;
+}
+
+/** The most of a value any message quotes: a message must not carry the request's data back. */
+const QUOTE_CHARS = 64;
+/** The longest message a client is sent; longer ones (a huge column name, say) are cut. */
+const MAX_MESSAGE_CHARS = 2048;
+
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters)`;
+}
+
+/** A value as Python's repr would show it in a message, cut to a few dozen characters. */
+export function quoteValue(v: unknown): string {
+  let s: string;
+  if (typeof v === 'string') s = `'${v}'`;
+  else if (v === null || v === undefined) s = 'None';
+  else if (typeof v === 'boolean') s = v ? 'True' : 'False';
+  else if (typeof v === 'bigint' || typeof v === 'number') s = String(v);
+  else {
+    try {
+      s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? String(v);
+    } catch {
+      s = Object.prototype.toString.call(v);
+    }
+  }
+  return cut(s, QUOTE_CHARS);
 }
 
 /** Text of an unknown thrown value, for logs. */

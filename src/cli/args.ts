@@ -25,6 +25,12 @@ export function registryUri(flag: string | undefined): string {
   return flag ?? defaultRegistryUri(process.env);
 }
 
+export function secondsFlag(name: string, v: string): number {
+  const n = Number(v.replace(/s$/, ''));
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number of seconds, got '${v}'`);
+  return n;
+}
+
 export function intFlag(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got '${v}'`);

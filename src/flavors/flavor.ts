@@ -8,6 +8,9 @@ import type { ModelInput, ModelOutput, Params } from '../schema/model-io.js';
 import type { ModelSignature } from '../schema/signature.js';
 import type { Logger } from '../util/log.js';
 
+/** The largest prediction a model may return, as JSON text, unless configured otherwise. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
 export interface FlavorLoadOptions {
   /** Threads one inference may use inside the runtime. @default 1 */
   intraOpThreads?: number;
@@ -18,6 +21,8 @@ export interface FlavorLoadOptions {
   jsIsolation?: 'thread' | 'none';
   /** A JS-code model's predict call running longer than this restarts its thread. @default 60000 */
   callTimeoutMs?: number;
+  /** The largest prediction, as JSON text, a model may return. @default 33554432 (32 MiB) */
+  maxResponseBytes?: number;
 }
 
 export interface FlavorLoadContext {
@@ -28,6 +33,8 @@ export interface FlavorLoadContext {
   readonly config: Readonly<Record<string, unknown>>;
   readonly logger: Logger;
   readonly options: FlavorLoadOptions;
+  /** Aborted when the load missed its deadline: a flavour that can stop loading should (the result is discarded anyway). */
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadedModel {

@@ -9,6 +9,7 @@ import { parse, stringify } from 'yaml';
 import { GatewayError } from '../errors.js';
 import { ajv } from '../schema/ajv.js';
 import { type ModelSignature, type SignatureDict, parseSignature } from '../schema/signature.js';
+import { dict } from '../util/dict.js';
 
 export const MLMODEL_FILE = 'MLmodel';
 const MAX_MLMODEL_BYTES = 16 * 1024 * 1024;
@@ -76,7 +77,7 @@ export function parseMLModel(text: string, where = MLMODEL_FILE): MLModel {
     throw new InvalidModelError(`${where} is not a valid MLmodel file: ${ajv.errorsText(validateMLModel.errors, { dataVar: 'MLmodel' })}`);
   }
   const doc = raw as Record<string, unknown>;
-  const flavors: Record<string, Record<string, unknown>> = {};
+  const flavors = dict<Record<string, unknown>>();
   for (const [k, v] of Object.entries(doc.flavors as Record<string, unknown>)) flavors[k] = (v ?? {}) as Record<string, unknown>;
   let signature: ModelSignature | undefined;
   try {

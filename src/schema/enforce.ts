@@ -21,6 +21,7 @@ import {
   shapeSize,
 } from './ndarray.js';
 import { COL_TYPE_DTYPE, type ColSpec, type ColType, type Schema, type TensorSpec, schemaRepr } from './signature.js';
+import { dict } from '../util/dict.js';
 
 function pyList(items: readonly (string | number)[]): string {
   return `[${items.map((i) => (typeof i === 'number' ? String(i) : `'${i}'`)).join(', ')}]`;
@@ -188,7 +189,7 @@ function enforceTensors(input: ModelInput, specs: readonly TensorSpec[], fail: (
   }
   const names = specs.map((s) => s.name as string);
   checkMissing(names, names, available, fail);
-  const out: Record<string, NDArray> = {};
+  const out = dict<NDArray>();
   for (const spec of specs) out[spec.name as string] = checkTensor(get(spec.name as string), spec, fail);
   return { kind: 'tensors', value: out };
 }

@@ -2,7 +2,7 @@
  * A minimal n-dimensional array: a dtype, a shape and flat row-major data. Numeric data lives in
  * typed arrays so it can go to a runtime (onnxruntime, TF.js) without another copy.
  */
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, quoteValue } from '../errors.js';
 
 /** numpy dtype names, as MLflow writes them in `tensor-spec.dtype`. */
 export type DType =
@@ -135,12 +135,7 @@ export function parsePyFloat(s: string): number | undefined {
   return m[1] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
 }
 
-function pyRepr(v: unknown): string {
-  if (typeof v === 'string') return `'${v}'`;
-  if (v === null) return 'None';
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  return JSON.stringify(v) ?? String(v);
-}
+const pyRepr = quoteValue;
 
 function typeName(v: unknown): string {
   if (v === null) return 'NoneType';

@@ -3,7 +3,7 @@
  * validator per model version. Missing params take their defaults; params the signature does not
  * declare are dropped, as MLflow drops them (with a warning in the log).
  */
-import { GatewayError } from '../errors.js';
+import { GatewayError, quoteValue } from '../errors.js';
 import { ajv } from './ajv.js';
 import type { ParamSpec, ParamType } from './signature.js';
 
@@ -38,9 +38,7 @@ export interface ParamsEnforcer {
   resolve(raw: Readonly<Record<string, unknown>> | undefined): { params: Record<string, unknown>; ignored: string[] };
 }
 
-function pyRepr(v: unknown): string {
-  return typeof v === 'string' ? `'${v}'` : JSON.stringify(v);
-}
+const pyRepr = quoteValue;
 
 export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEnforcer {
   if (specs === undefined || specs.length === 0) {
@@ -66,7 +64,7 @@ export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEn
         } else if (value === null) {
           // An explicit null asks for the default.
         } else if (!validate(value)) {
-          invalid.push(`${pyRepr(name)}: 'Value ${JSON.stringify(value)} ${ajv.errorsText(validate.errors, { dataVar: '' }).trim()}'`);
+          invalid.push(`${pyRepr(name)}: 'Value ${quoteValue(value)} ${ajv.errorsText(validate.errors, { dataVar: '' }).trim()}'`);
         } else {
           params[name] = value;
         }

@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js';
 import { pyJson } from '../util/py-json.js';
 import { ajv } from './ajv.js';
 import { type DType, parseDType, pyShape } from './ndarray.js';
+import { dict } from '../util/dict.js';
 
 export type ScalarColType = 'boolean' | 'integer' | 'long' | 'float' | 'double' | 'string' | 'binary' | 'datetime';
 
@@ -141,7 +142,7 @@ function parseColType(raw: Record<string, unknown>): ColType {
   if (t === 'map') return { type: 'map', values: parseColType(raw.values as Record<string, unknown>) };
   if (t === 'any') return { type: 'any' };
   if (t === 'object') {
-    const props: Record<string, ColType & { required: boolean }> = {};
+    const props = dict<ColType & { required: boolean }>();
     for (const [k, v] of Object.entries((raw.properties ?? {}) as Record<string, Record<string, unknown>>)) {
       props[k] = { ...parseColType(v), required: v.required !== false };
     }

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { GatewayError } from '../errors.js';
 import { pyJson } from '../util/py-json.js';
+import { BodyBudget, BodyReader } from './body.js';
 import { type Handler, reply } from './respond.js';
 
 export interface RouteControl {
@@ -42,10 +43,14 @@ export function checkBearer(authorization: string | undefined, tokens: readonly 
   }
 }
 
+/** Admin bodies are a few bytes of JSON; anything big is refused before it is read. */
+const ADMIN_BODY_BYTES = 64 * 1024;
+
 export function mountAdmin(
   deps: AdminDeps,
   mount: { get(path: string, h: Handler): unknown; post(path: string, h: Handler): unknown },
 ): void {
+  const bodies = new BodyReader({ maxBytes: ADMIN_BODY_BYTES, budget: new BodyBudget(0), minBytesPerSecond: 1024, graceSeconds: 5 });
   const authed =
     (h: Handler): Handler =>
     (c: Context) => {
@@ -61,9 +66,10 @@ export function mountAdmin(
   mount.post(
     '/admin/weight',
     authed(async (c) => {
+      const { text } = await bodies.read(c);
       let body: unknown;
       try {
-        body = await c.req.json();
+        body = JSON.parse(text);
       } catch {
         throw new GatewayError('BAD_REQUEST', 'Send a JSON body like {"weight": 25}.');
       }

@@ -8,7 +8,8 @@ import { GatewayError, ModelNotReadyError, isGatewayError, toErrorBody } from '.
 import { type Logger, silentLogger } from '../util/log.js';
 import { pyJson } from '../util/py-json.js';
 import { MODELGATE_VERSION } from '../version.js';
-import { readBodyText, requestHeader } from './body.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../flavors/flavor.js';
+import { BodyBudget, BodyReader, requestHeader } from './body.js';
 import { type Handler, closeConnection, reply } from './respond.js';
 import { type ScoreOptions, type ServableModel, scoreBody } from './dataplane.js';
 import { modelMetadata, scoreInferRequest, v2ErrorBody } from './oip.js';
@@ -26,8 +27,16 @@ export interface AppOptions {
   maxRows?: number;
   /** Deepest JSON nesting accepted. @default 64 */
   maxJsonDepth?: number;
-  /** /invocations in progress at once before new ones get 503; 0 = no bound. @default 256 */
+  /** Inferences in progress at once before new requests get 503 (bodies being received do not count); 0 = no bound. @default 1024 */
   maxInFlight?: number;
+  /** Largest response body; a bigger prediction is a 500 saying so. @default 33554432 (32 MiB) */
+  maxResponseBytes?: number;
+  /** Bytes of request bodies held at once (being received, decoded or scored) before new ones get 503; 0 = no budget. @default 67108864 (64 MiB) */
+  maxBodyMemory?: number;
+  /** Bytes per second a request body must keep up once `bodyGraceSeconds` have passed, else 408; 0 = no minimum. @default 1024 */
+  minBodyRate?: number;
+  /** Seconds a body may take before `minBodyRate` applies. @default 5 */
+  bodyGraceSeconds?: number;
   /** Milliseconds before a request is answered 504 DEADLINE_EXCEEDED; 0 = none. @default 60000 */
   requestTimeoutMs?: number;
   /** Bearer tokens required on /invocations (none: open). @default [] */
@@ -53,6 +62,14 @@ export interface AppDeps {
   metricsText?: () => Promise<{ text: string; contentType: string }>;
 }
 
+const ADMIN_METHODS: Record<string, string> = {
+  '/admin/routes': 'GET, HEAD',
+  '/admin/weight': 'POST',
+  '/admin/promote': 'POST',
+  '/admin/rollback': 'POST',
+  '/admin/refresh': 'POST',
+};
+
 const ROUTE_METHODS: Record<string, string> = {
   '/invocations': 'POST',
   '/ping': 'GET, HEAD',
@@ -63,16 +80,15 @@ const ROUTE_METHODS: Record<string, string> = {
   '/v2/health/live': 'GET, HEAD',
   '/v2/health/ready': 'GET, HEAD',
   '/v2': 'GET, HEAD',
-  '/admin/routes': 'GET, HEAD',
-  '/admin/weight': 'POST',
-  '/admin/promote': 'POST',
-  '/admin/rollback': 'POST',
-  '/admin/refresh': 'POST',
 };
 
 /** The methods a path allows, for 405 answers; V2 model paths carry the model's name. */
-function allowedMethods(path: string): string | undefined {
-  const fixed = ROUTE_METHODS[path];
+function allowedMethods(path: string, admin: boolean): string | undefined {
+  const fixed = Object.hasOwn(ROUTE_METHODS, path)
+    ? ROUTE_METHODS[path]
+    : admin && Object.hasOwn(ADMIN_METHODS, path)
+      ? ADMIN_METHODS[path]
+      : undefined;
   if (fixed !== undefined) return fixed;
   if (/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/.test(path)) return 'POST';
   if (/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?(\/ready)?$/.test(path)) return 'GET, HEAD';
@@ -90,9 +106,19 @@ export function createApp(deps: AppDeps): Hono {
   const logger = deps.logger ?? silentLogger();
   const opts = deps.options ?? {};
   const maxBodyBytes = opts.maxBodyBytes ?? 100 * 1024 * 1024;
-  const maxInFlight = opts.maxInFlight ?? 256;
+  const maxInFlight = opts.maxInFlight ?? 1024;
+  const bodies = new BodyReader({
+    maxBytes: maxBodyBytes,
+    budget: new BodyBudget(opts.maxBodyMemory ?? 64 * 1024 * 1024),
+    minBytesPerSecond: opts.minBodyRate ?? 1024,
+    graceSeconds: opts.bodyGraceSeconds ?? 5,
+  });
   const timeoutMs = opts.requestTimeoutMs ?? 60_000;
-  const scoreLimits = { maxRows: opts.maxRows ?? 100_000, maxJsonDepth: opts.maxJsonDepth ?? 64 };
+  const scoreLimits = {
+    maxRows: opts.maxRows ?? 100_000,
+    maxJsonDepth: opts.maxJsonDepth ?? 64,
+    maxResponseBytes: opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  };
   const authTokens = opts.authTokens ?? [];
   const draining = deps.draining ?? (() => false);
   const deadlines = new Deadlines();
@@ -201,36 +227,50 @@ export function createApp(deps: AppDeps): Hono {
   };
 
   /**
-   * One inference request in any protocol: the in-flight bound, a model lease taken before the
-   * body is read, the deadline, shadow mirroring and the model headers.
+   * One inference request in any protocol: the in-flight bound and the model checked before the
+   * body is read (so an overloaded or unready server refuses at once), the body read without
+   * holding an inference slot or a model version, then the lease, the deadline, shadow mirroring
+   * and the model headers.
    */
   const infer = async (
     c: Context,
     acquire: (header: HeaderLookup) => Lease | undefined,
     scorerFor: (body: string, contentType: string | undefined) => Scorer,
   ): Promise<Response> => {
+    const header = (name: string) => requestHeader(c, name);
+    checkCapacity();
+    const probe = acquire(header);
+    if (probe === undefined) throw new ModelNotReadyError();
+    probe.release();
+    const body = await bodies.read(c);
+    try {
+      const scorer = scorerFor(body.text, header('content-type'));
+      checkCapacity();
+      const lease = acquire(header);
+      if (lease === undefined) throw new ModelNotReadyError();
+      return await inferWith(c, lease, scorer, header);
+    } finally {
+      body.release();
+    }
+  };
+
+  /** 503 when `maxInFlight` inferences are running; the connection closes so an unread body is not parsed as a request. */
+  const checkCapacity = (): void => {
     if (maxInFlight > 0 && active >= maxInFlight) {
-      // Refuse before reading the body; the connection closes so the unread body is not parsed as a request.
       throw new GatewayError(
         'TEMPORARILY_UNAVAILABLE',
         `The server is at its limit of ${maxInFlight} requests in progress; retry shortly.`,
-        {
-          headers: { 'retry-after': '1', connection: 'close' },
-        },
+        { headers: { 'retry-after': '1', connection: 'close' } },
       );
     }
-    const header = (name: string) => requestHeader(c, name);
-    const lease = acquire(header);
-    if (lease === undefined) throw new ModelNotReadyError();
+  };
+
+  const inferWith = async (c: Context, lease: Lease, scorer: Scorer, header: HeaderLookup): Promise<Response> => {
     const { servable } = lease;
     const m = cellsOf(servable);
     const started = performance.now();
     active++;
-    let leaseHeld = true;
     try {
-      const body = await readBodyText(c, maxBodyBytes);
-      const scorer = scorerFor(body, header('content-type'));
-      leaseHeld = false;
       const out = await scoreWithin(lease, scorer, m);
       m.success.inc();
       const shadow = host.shadow?.(header);
@@ -246,7 +286,6 @@ export function createApp(deps: AppDeps): Hono {
       throw err;
     } finally {
       active--;
-      if (leaseHeld) lease.release();
       m.requestDuration.observe((performance.now() - started) / 1000);
     }
   };
@@ -274,7 +313,21 @@ export function createApp(deps: AppDeps): Hono {
   get('/health', live, health);
   get('/v2/health/live', () => reply(200, '{"live": true}'), health);
 
-  const readiness = () => reply(host.isReady() ? 200 : 503, pyJson({ ready: host.isReady(), ...host.status() }));
+  // With authentication on, the details (model URIs, alias names, error text) are for token holders only.
+  const readiness = (c: Context) => {
+    const ready = host.isReady();
+    const status = host.status();
+    const detailed = authTokens.length === 0 || hasToken(c);
+    return reply(ready ? 200 : 503, pyJson(detailed ? { ready, ...status } : { ready, state: status.state }));
+  };
+  const hasToken = (c: Context) => {
+    try {
+      checkBearer(requestHeader(c, 'authorization'), authTokens, 'This endpoint');
+      return true;
+    } catch {
+      return false;
+    }
+  };
   get('/ready', readiness, health);
   get('/v2/health/ready', readiness, health);
 
@@ -396,7 +449,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.notFound(
     route('unmatched', 'ANY', (c) => {
-      const allowed = allowedMethods(c.req.path);
+      const allowed = allowedMethods(c.req.path, deps.admin !== undefined);
       if (allowed !== undefined) {
         throw new GatewayError('BAD_REQUEST', `Method ${c.req.method} is not allowed on ${c.req.path}; use ${allowed}.`, {
           status: 405,

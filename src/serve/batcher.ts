@@ -14,10 +14,11 @@
  *   batch is answered request by request and the model is not batched again.
  */
 import type { LoadedModel } from '../flavors/flavor.js';
-import type { DataFrame, ModelInput, ModelOutput, Params } from '../schema/model-io.js';
+import { type DataFrame, type ModelInput, type ModelOutput, type Params, decodedOutput } from '../schema/model-io.js';
 import { type NDArray, type TensorData, shapeSize } from '../schema/ndarray.js';
 import type { Logger } from '../util/log.js';
 import { DeadlineExceededError } from '../errors.js';
+import { dict } from '../util/dict.js';
 
 export interface BatchOptions {
   maxBatchSize: number;
@@ -107,7 +108,7 @@ function concatInputs(items: readonly Item[]): ModelInput {
     case 'tensor':
       return { kind: 'tensor', value: concatArrays(items.map((i) => (i.input as typeof first).value)) };
     case 'tensors': {
-      const value: Record<string, NDArray> = {};
+      const value = dict<NDArray>();
       for (const k in first.value) value[k] = concatArrays(items.map((i) => (i.input as typeof first).value[k]));
       return { kind: 'tensors', value };
     }
@@ -136,7 +137,8 @@ function sliceArray(a: NDArray, from: number, rows: number): NDArray {
 }
 
 /** Splits a batch's output back per request; undefined if some output is not one row per input row. */
-function splitOutput(out: ModelOutput, sizes: readonly number[], total: number): ModelOutput[] | undefined {
+function splitOutput(result: ModelOutput, sizes: readonly number[], total: number): ModelOutput[] | undefined {
+  const out = decodedOutput(result);
   const each = <T>(f: (from: number, rows: number) => T): T[] => {
     let from = 0;
     return sizes.map((rows) => {

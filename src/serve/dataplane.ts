@@ -4,14 +4,25 @@
  * `predict` CLI and registration-time validation all go through here, so they agree exactly.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DeadlineExceededError, GatewayError, InvalidInputError, ModelExecutionError, describeError, isGatewayError } from '../errors.js';
+import { pathInside } from '../flavors/paths.js';
+import { parseJsonText } from '../util/json-parse.js';
+import {
+  DeadlineExceededError,
+  GatewayError,
+  InvalidInputError,
+  ModelExecutionError,
+  describeError,
+  isGatewayError,
+  ResponseTooLargeError,
+  quoteValue,
+} from '../errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../flavors/flavor.js';
 import type { FlavorLoadOptions, LoadedModel } from '../flavors/index.js';
 import type { ModelDir } from '../model/model-dir.js';
 import { type SchemaEnforcer, compileEnforcer } from '../schema/enforce.js';
-import type { ModelInput, ModelOutput } from '../schema/model-io.js';
+import { type ModelInput, type ModelOutput, objectColumn } from '../schema/model-io.js';
 import { type ParamsEnforcer, compileParams } from '../schema/params.js';
-import type { ModelSignature } from '../schema/signature.js';
+import { type ModelSignature, schemaRepr } from '../schema/signature.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { type DecodedRequest, codecFor } from './codecs/index.js';
 import { type BatchObserver, type BatchOptions, Batcher } from './batcher.js';
@@ -76,18 +87,26 @@ export interface LoadOptions {
   batchObserver?: (ref: ModelRef) => BatchObserver;
   /** Score the input example once after loading (fails the load if it does not score). @default true */
   warmup?: boolean;
+  /** Milliseconds the load and warm-up may take; 0 = no deadline. @default 300000 */
+  loadTimeoutMs?: number;
 }
 
 /** The serving example MLflow wrote, or one built from `input_example.json` as MLflow would build it. */
 export async function readServingExample(md: ModelDir): Promise<ServingExample | undefined> {
   const info = md.mlmodel.inputExample;
   const json = (body: string): ServingExample => ({ contentType: 'application/json', body });
-  const read = (p: string) => readFile(join(md.path, p), 'utf8');
-  if (info?.servingInputPath) return json(await read(info.servingInputPath));
+  const read = (p: string, what: string) => readFile(pathInside(md.path, md.path, p, what), 'utf8');
+  if (info?.servingInputPath) return json(await read(info.servingInputPath, 'The serving input example'));
   if (info?.artifactPath) {
-    const text = await read(info.artifactPath);
+    const text = await read(info.artifactPath, 'The input example');
     if (info.type === 'dataframe') return json(`{"dataframe_split": ${text}}`);
-    const parsed = JSON.parse(text) as unknown;
+    let parsed: unknown;
+    try {
+      parsed = parseJsonText(text);
+    } catch (err) {
+      // The parser's message names a position, never the file's text.
+      throw new GatewayError('INVALID_PARAMETER_VALUE', `The input example ${info.artifactPath} is not valid JSON: ${describeError(err)}`);
+    }
     // An example saved with params is already {"inputs": …, "params": …}.
     if (typeof parsed === 'object' && parsed !== null && 'inputs' in parsed) return json(text);
     return json(`{"inputs": ${text}}`);
@@ -95,13 +114,48 @@ export async function readServingExample(md: ModelDir): Promise<ServingExample |
   return undefined;
 }
 
-export async function loadServable(md: ModelDir, ref: ModelRef, options: LoadOptions = {}): Promise<ServableModel> {
+/** A load (and warm-up) that has not finished by then fails, so one hung model cannot stall alias following or registration. */
+export const DEFAULT_LOAD_TIMEOUT_MS = 300_000;
+
+/**
+ * Loads a model directory and scores its serving example, within the load deadline. A load that
+ * misses it is told to stop (flavours that can, like a JS model's thread, do) and is unloaded
+ * if it ever finishes.
+ */
+export function loadServable(md: ModelDir, ref: ModelRef, options: LoadOptions = {}): Promise<ServableModel> {
+  const timeoutMs = options.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+  const abort = new AbortController();
+  const work = loadAndWarm(md, ref, options, abort.signal);
+  if (timeoutMs <= 0) return work;
+  return new Promise<ServableModel>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      abort.abort();
+      void work.then((s) => s.model.unload()).catch(() => undefined);
+      reject(
+        new GatewayError('DEADLINE_EXCEEDED', `Loading ${ref.name} version ${ref.version} did not finish within ${timeoutMs / 1000} s.`),
+      );
+    }, timeoutMs);
+    timer.unref();
+    work.then(
+      (s) => {
+        clearTimeout(timer);
+        resolve(s);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+async function loadAndWarm(md: ModelDir, ref: ModelRef, options: LoadOptions, signal: AbortSignal): Promise<ServableModel> {
   const logger = options.logger ?? silentLogger();
   const started = process.hrtime.bigint();
   const config = md.mlmodel.flavors[md.flavor.name] ?? {};
   let model: LoadedModel;
   try {
-    model = await md.flavor.load({ dir: md.path, mlmodel: md.mlmodel, config, logger, options: options.flavor ?? {} });
+    model = await md.flavor.load({ dir: md.path, mlmodel: md.mlmodel, config, logger, options: options.flavor ?? {}, signal });
   } catch (err) {
     if (isGatewayError(err)) throw err;
     throw new GatewayError('INVALID_PARAMETER_VALUE', `The ${md.flavor.name} flavour cannot load the model: ${describeError(err)}`, {
@@ -160,6 +214,8 @@ export interface ScoreOptions {
   maxJsonDepth?: number;
   /** performance.now() time after which work that has not started is not started. */
   deadline?: number;
+  /** The largest response body, in bytes. @default 33554432 (32 MiB) */
+  maxResponseBytes?: number;
 }
 
 function rowsOf(input: ModelInput): number {
@@ -178,13 +234,34 @@ function rowsOf(input: ModelInput): number {
   }
 }
 
+/**
+ * The input checked against the signature. An LLM-style body (`messages`, `prompt`, `input`) goes
+ * to the model as it is, but only if it satisfies a column signature as a one-row table, as
+ * MLflow's schema enforcement checks it; a tensor signature cannot take it.
+ */
+function enforceInput(enforcer: SchemaEnforcer, input: ModelInput): ModelInput {
+  if (input.kind !== 'json') return enforcer.enforce(input);
+  const body = input.value as Record<string, unknown>;
+  const keys = Object.keys(body);
+  if (enforcer.schema.kind === 'columns') {
+    enforcer.enforce({ kind: 'dataframe', value: { columns: keys, values: keys.map((k) => objectColumn([body[k]])), rows: 1 } });
+    return input;
+  }
+  throw new GatewayError(
+    'INVALID_PARAMETER_VALUE',
+    `This model's input signature is ${schemaRepr(enforcer.schema)}; the body is an LLM-style request (keys ${keys
+      .slice(0, 10)
+      .map((k) => quoteValue(k))
+      .join(', ')}), which a tensor signature cannot take. Send 'inputs' or 'instances'.`,
+  );
+}
+
 /** Runs enforcement, params and the model on a decoded request; returns the model's output. */
 export async function predictDecoded(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<ModelOutput> {
   const maxRows = options.maxRows ?? 100_000;
   const rows = rowsOf(request.input);
   if (rows > maxRows) throw new InvalidInputError(`The request has ${rows} rows; the limit is ${maxRows}.`);
-  const input: ModelInput =
-    servable.enforcer !== undefined && request.input.kind !== 'json' ? servable.enforcer.enforce(request.input) : request.input;
+  const input: ModelInput = servable.enforcer === undefined ? request.input : enforceInput(servable.enforcer, request.input);
   const { params, ignored } = servable.params.resolve(request.params);
   if (ignored.length > 0) {
     options.logger?.warn({ model: servable.ref.name, params: ignored }, 'params not declared in the model signature were ignored');
@@ -200,8 +277,41 @@ export async function predictDecoded(servable: ServableModel, request: DecodedRe
     return output;
   } catch (err) {
     if (isGatewayError(err) && (err.status < 500 || err instanceof DeadlineExceededError)) throw err;
+    // A JS model's thread measured its result against the limit.
+    if (err instanceof Error && err.name === 'ResponseTooLargeError') throw new ResponseTooLargeError(responseLimit(options));
     throw new ModelExecutionError(err);
   }
+}
+
+const responseLimit = (options: ScoreOptions) => options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+
+/** Elements in an output's arrays: each takes at least three characters of JSON (a digit and ", "). */
+function elementsOf(output: ModelOutput): number {
+  switch (output.kind) {
+    case 'tensor':
+      return output.value.data.length;
+    case 'tensors': {
+      let n = 0;
+      for (const k in output.value) n += output.value[k].data.length;
+      return n;
+    }
+    case 'dataframe':
+      return output.value.values.reduce((n, v) => n + v.data.length, 0);
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Encodes an output within the response limit: one that could not fit is refused before any text
+ * is written (writing it would hold the event loop), one that turned out too long after.
+ */
+export function encodeWithin(output: ModelOutput, options: ScoreOptions, encode: () => string): string {
+  const limit = responseLimit(options);
+  if (elementsOf(output) * 3 > limit) throw new ResponseTooLargeError(limit);
+  const text = encodeOutput(encode);
+  if (text.length > limit) throw new ResponseTooLargeError(limit);
+  return text;
 }
 
 /** Encodes a model's output; an output that cannot be encoded is the model's failure (500), not the caller's. */
@@ -217,7 +327,7 @@ export function encodeOutput<T>(encode: () => T): T {
 /** {@link predictDecoded}, answered as MLflow's `{"predictions": …}` JSON text. */
 export async function score(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<string> {
   const output = await predictDecoded(servable, request, options);
-  return encodeOutput(() => encodePredictions(output, request.unwrapped));
+  return encodeWithin(output, options, () => encodePredictions(output, request.unwrapped));
 }
 
 /** Decodes a body by its content type (MLflow's rules) and scores it. */

@@ -5,14 +5,15 @@
  * both protocols validate and predict identically.
  */
 import { type GatewayError, InvalidInputError } from '../errors.js';
-import type { DataFrame, ModelInput, ModelOutput } from '../schema/model-io.js';
+import { type DataFrame, type ModelInput, type ModelOutput, decodedOutput } from '../schema/model-io.js';
 import { type DType, type NDArray, fromNested, inferDType, reshape, shapeSize } from '../schema/ndarray.js';
 import { ajv } from '../schema/ajv.js';
 import { COL_TYPE_DTYPE, type ModelSignature, type Schema } from '../schema/signature.js';
 import { ndarrayToPyJson, pyJson, pyString } from '../util/py-json.js';
 import { type DecodeLimits, type DecodedRequest, parseJsonBody } from './codecs/index.js';
 import { typedFrame } from './codecs/frame-cast.js';
-import { type ModelRef, type ScoreOptions, type ServableModel, decoding, encodeOutput, predictDecoded } from './dataplane.js';
+import { type ModelRef, type ScoreOptions, type ServableModel, decoding, encodeWithin, predictDecoded } from './dataplane.js';
+import { dict } from '../util/dict.js';
 
 const DATATYPE_DTYPE: Readonly<Record<string, DType>> = {
   BOOL: 'bool',
@@ -165,7 +166,7 @@ function toModelInput(tensors: readonly V2Tensor[], schema: Schema | undefined):
     if (tensors.length !== 1) throw new InvalidInputError(`This model takes one unnamed tensor; the request has ${tensors.length} inputs.`);
     return { kind: 'tensor', value: toArray(tensors[0]) };
   }
-  const value: Record<string, NDArray> = {};
+  const value = dict<NDArray>();
   for (const t of tensors) value[t.name] = toArray(t);
   return { kind: 'tensors', value };
 }
@@ -209,7 +210,8 @@ function jsonTensor(name: string, value: unknown): [string, NDArray] {
 }
 
 /** A model's output as named V2 tensors. */
-function outputTensors(output: ModelOutput, signature: ModelSignature | undefined): [string, NDArray][] {
+function outputTensors(encoded: ModelOutput, signature: ModelSignature | undefined): [string, NDArray][] {
+  const output = decodedOutput(encoded);
   switch (output.kind) {
     case 'tensor':
       return [[firstOutputName(signature), output.value]];
@@ -249,6 +251,7 @@ export function encodeInferResponse(output: ModelOutput, ctx: InferResponseConte
     ([name, a]) =>
       `{"name": ${pyString(name)}, "datatype": "${v2Datatype(a.dtype)}", "shape": [${a.shape.join(', ')}], "data": ${ndarrayToPyJson(
         reshape(a, [shapeSize(a.shape)]),
+        true,
       )}}`,
   );
   const id = ctx.id === undefined ? '' : `, "id": ${pyString(ctx.id)}`;
@@ -302,5 +305,5 @@ export async function scoreInferRequest(servable: ServableModel, body: string, o
   const request = decoding(() => decodeInferRequest(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64 }));
   const output = await predictDecoded(servable, request.decoded, options);
   const ctx = { ref: servable.ref, signature: servable.signature, id: request.id, outputs: request.outputs };
-  return encodeOutput(() => encodeInferResponse(output, ctx));
+  return encodeWithin(output, options, () => encodeInferResponse(output, ctx));
 }

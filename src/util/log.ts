@@ -21,3 +21,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * The error to put in a log line's `err`: the innermost cause, whose stack shows where things
+ * went wrong. Our own wrappers already quote their cause's message, and pino appends every
+ * cause's message again, so logging a wrapper would repeat the reason.
+ */
+export function errorForLog(err: unknown): unknown {
+  let e = err;
+  for (let i = 0; i < 8 && e instanceof Error && e.cause !== undefined; i++) e = e.cause;
+  return e;
+}

@@ -81,14 +81,16 @@ const fmtBig = (v: unknown): string => {
   return Number.isSafeInteger(n) ? String(n) : String(v);
 };
 const fmtFloat = (v: unknown): string => pyFloat(v as number);
+/** Strict JSON has no NaN or Infinity: they become null, as orjson (MLServer) and JSON.stringify write them. */
+const fmtFloatStrict = (v: unknown): string => (Number.isFinite(v) ? pyFloat(v as number) : 'null');
 
 /** The element formatter for a dtype: floats always carry a decimal point, as Python prints them. */
-function formatterFor(dtype: NDArray['dtype']): (v: unknown) => string {
+function formatterFor(dtype: NDArray['dtype'], strict = false): (v: unknown) => string {
   switch (dtype) {
     case 'float16':
     case 'float32':
     case 'float64':
-      return fmtFloat;
+      return strict ? fmtFloatStrict : fmtFloat;
     case 'bool':
       return fmtBool;
     case 'int64':
@@ -130,9 +132,12 @@ function nestedToPyJson(
   return `${s}]`;
 }
 
-/** `ndarray.tolist()` written as Python would. */
-export function ndarrayToPyJson(a: NDArray): string {
-  const fmt = formatterFor(a.dtype);
+/**
+ * `ndarray.tolist()` written as Python would. `strict` writes non-finite floats as null, for
+ * protocols whose clients parse strict JSON (V2); MLflow's own answers keep Python's NaN.
+ */
+export function ndarrayToPyJson(a: NDArray, strict = false): string {
+  const fmt = formatterFor(a.dtype, strict);
   const d = a.data as ArrayLike<unknown>;
   if (a.shape.length === 0) return fmt(d[0]);
   return nestedToPyJson(d, a.shape, 0, 0, fmt);

@@ -18,7 +18,7 @@ const tensorSpec = (named: boolean) =>
   fc.record({
     type: fc.constant('tensor'),
     'tensor-spec': fc.record({ dtype: fc.constantFrom(...DTYPES), shape: fc.array(dim, { minLength: 0, maxLength: 3 }) }),
-    ...(named ? { name: fc.constantFrom('a', 'b', 'x', 'input') } : {}),
+    ...(named ? { name: fc.constantFrom('a', 'b', 'x', 'input', '__proto__', 'constructor') } : {}),
   });
 const colType = fc.oneof(
   fc.constantFrom(...COL_TYPES).map((type) => ({ type })),
@@ -28,7 +28,7 @@ const colType = fc.oneof(
   fc.constant({ type: 'any' }),
 );
 const colSpec = (named: boolean) =>
-  fc.tuple(colType, fc.boolean(), fc.constantFrom('a', 'b', 'x', 'sepal_length')).map(([t, req, name]) => ({
+  fc.tuple(colType, fc.boolean(), fc.constantFrom('a', 'b', 'x', 'sepal_length', '__proto__', 'prompt')).map(([t, req, name]) => ({
     ...t,
     required: named ? req : true,
     ...(named ? { name } : {}),
@@ -61,7 +61,10 @@ const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     { depthSize: 'small', withCrossShrink: true },
     scalar,
     fc.array(tie('v'), { maxLength: 4 }),
-    fc.dictionary(fc.constantFrom('a', 'b', 'x', 'p', 'sepal_length', '0'), tie('v'), { maxKeys: 3 }),
+    // Keys a plain object treats specially are ordinary names in a request.
+    fc.dictionary(fc.constantFrom('a', 'b', 'x', 'p', 'sepal_length', '0', '__proto__', 'constructor', 'toString'), tie('v'), {
+      maxKeys: 3,
+    }),
   ),
 })).v;
 
@@ -78,17 +81,30 @@ const body = fc.oneof(
       {
         inputs: value,
         instances: value,
-        dataframe_split: fc.oneof(value, fc.record({ columns: fc.array(fc.constantFrom('a', 'b', 'x'), { maxLength: 3 }), data: value })),
+        dataframe_split: fc.oneof(
+          value,
+          fc.record({ columns: fc.array(fc.constantFrom('a', 'b', 'x', '__proto__'), { maxLength: 3 }), data: value }),
+        ),
         dataframe_records: value,
         params: value,
         signature_name: value,
         messages: value,
+        prompt: value,
+        input: value,
         other: value,
       },
       { requiredKeys: [] },
     )
     .map(toJson),
   value.map(toJson),
+  // Keys JSON.stringify cannot write from an object literal, and LLM-style bodies.
+  fc
+    .tuple(
+      fc.constantFrom('__proto__', 'constructor', 'prompt', 'input', 'messages'),
+      fc.constantFrom('inputs', 'instances', 'dataframe_records', ''),
+      value,
+    )
+    .map(([k, fmt, v]) => `{"${k}": ${toJson(v)}${fmt === '' ? '' : `, "${fmt}": ${toJson(v)}`}}`),
   fc.string({ maxLength: 60 }),
   fc.string({ unit: 'binary', maxLength: 60 }),
   fc.constantFrom(
@@ -121,7 +137,7 @@ const contentType = fc.oneof(
 const V2_DATATYPES = ['BOOL', 'UINT8', 'INT8', 'INT32', 'INT64', 'UINT64', 'FP16', 'FP32', 'FP64', 'BYTES', 'BF16', '', 'fp32'];
 const v2Tensor = fc.record(
   {
-    name: fc.oneof(fc.constantFrom('a', 'b', 'x', 'input', 'sepal_length', ''), value),
+    name: fc.oneof(fc.constantFrom('a', 'b', 'x', 'input', 'sepal_length', '', '__proto__', 'constructor'), value),
     shape: fc.oneof(fc.array(fc.integer({ min: -1, max: 4 }), { maxLength: 3 }), value),
     datatype: fc.oneof(fc.constantFrom(...V2_DATATYPES), value),
     data: value,
@@ -134,7 +150,7 @@ const v2Consistent = fc
   .tuple(
     fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
     fc.constantFrom(...V2_DATATYPES),
-    fc.constantFrom('a', 'b', 'x', 'input'),
+    fc.constantFrom('a', 'b', 'x', 'input', '__proto__'),
   )
   .chain(([shape, datatype, name]) => {
     const n = shape.reduce((a, b) => a * b, 1);

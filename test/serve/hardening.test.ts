@@ -135,18 +135,16 @@ describe('limits', () => {
 
 describe('overload and timeouts', () => {
   it('answers 503 with Retry-After past the in-flight bound instead of queueing', async () => {
-    const s = await irisServer({ maxInFlight: 2 });
-    // Two requests that send their headers and never finish their bodies hold both slots.
-    const holders = [0, 1].map(() =>
-      raw(s.port, ['POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"in'], 1500),
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    const res = await post(s.base, '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}');
+    const s = await appServer({ kind: 'slow', ms: 600 }, { maxInFlight: 2 });
+    // Two inferences in progress hold both slots.
+    const holders = [0, 1].map(() => post(s.base, '{"inputs": [[1, 2]]}'));
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await post(s.base, '{"inputs": [[1, 2]]}');
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(await res.json()).toMatchObject({ error_code: 'TEMPORARILY_UNAVAILABLE' });
-    await Promise.all(holders);
-    expect((await post(s.base, '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}')).status).toBe(200);
+    expect((await Promise.all(holders)).map((r) => r.status)).toEqual([200, 200]);
+    expect((await post(s.base, '{"inputs": [[1, 2]]}')).status).toBe(200);
   });
 
   it('answers 504 DEADLINE_EXCEEDED as JSON when the model takes longer than the timeout, and counts it', async () => {
@@ -167,7 +165,8 @@ describe('overload and timeouts', () => {
       ...s,
       model: { ...s.model, predict: async (...a: Parameters<typeof s.model.predict>) => (calls++, s.model.predict(...a)) },
     };
-    const request = { input: { kind: 'json' as const, value: 1 }, params: undefined, unwrapped: false };
+    const input = { kind: 'tensor' as const, value: { dtype: 'float32' as const, shape: [1, 2], data: new Float32Array([1, 2]) } };
+    const request = { input, params: undefined, unwrapped: false };
     await expect(score(counting, request, { deadline: performance.now() - 1 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     expect(calls).toBe(0);
   });

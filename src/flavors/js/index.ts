@@ -16,13 +16,15 @@ import { GatewayError } from '../../errors.js';
 import type { ModelInput, ModelOutput, Params } from '../../schema/model-io.js';
 import { type ModelSignature, schemaToJson } from '../../schema/signature.js';
 import type { Logger } from '../../util/log.js';
-import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, type Flavor, type FlavorLoadContext, type LoadedModel } from '../flavor.js';
 import { pathInside } from '../paths.js';
 import type { JsLoadPlan } from './instantiate.js';
-import { inputToPlain, outputFromPlain } from './plain.js';
+import { encodeJsResult } from './encode.js';
+import { inputToPlain } from './plain.js';
 import { ThreadedJsModel, instantiateHere } from './thread.js';
 
-export { UnserializableOutputError, frameToRecords, inputToPlain, ndarrayToPlain, outputFromPlain } from './plain.js';
+export { encodeJsResult } from './encode.js';
+export { frameToRecords, inputToPlain, ndarrayToPlain } from './plain.js';
 
 /** The signature as MLflow writes it in MLmodel (each part a list of spec objects). */
 export interface JsModelSignature {
@@ -78,6 +80,7 @@ class JsLoadedModel implements LoadedModel {
     private readonly impl: JsModel,
     readonly signature: ModelSignature | undefined,
     module: string,
+    private readonly maxResponseBytes: number,
   ) {
     this.info = { runtime: 'node', runtimeVersion: process.versions.node, module, isolation: 'none' };
   }
@@ -85,7 +88,7 @@ class JsLoadedModel implements LoadedModel {
   async predict(input: ModelInput, params: Params): Promise<ModelOutput> {
     // Errors thrown here are the model's: the dataplane turns them into a 500 with a request id.
     const out: unknown = await this.impl.predict(inputToPlain(input), params);
-    return outputFromPlain(out);
+    return { kind: 'encoded', text: encodeJsResult(out, this.maxResponseBytes) };
   }
 
   async unload(): Promise<void> {
@@ -130,6 +133,7 @@ export const jsFlavor: Flavor = {
       .update(await readFile(modulePath))
       .digest('hex');
     const signature = ctx.mlmodel.signature;
+    const maxResponseBytes = ctx.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const plan: JsLoadPlan = {
       moduleUrl: `${pathToFileURL(modulePath).href}?sha256=${digest}`,
       moduleName: config.module,
@@ -139,9 +143,14 @@ export const jsFlavor: Flavor = {
       modelDir: ctx.dir,
     };
     if ((ctx.options.jsIsolation ?? 'thread') === 'thread') {
-      return ThreadedJsModel.start(plan, signature, { callTimeoutMs: ctx.options.callTimeoutMs ?? 60_000, logger: ctx.logger });
+      return ThreadedJsModel.start(
+        plan,
+        signature,
+        { callTimeoutMs: ctx.options.callTimeoutMs ?? 60_000, maxResponseBytes, logger: ctx.logger },
+        ctx.signal,
+      );
     }
     const impl = await instantiateHere(plan, ctx.logger.child({ model_code: true }));
-    return new JsLoadedModel(impl, signature, config.module);
+    return new JsLoadedModel(impl, signature, config.module, maxResponseBytes);
   },
 };

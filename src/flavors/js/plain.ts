@@ -5,11 +5,11 @@
  * nested arrays, a DataFrame an array of row objects (`df.to_dict('records')`), an LLM-style body
  * the parsed JSON itself. Booleans are booleans; int64 values are numbers, or BigInts beyond 2^53.
  *
- * Out: any JSON-like value (arrays, plain objects, strings, numbers, booleans, null, BigInts,
- * typed arrays, Dates as ISO strings) becomes `{"predictions": value}`.
+ * Out: see encode.ts.
  */
-import type { DataFrame, ModelInput, ModelOutput } from '../../schema/model-io.js';
+import type { DataFrame, ModelInput } from '../../schema/model-io.js';
 import type { NDArray } from '../../schema/ndarray.js';
+import { setOwn } from '../../util/dict.js';
 
 type Convert = (v: unknown) => unknown;
 
@@ -62,7 +62,7 @@ export function frameToRecords(df: DataFrame): Record<string, unknown>[] {
   const rows = new Array<Record<string, unknown>>(df.rows);
   for (let r = 0; r < df.rows; r++) {
     const row: Record<string, unknown> = {};
-    for (let c = 0; c < keys.length; c++) row[keys[c]] = cells[c](r);
+    for (let c = 0; c < keys.length; c++) setOwn(row, keys[c], cells[c](r));
     rows[r] = row;
   }
   return rows;
@@ -74,7 +74,7 @@ export function inputToPlain(input: ModelInput): unknown {
       return ndarrayToPlain(input.value);
     case 'tensors': {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(input.value)) out[k] = ndarrayToPlain(v);
+      for (const [k, v] of Object.entries(input.value)) setOwn(out, k, ndarrayToPlain(v));
       return out;
     }
     case 'dataframe':
@@ -82,61 +82,4 @@ export function inputToPlain(input: ModelInput): unknown {
     case 'json':
       return input.value;
   }
-}
-
-export class UnserializableOutputError extends Error {
-  constructor(path: string, what: string) {
-    super(`predict returned ${what} at ${path}, which cannot be sent as JSON`);
-    this.name = 'UnserializableOutputError';
-  }
-}
-
-const MAX_DEPTH = 256;
-
-/** Checks and copies a returned value into plain JSON-like data (what `JSON.stringify` would keep). */
-function plain(v: unknown, path: string, seen: Set<object>, depth: number): unknown {
-  switch (typeof v) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return v;
-    case 'undefined':
-      return null;
-    case 'function':
-      throw new UnserializableOutputError(path, 'a function');
-    case 'symbol':
-      throw new UnserializableOutputError(path, 'a symbol');
-  }
-  if (v === null) return null;
-  const obj = v as object;
-  if (depth > MAX_DEPTH) throw new UnserializableOutputError(path, `data nested more than ${MAX_DEPTH} levels deep`);
-  if (seen.has(obj)) throw new UnserializableOutputError(path, 'a circular reference');
-  if (ArrayBuffer.isView(obj) && !(obj instanceof DataView)) return Array.from(obj as unknown as ArrayLike<unknown>);
-  if (obj instanceof Date) return obj.toISOString();
-  seen.add(obj);
-  try {
-    if (Array.isArray(obj)) return obj.map((x, i) => plain(x, `${path}[${i}]`, seen, depth + 1));
-    if (obj instanceof Map) {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of obj) out[String(k)] = plain(x, `${path}.${String(k)}`, seen, depth + 1);
-      return out;
-    }
-    if (obj instanceof Set) return [...obj].map((x, i) => plain(x, `${path}[${i}]`, seen, depth + 1));
-    const toJSON = (obj as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return plain(toJSON.call(obj), path, seen, depth + 1);
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(obj)) {
-      if (x === undefined) continue; // as JSON.stringify does; a function or symbol is an error instead of vanishing
-      out[k] = plain(x, `${path}.${k}`, seen, depth + 1);
-    }
-    return out;
-  } finally {
-    seen.delete(obj);
-  }
-}
-
-export function outputFromPlain(value: unknown): ModelOutput {
-  if (value === undefined) throw new UnserializableOutputError('the top level', 'undefined');
-  return { kind: 'json', value: plain(value, '$', new Set(), 0) };
 }

@@ -16,7 +16,8 @@ import type { ModelSignature } from '../../schema/signature.js';
 import type { Logger } from '../../util/log.js';
 import type { LoadedModel } from '../flavor.js';
 import { type ImportModule, type JsLoadPlan, instantiate } from './instantiate.js';
-import { inputToPlain, outputFromPlain } from './plain.js';
+import { encodeJsResult } from './encode.js';
+import { inputToPlain } from './plain.js';
 
 interface SerializedError {
   name: string;
@@ -27,7 +28,7 @@ interface SerializedError {
 type FromThread =
   | { type: 'ready' }
   | { type: 'load-error'; error: SerializedError }
-  | { type: 'result'; id: number; value: unknown }
+  | { type: 'result'; id: number; text: string }
   | { type: 'error'; id: number; error: SerializedError }
   | { type: 'log'; level: string; bindings: Record<string, unknown>; args: unknown[] }
   | { type: 'unloaded' };
@@ -35,8 +36,14 @@ type FromThread =
 type ToThread = { type: 'predict'; id: number; input: unknown; params: Params } | { type: 'unload' };
 
 /** The thread's main function. Self-contained: it is started from its source text. */
-function threadMain(require: (id: string) => unknown, importModule: ImportModule, instantiateFn: typeof instantiate): void {
+function threadMain(
+  require: (id: string) => unknown,
+  importModule: ImportModule,
+  instantiateFn: typeof instantiate,
+  encode: typeof encodeJsResult,
+): void {
   const { parentPort, workerData } = require('node:worker_threads') as typeof workerThreads;
+  const { plan, maxResponseBytes } = workerData as { plan: JsLoadPlan; maxResponseBytes: number };
   const port = parentPort!;
   const post = (m: FromThread) => port.postMessage(m);
   const serialize = (e: unknown): SerializedError =>
@@ -55,18 +62,6 @@ function threadMain(require: (id: string) => unknown, importModule: ImportModule
     }
     return l;
   };
-  const uncloneable = (v: unknown, path: string, seen: Set<object>): string | undefined => {
-    if (typeof v === 'function') return `a function at ${path}`;
-    if (typeof v === 'symbol') return `a symbol at ${path}`;
-    if (v === null || typeof v !== 'object' || seen.has(v)) return undefined;
-    seen.add(v);
-    const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
-    for (const [k, x] of entries) {
-      const found = uncloneable(x, Array.isArray(v) ? `${path}[${String(k)}]` : `${path}.${String(k)}`, seen);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  };
   let impl: { predict(input: unknown, params: unknown): unknown; unload?(): unknown } | undefined;
   port.on('message', (m: ToThread) => {
     if (m.type === 'unload') {
@@ -76,26 +71,17 @@ function threadMain(require: (id: string) => unknown, importModule: ImportModule
         .finally(() => post({ type: 'unloaded' }));
       return;
     }
+    // The result is written as JSON here, so however large it is, the server's thread only
+    // receives one string.
     Promise.resolve()
       .then(() => impl!.predict(m.input, m.params))
+      .then((value) => encode(value, maxResponseBytes))
       .then(
-        (value) => {
-          try {
-            post({ type: 'result', id: m.id, value });
-          } catch {
-            // Structured clone refused it: name the function or symbol, as plain.ts does in-thread.
-            const what = uncloneable(value, '$', new Set()) ?? 'a value';
-            post({
-              type: 'error',
-              id: m.id,
-              error: { name: 'UnserializableOutputError', message: `predict returned ${what}, which cannot be sent as JSON` },
-            });
-          }
-        },
+        (text) => post({ type: 'result', id: m.id, text }),
         (e: unknown) => post({ type: 'error', id: m.id, error: serialize(e) }),
       );
   });
-  instantiateFn((workerData as { plan: JsLoadPlan }).plan, logger({}), importModule, require).then(
+  instantiateFn(plan, logger({}), importModule, require).then(
     (m) => {
       impl = m;
       post({ type: 'ready' });
@@ -106,7 +92,7 @@ function threadMain(require: (id: string) => unknown, importModule: ImportModule
 
 // `import()` is written in this string, not in module code, so no bundler or test runner rewrites it.
 const THREAD_SOURCE = `'use strict';
-(${threadMain.toString()})(require, (url) => import(url), ${instantiate.toString()});
+(${threadMain.toString()})(require, (url) => import(url), ${instantiate.toString()}, ${encodeJsResult.toString()});
 `;
 
 /** Rebuilds a thread's error here; the stack (the user's frames) goes to the log, never to a client. */
@@ -118,7 +104,7 @@ function revive(e: SerializedError): Error {
 }
 
 interface Pending {
-  resolve(value: unknown): void;
+  resolve(text: string): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -126,6 +112,8 @@ interface Pending {
 export interface ThreadOptions {
   /** A predict call running longer than this restarts the thread. */
   callTimeoutMs: number;
+  /** The largest result, as JSON text. */
+  maxResponseBytes: number;
   logger: Logger;
 }
 
@@ -160,20 +148,41 @@ export class ThreadedJsModel implements LoadedModel {
   }
 
   /** Starts the thread and waits for `load(context)`; rejects with the model's own load error. */
-  static async start(plan: JsLoadPlan, signature: ModelSignature | undefined, options: ThreadOptions): Promise<ThreadedJsModel> {
+  static async start(
+    plan: JsLoadPlan,
+    signature: ModelSignature | undefined,
+    options: ThreadOptions,
+    signal?: AbortSignal,
+  ): Promise<ThreadedJsModel> {
     const model = new ThreadedJsModel(plan, signature, options);
+    // A load past its deadline stops the thread, even one stuck in a synchronous loop.
+    const onAbort = () => model.stopLoading();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await model.ready;
     } catch (err) {
       await model.unload();
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     return model;
   }
 
+  /** Ends a load that missed its deadline at once (the model's own unload() may be stuck with it). */
+  private stopLoading(): void {
+    this.closing = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    void worker?.terminate();
+  }
+
   private start(): Promise<void> {
     this.lastStart = Date.now();
-    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: { plan: this.plan } });
+    const worker = new Worker(THREAD_SOURCE, {
+      eval: true,
+      workerData: { plan: this.plan, maxResponseBytes: this.options.maxResponseBytes },
+    });
     this.worker = worker;
     let loaded = false;
     let lastError: Error | undefined;
@@ -196,7 +205,7 @@ export class ThreadedJsModel implements LoadedModel {
             if (p === undefined) return; // already failed by the watchdog
             this.pending.delete(m.id);
             clearTimeout(p.timer);
-            return m.type === 'result' ? p.resolve(m.value) : p.reject(revive(m.error));
+            return m.type === 'result' ? p.resolve(m.text) : p.reject(revive(m.error));
           }
           case 'log':
             return this.log(m.level, m.bindings, m.args);
@@ -256,7 +265,7 @@ export class ThreadedJsModel implements LoadedModel {
     const worker = await this.running();
     const id = this.nextId++;
     const message: ToThread = { type: 'predict', id, input: inputToPlain(input), params };
-    const value = await new Promise<unknown>((resolve, reject) => {
+    const text = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         // This call is the request that timed out (504); the others the thread held are collateral (500).
         this.pending.delete(id);
@@ -266,7 +275,7 @@ export class ThreadedJsModel implements LoadedModel {
       this.pending.set(id, { resolve, reject, timer });
       worker.postMessage(message);
     });
-    return outputFromPlain(value);
+    return { kind: 'encoded', text };
   }
 
   async unload(): Promise<void> {

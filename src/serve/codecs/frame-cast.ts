@@ -3,7 +3,7 @@
  * the signature names is converted to its type while the request is decoded, so a bad value is a
  * 400 "Failed to convert column" before the model is involved.
  */
-import { GatewayError, InvalidInputError } from '../../errors.js';
+import { GatewayError, InvalidInputError, quoteValue } from '../../errors.js';
 import type { DataFrame } from '../../schema/model-io.js';
 import { objectColumn } from '../../schema/model-io.js';
 import { DTYPES, type DType, type NDArray, castScalar, inferDType } from '../../schema/ndarray.js';
@@ -60,8 +60,7 @@ function castTypedColumn(name: string | number, values: readonly unknown[], t: C
           values.map((v) => {
             if (v === null) return null;
             const d = typeof v === 'string' || typeof v === 'number' ? new Date(v) : undefined;
-            if (d === undefined || Number.isNaN(d.getTime()))
-              throw new InvalidInputError(`could not parse ${JSON.stringify(v)} as a datetime`);
+            if (d === undefined || Number.isNaN(d.getTime())) throw new InvalidInputError(`could not parse ${quoteValue(v)} as a datetime`);
             return d;
           }),
         );

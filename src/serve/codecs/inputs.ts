@@ -8,6 +8,7 @@ import { type NDArray, fromNested, inferDType, isNumericDType } from '../../sche
 import { COL_TYPE_DTYPE, type ScalarColType, type Schema } from '../../schema/signature.js';
 import type { JsonFormatCodec } from './codec.js';
 import { typedFrame } from './frame-cast.js';
+import { dict } from '../../util/dict.js';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -68,7 +69,7 @@ function listToFrame(value: unknown, schema: Schema & { kind: 'columns' }): Mode
 }
 
 function tensorDictInput(obj: Record<string, unknown>, schema: Schema | undefined): ModelInput {
-  const out: Record<string, NDArray> = {};
+  const out = dict<NDArray>();
   for (const [name, v] of Object.entries(obj)) {
     const spec = schema?.kind === 'tensors' ? schema.inputs.find((s) => s.name === name) : undefined;
     out[name] = fromNested(v, spec ? spec.dtype : inferDType(v));
@@ -111,7 +112,7 @@ export const instancesCodec: JsonFormatCodec = {
   decode(value, schema) {
     if (!Array.isArray(value) || value.length === 0 || !isPlainObject(value[0])) return decodeColumnar(value, schema);
     // Row objects become columns: [{"a": 1, "b": 2}, …] → {"a": [1, …], "b": [2, …]}.
-    const columns: Record<string, unknown[]> = {};
+    const columns = dict<unknown[]>();
     for (let r = 0; r < value.length; r++) {
       const row = value[r];
       if (!isPlainObject(row)) throw new InvalidInputError('Every element of "instances" must be an object when the first one is.');

@@ -30,6 +30,8 @@ export function outputToPyJson(output: ModelOutput): string {
       return recordsToPyJson(output.value);
     case 'json':
       return pyJson(output.value);
+    case 'encoded':
+      return output.text;
   }
 }
 

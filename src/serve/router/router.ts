@@ -201,6 +201,12 @@ export class ModelRouter implements ModelHost {
       throw new GatewayError('INVALID_PARAMETER_VALUE', 'No canary is loaded to promote.');
     const from = this.primary.current?.ref.version ?? '';
     const alias = this.aliasOfPrimary();
+    if (from === canaryVersion) {
+      // Recording it would make the next rollback undo nothing.
+      throw new GatewayError('INVALID_PARAMETER_VALUE', `The primary already serves version ${from}, the canary's; nothing to promote.`, {
+        status: 409,
+      });
+    }
     await this.source.setAlias(this.primary.uri, canaryVersion);
     await this.primary.refresh();
     const p: Promotion = { at: new Date().toISOString(), alias, from, to: canaryVersion };

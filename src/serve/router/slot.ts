@@ -5,7 +5,7 @@
  * load or to score its example is not switched to; the old one keeps serving.
  */
 import { GatewayError, describeError, isGatewayError } from '../../errors.js';
-import type { Logger } from '../../util/log.js';
+import { type Logger, errorForLog } from '../../util/log.js';
 import type { ServableModel } from '../dataplane.js';
 import type { Lease } from '../model-host.js';
 import type { ModelSource } from './source.js';
@@ -38,6 +38,8 @@ export interface SlotStatus {
   lastSwitchAt?: string;
   lastError?: string;
   lastErrorAt?: string;
+  /** Why the last registry lookup failed, while an older version keeps serving. */
+  registryError?: string;
   /** Old versions still finishing requests. */
   draining: number;
 }
@@ -54,6 +56,8 @@ export class Slot {
   /** A version that failed to load, so polls do not reload it every few seconds. */
   private failedVersion: { key: string; at: number } | undefined;
   private stopWatch: (() => void) | undefined;
+  /** The last registry lookup failure logged, so a registry that stays down is logged once. */
+  private resolveError: string | undefined;
 
   constructor(
     readonly route: string,
@@ -130,8 +134,9 @@ export class Slot {
     try {
       ref = await this.source.resolve(this.uri);
     } catch (err) {
-      return this.fail(`cannot resolve ${this.uri}: ${describeError(err)}`, err);
+      return this.resolveFailed(err);
     }
+    this.resolveError = undefined;
     const old = this.entry;
     if (old !== undefined && old.servable.ref.name === ref.name && old.servable.ref.version === ref.version) return 'unchanged';
     const key = `${ref.name}/${ref.version}`;
@@ -141,7 +146,7 @@ export class Slot {
       servable = await this.source.load(this.uri, ref);
     } catch (err) {
       this.failedVersion = { key, at: Date.now() };
-      return this.fail(`cannot switch ${this.route} to ${ref.name} version ${ref.version}: ${describeError(err)}`, err);
+      return this.loadFailed(`cannot switch ${this.route} to ${ref.name} version ${ref.version}`, err);
     }
     this.failedVersion = undefined;
     this.entry = { servable, leases: 0, retired: false };
@@ -160,15 +165,31 @@ export class Slot {
     return 'switched';
   }
 
-  private fail(message: string, err: unknown): RefreshOutcome {
-    this.lastError = { message, at: new Date(), cause: err };
+  /** A version that would not load: a failed switch (the cause is in the log line's `err`, once). */
+  private loadFailed(what: string, err: unknown): RefreshOutcome {
+    this.lastError = { message: `${what}: ${describeError(err)}`, at: new Date(), cause: err };
     if (this.entry !== undefined) {
       this.failedSwitches++;
       this.events.onSwitch(this.route, 'failure');
       this.logger.error(
-        { err, route: this.route, uri: this.uri, serving: this.entry.servable.ref.version },
-        `${message}; still serving the old version`,
+        { err: errorForLog(err), route: this.route, uri: this.uri, serving: this.entry.servable.ref.version },
+        `${what}; still serving the old version`,
       );
+    }
+    return 'failed';
+  }
+
+  /**
+   * The registry could not say where the URI points: nothing was switched. Logged once per
+   * distinct reason (a registry that stays down is not news on every poll), without a stack.
+   */
+  private resolveFailed(err: unknown): RefreshOutcome {
+    const message = `cannot resolve ${this.uri}: ${describeError(err)}`;
+    if (this.entry === undefined) this.lastError = { message, at: new Date(), cause: err };
+    if (this.resolveError !== message) {
+      this.resolveError = message;
+      if (this.entry !== undefined)
+        this.logger.warn({ route: this.route, uri: this.uri }, `${message}; still serving version ${this.entry.servable.ref.version}`);
     }
     return 'failed';
   }
@@ -201,6 +222,7 @@ export class Slot {
     };
     if (this.entry !== undefined) s.version = this.entry.servable.ref.version;
     if (this.lastSwitchAt !== undefined) s.lastSwitchAt = this.lastSwitchAt.toISOString();
+    if (this.resolveError !== undefined && this.entry !== undefined) s.registryError = this.resolveError;
     if (this.lastError !== undefined) {
       s.lastError = this.lastError.message;
       s.lastErrorAt = this.lastError.at.toISOString();

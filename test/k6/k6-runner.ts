@@ -8,7 +8,7 @@
  * Not k6: VUs are capped (`maxVus`), scenario durations are capped (`maxSeconds`), setup() data
  * is not passed on, and only the k6 API k6-shim.ts implements exists (anything else fails loudly).
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,13 @@ const k6Modules: Plugin = {
 };
 
 const bundles = new Map<string, Promise<string>>();
+
+/** Removes the bundles made so far (call it in afterAll). */
+export async function removeBundles(): Promise<void> {
+  const files = await Promise.all([...bundles.values()].map((b) => b.catch(() => undefined)));
+  bundles.clear();
+  await Promise.all(files.map((f) => (f === undefined ? undefined : rm(dirname(f), { recursive: true, force: true }))));
+}
 
 /** One bundle per script: the shim, then the script's module (its init code), then `drive`. */
 function bundle(script: string): Promise<string> {

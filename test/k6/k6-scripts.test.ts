@@ -26,7 +26,7 @@ import {
   waitReady,
 } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
-import { type K6Result, type RunOptions, runK6 } from './k6-runner.js';
+import { type K6Result, type RunOptions, removeBundles, runK6 } from './k6-runner.js';
 
 const K6_DIR = join(ROOT, 'bench', 'k6');
 /** Modules the scripts import, not scripts. */
@@ -90,7 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...servers.map((s) => stop(s)), ...closers.map((c) => c())]);
   killAll();
-  await temp.removeAll();
+  await Promise.all([temp.removeAll(), removeBundles()]);
 });
 
 /** Each script, the server it is written for, and what it needs besides BASE_URL. */

@@ -1,21 +1,23 @@
 /**
- * k6 load test for POST /invocations, the `iris` scenario of `npm run bench` (iris ONNX, batch 1).
+ * k6 load test for POST /invocations, the `iris` scenario of `npm run bench` (iris ONNX, batch 1):
+ * BATCH=n sends n identical rows per request.
  *
- *   node dist/bench/run.js --prepare /tmp/mg-bench     (prints the serve commands)
- *   k6 run -e BASE_URL=http://127.0.0.1:8080 -e VUS=16 -e DURATION=30s bench/k6/invocations.ts
- *
- * Scenario `mlserver` mirrors MLServer's published k6 setup (constant-vus, an http_reqs rate
- * threshold, tags for model and protocol) so figures can be set side by side. BATCH=n sends n
- * identical rows per request.
+ *   npx modelgate demo                      (iris as models:/iris@champion on :8080)
+ *   k6 run -e VUS=16 -e DURATION=30s bench/k6/invocations.ts
  */
-import { invoke, irisRows, mlserverOptions } from './common.ts';
+import { envInteger, expectedModel, invocationsTarget, irisRows, iterate, loadOptions, setupTarget } from './common.ts';
 
-const BATCH = Number(__ENV.BATCH ?? '1');
+const MODEL = expectedModel('iris');
+const BATCH = envInteger('BATCH', 1);
 const ROW = irisRows(1)[0];
-const BODY = JSON.stringify({ inputs: Array.from({ length: BATCH }, () => ROW) });
+const TARGET = invocationsTarget(JSON.stringify({ inputs: Array.from({ length: BATCH }, () => ROW) }), 'application/json', BATCH, MODEL);
 
-export const options = mlserverOptions({ model: 'iris', vus: 16, minRps: 1000, p99Ms: 50 });
+export const options = loadOptions({ model: MODEL, protocol: 'mlflow-rest', vus: 16, minRps: 1000, p99Ms: 50 });
+
+export function setup(): void {
+  setupTarget(TARGET);
+}
 
 export default function (): void {
-  invoke(BODY);
+  iterate(TARGET);
 }

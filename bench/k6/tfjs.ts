@@ -1,16 +1,23 @@
 /**
- * k6 load test, the `tfjs` scenario of `npm run bench`: batch-1 JSON requests to the iris-sized
- * TF.js LayersModel (`iris-tfjs`, wasm backend) served by modelgate, or by the TF.js baseline.
+ * k6 load test, the `tfjs` scenario of `npm run bench`: JSON requests of BATCH rows (default 1) to
+ * the iris-sized TF.js LayersModel (`iris-tfjs`, wasm backend) served by modelgate, or by the TF.js
+ * baseline. Answers must come from `iris-tfjs`: an ONNX iris on the same port fails the run.
  *
- *   node dist/bench/run.js --prepare /tmp/mg-bench     (prints the serve commands)
- *   k6 run -e BASE_URL=http://127.0.0.1:8080 -e VUS=16 bench/k6/tfjs.ts
+ *   npm run bench -- --prepare /tmp/mg-bench     (registers `iris-tfjs`, prints the serve commands)
+ *   k6 run -e VUS=16 bench/k6/tfjs.ts
  */
-import { inputsJson, invoke, irisRows, mlserverOptions } from './common.ts';
+import { envInteger, expectedModel, inputsJson, invocationsTarget, irisRows, iterate, loadOptions, setupTarget } from './common.ts';
 
-const BODY = inputsJson(irisRows(Number(__ENV.BATCH ?? '1')));
+const MODEL = expectedModel('iris-tfjs');
+const BATCH = envInteger('BATCH', 1);
+const TARGET = invocationsTarget(inputsJson(irisRows(BATCH)), 'application/json', BATCH, MODEL);
 
-export const options = mlserverOptions({ model: 'iris-tfjs', vus: 16, minRps: 1000, p99Ms: 50 });
+export const options = loadOptions({ model: MODEL, protocol: 'mlflow-rest', vus: 16, minRps: 1000, p99Ms: 50 });
+
+export function setup(): void {
+  setupTarget(TARGET);
+}
 
 export default function (): void {
-  invoke(BODY);
+  iterate(TARGET);
 }

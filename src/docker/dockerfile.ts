@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { MODELGATE_VERSION } from '../version.js';
-import { packageRoot } from './package-root.js';
+import { packageRoot } from '../util/package-root.js';
 
 export const IMAGE_PLATFORMS = ['linux/amd64', 'linux/arm64'] as const;
 export type ImagePlatform = (typeof IMAGE_PLATFORMS)[number];

@@ -24,7 +24,7 @@ import {
   readDockerfileTemplate,
 } from './dockerfile.js';
 import { modelDigest, modelEntries, registryFolderName } from './model-files.js';
-import { packageRoot } from './package-root.js';
+import { packageRoot } from '../util/package-root.js';
 
 /** Our label namespace beside the OCI ones. */
 export const LABEL_PREFIX = 'io.modelgate';

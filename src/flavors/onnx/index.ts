@@ -13,10 +13,10 @@ import type { ModelSignature, TensorSpec } from '../../schema/signature.js';
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
 import { frameColumnTensor, frameMatrix } from '../frame-input.js';
 import { pathInside } from '../paths.js';
+import { type OrtModule, loadOnnxRuntime } from './runtime.js';
 import { OnnxFormatError, externalDataLocations } from '../../onnx/external-data.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.js';
 
-type OrtModule = typeof Ort;
 type OrtType = Ort.Tensor.Type;
 
 interface IoMeta {
@@ -244,7 +244,7 @@ export const onnxFlavor: Flavor = {
     const config = ctx.mlmodel.flavors.onnx ?? ctx.mlmodel.flavors.python_function ?? {};
     const file = pathInside(ctx.dir, ctx.dir, typeof config.data === 'string' ? config.data : 'model.onnx', 'The ONNX model file');
     await checkExternalData(ctx.dir, file);
-    const ort = (await import('onnxruntime-node')) as OrtModule;
+    const ort = await loadOnnxRuntime();
     const session = await ort.InferenceSession.create(file, sessionOptions(config, ctx.options.intraOpThreads ?? 1));
     const inputs = session.inputMetadata.map(toMeta);
     if (inputs.some((m) => m === undefined)) {

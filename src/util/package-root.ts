@@ -1,4 +1,4 @@
-/** Where modelgate itself is installed: the image is assembled from its files and dependencies. */
+/** Where modelgate itself is installed: images are assembled from its files, and a vendored runtime sits there. */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,100 @@
+/**
+ * modelgate as a user installs it: `npm pack` of this checkout, `npm install` of the tarball into
+ * an empty project with no environment variables set (no ONNXRUNTIME_NODE_INSTALL, no npm
+ * settings), then `npx modelgate …` and `import … from 'modelgate'`. onnxruntime-node's own
+ * install script (which downloads CUDA libraries) must not run: its CPU runtime is vendored by
+ * modelgate's postinstall. Needs the npm registry (as any install does); dist/ must be built.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, freePort, killAll, requireBuiltCli, startProcess, stop, waitReady } from '../fixtures/cli.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const temps = tempDirs('modelgate-install-');
+let project: string;
+
+/** A user's shell: no MODELGATE_*, MLFLOW_*, ONNXRUNTIME_* or npm_* settings from this test run. */
+function userEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || /^(MODELGATE_|MLFLOW_|ONNXRUNTIME_|npm_|NODE_PATH$|VITEST)/i.test(k)) continue;
+    env[k] = v;
+  }
+  return env;
+}
+
+async function run(cmd: string, args: string[], cwd: string, timeoutMs = 300_000) {
+  const r = await startProcess(cmd, args, { cwd, env: userEnv(), timeoutMs, replaceEnv: true }).done;
+  expect(r.code, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
+  return r;
+}
+
+beforeAll(async () => {
+  requireBuiltCli();
+  const packDir = await temps.make();
+  // dist/ is built already; the pack must not rebuild it (prepare would).
+  const packed = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], ROOT);
+  const tarball = join(packDir, packed.stdout.trim().split('\n').at(-1) as string);
+  project = await temps.make();
+  await run('npm', ['init', '-y'], project);
+  await run('npm', ['install', tarball], project);
+}, 600_000);
+
+afterAll(async () => {
+  killAll();
+  await temps.removeAll();
+});
+
+describe('npm install modelgate into a fresh project', () => {
+  it("installs without onnxruntime-node's install script and vendors its CPU runtime", async () => {
+    expect(existsSync(join(project, 'node_modules', 'onnxruntime-node'))).toBe(false);
+    const vendor = join(project, 'node_modules', 'modelgate', 'vendor', 'onnxruntime-node');
+    expect(existsSync(join(vendor, 'dist', 'index.js'))).toBe(true);
+    // Only this machine's binaries, and no install script left to run.
+    expect(await readdir(join(vendor, 'bin', 'napi-v6'))).toEqual([process.platform]);
+    expect(existsSync(join(vendor, 'script'))).toBe(false);
+  });
+
+  it('runs `npx modelgate`, and its bin serves the demo model', async () => {
+    const v = await run('npx', ['modelgate', '--version'], project);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const port = await freePort();
+    // The bin npx runs, started directly so SIGTERM reaches the server (npm exec does not pass it on).
+    const s = startProcess(join(project, 'node_modules', '.bin', 'modelgate'), ['demo', '-p', String(port)], {
+      cwd: project,
+      env: userEnv(),
+      timeoutMs: 120_000,
+      replaceEnv: true,
+    });
+    const served = {
+      child: s.child,
+      base: `http://127.0.0.1:${port}`,
+      done: s.done,
+      output: () => `${s.out.stdout}\n${s.out.stderr}`,
+      stdout: () => s.out.stdout,
+    };
+    await waitReady(served, 60_000);
+    const res = await fetch(`${served.base}/invocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}',
+    });
+    expect(await res.text()).toContain('"label": [0]');
+    await stop(served);
+  }, 180_000);
+
+  it('imports the library and scores with it', async () => {
+    await writeFile(
+      join(project, 'score.mjs'),
+      `import { openRegistry, loadModel, scoreBody } from 'modelgate';
+const model = await loadModel(process.argv[2], openRegistry('file:./registry'));
+process.stdout.write(await scoreBody(model, 'application/json', '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'));
+await model.model.unload();
+`,
+    );
+    const r = await run('node', ['score.mjs', join(project, 'node_modules', 'modelgate', 'examples', 'iris')], project);
+    expect(r.stdout).toContain('"label": [0]');
+  }, 60_000);
+});

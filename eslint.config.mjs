@@ -21,4 +21,9 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // Plain Node scripts (the install script runs before anything is built).
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', fetch: 'readonly', AbortSignal: 'readonly' } },
+  },
 );

@@ -56,7 +56,11 @@ function* tarEntries(buf) {
   while (off + 512 <= buf.length) {
     const header = buf.subarray(off, off + 512);
     if (header.every((b) => b === 0)) return;
-    const field = (start, len) => header.subarray(start, start + len).toString('utf8').replace(/\0.*$/s, '');
+    const field = (start, len) =>
+      header
+        .subarray(start, start + len)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
     const size = parseInt(field(124, 12).trim() || '0', 8);
     const type = field(156, 1) || '0';
     const prefix = field(345, 155);
@@ -105,7 +109,8 @@ async function unpack(tgz, dest) {
 /** fetch through npm's proxy setting (as npm hands it to scripts) or the usual variables, if any. */
 async function get(url) {
   const env = process.env;
-  const proxy = env.npm_config_https_proxy || env.npm_config_proxy || env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
+  const proxy =
+    env.npm_config_https_proxy || env.npm_config_proxy || env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy;
   const signal = AbortSignal.timeout(300_000);
   if (!proxy) return fetch(url, { signal });
   const { fetch: proxied, ProxyAgent } = await import('undici');
@@ -122,7 +127,9 @@ const matches = (tgz) => createHash(ALGO).update(tgz).digest('base64') === DIGES
 async function fromNpmCache() {
   const cache = process.env.npm_config_cache || join(homedir(), '.npm');
   const hex = Buffer.from(DIGEST, 'base64').toString('hex');
-  const tgz = await readFile(join(cache, '_cacache', 'content-v2', ALGO, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4))).catch(() => undefined);
+  const tgz = await readFile(join(cache, '_cacache', 'content-v2', ALGO, hex.slice(0, 2), hex.slice(2, 4), hex.slice(4))).catch(
+    () => undefined,
+  );
   return tgz !== undefined && matches(tgz) ? tgz : undefined;
 }
 

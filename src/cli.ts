@@ -5,20 +5,36 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describeError, isGatewayError } from './errors.js';
+import { environment } from './config/index.js';
+import { ConfigError, describeError, isGatewayError } from './errors.js';
 import { runCommand, UsageError } from './cli/commands.js';
 
+/** Output piped into a reader that went away (`modelgate registry list | head -1`) ends quietly. */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   try {
     return await runCommand(argv);
   } catch (err) {
+    // Usage errors (a flag, a missing argument, a setting out of range): one line, exit 2.
     if (err instanceof UsageError) {
-      process.stderr.write(`modelgate: ${err.message}\nRun 'modelgate --help' for usage.\n`);
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`modelgate: ${err.message}\n`);
       return 2;
     }
     const code = isGatewayError(err) ? ` [${err.code}]` : '';
     process.stderr.write(`modelgate: error${code}: ${describeError(err)}\n`);
-    if (process.env.MODELGATE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (environment().MODELGATE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
 }

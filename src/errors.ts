@@ -64,6 +64,16 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * A setting that cannot be used: a flag, environment variable or option out of range, or
+ * options that do not go together. The CLI exits 2 on it, as on a usage error.
+ */
+export class ConfigError extends GatewayError {
+  constructor(message: string) {
+    super('INVALID_PARAMETER_VALUE', message);
+  }
+}
+
 /** The request could not be parsed (MLflow's `MlflowInvalidInputException`: message starts with "Invalid input."). */
 export class InvalidInputError extends GatewayError {
   constructor(detail: string, options?: GatewayErrorOptions) {

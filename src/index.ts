@@ -8,7 +8,16 @@
  * const model = await loadModel('models:/iris@champion', registry);
  * const json = await scoreBody(model, 'application/json', '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}');
  */
-export { type ResolvedServeConfig, type ServeOptions, ENV_VARS, defaultRegistryUri, optionsFromEnv, resolveServeConfig } from './config.js';
+export {
+  type ResolvedServeConfig,
+  type ServeOptions,
+  OTHER_ENV,
+  SERVE_OPTIONS,
+  defaultRegistryUri,
+  loadServeConfig,
+  optionsFromEnv,
+  resolveServeConfig,
+} from './config/index.js';
 export {
   type ErrorBody,
   type ErrorCode,

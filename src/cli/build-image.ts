@@ -6,25 +6,16 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { SERVE_DEFAULTS } from '../config.js';
-import { IMAGE_PLATFORMS, type ImagePlatform } from '../docker/dockerfile.js';
+import { SERVE_DEFAULTS, defaultRegistryUri, environment } from '../config/index.js';
+import type { ImagePlatform } from '../docker/dockerfile.js';
 import type { ImagePlan } from '../docker/index.js';
 import { openRegistry } from '../registry/registry.js';
-import { UsageError, parse, registryOption, registryUri } from './args.js';
+import { type CommandSpec, type ParsedCommand, commandError, missingFlag } from './spec.js';
+import { BUILD_IMAGE, GENERATE_DOCKERFILE } from './specs.js';
 
 /** Docker's reference grammar (distribution/reference), without digests. */
 const IMAGE_NAME =
   /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
-
-const commonFlags = {
-  'model-uri': { type: 'string', short: 'm' },
-  name: { type: 'string', short: 'n' },
-  'base-image': { type: 'string' },
-  platform: { type: 'string' },
-  env: { type: 'string', short: 'e', multiple: true },
-  'k8s-out': { type: 'string' },
-  ...registryOption,
-} as const;
 
 interface CommonArgs {
   modelUri: string;
@@ -36,38 +27,37 @@ interface CommonArgs {
   registry: string;
 }
 
-function envPairs(list: string[]): Record<string, string> {
+function envPairs(spec: CommandSpec, list: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const kv of list) {
     const eq = kv.indexOf('=');
-    if (eq <= 0) throw new UsageError(`-e/--env takes KEY=VALUE, got '${kv}'`);
+    if (eq <= 0) throw commandError(spec, `-e/--env takes KEY=VALUE, got '${kv}'`);
     env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return env;
 }
 
-function commonArgs(command: string, values: Record<string, unknown>): CommonArgs {
+function commonArgs(spec: CommandSpec, values: ParsedCommand['values']): CommonArgs {
   const s = (k: string) => values[k] as string | undefined;
-  const modelUri = s('model-uri');
-  if (modelUri === undefined) throw new UsageError(`${command} needs -m/--model-uri`);
+  const modelUri = s('modelUri');
+  if (modelUri === undefined) throw missingFlag(spec, 'modelUri');
   const name = s('name');
   if (name !== undefined && !IMAGE_NAME.test(name)) {
-    throw new UsageError(`-n/--name must be an image name such as iris-classifier:1 or registry.example.com/team/iris:1, got '${name}'`);
+    throw commandError(
+      spec,
+      `-n/--name must be an image name such as iris-classifier:1 or registry.example.com/team/iris:1, got '${name}'`,
+    );
   }
-  const platform = s('platform');
-  if (platform !== undefined && !(IMAGE_PLATFORMS as readonly string[]).includes(platform)) {
-    throw new UsageError(`--platform must be ${IMAGE_PLATFORMS.join(' or ')}, got '${platform}'`);
-  }
-  const k8sOut = s('k8s-out');
-  if (k8sOut !== undefined && name === undefined) throw new UsageError('--k8s-out needs -n/--name (the image the Deployment runs)');
+  const k8sOut = s('k8sOut');
+  if (k8sOut !== undefined && name === undefined) throw commandError(spec, '--k8s-out needs -n/--name (the image the Deployment runs)');
   return {
     modelUri,
     name,
-    baseImage: s('base-image'),
-    platform: platform as ImagePlatform | undefined,
-    env: envPairs((values.env as string[] | undefined) ?? []),
+    baseImage: s('baseImage'),
+    platform: s('platform') as ImagePlatform | undefined,
+    env: envPairs(spec, (values.env as string[] | undefined) ?? []),
     k8sOut,
-    registry: registryUri(s('registry')),
+    registry: s('registryUri') ?? defaultRegistryUri(environment()),
   };
 }
 
@@ -101,16 +91,15 @@ async function writeK8s(dir: string, image: string, p: ImagePlan): Promise<void>
   process.stdout.write(`Kubernetes manifests: ${files.map((f) => join(dir, f.path)).join(', ')}\n`);
 }
 
-export async function buildImageCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...commonFlags, push: { type: 'boolean' }, 'no-cache': { type: 'boolean' } }, false);
-  const a = commonArgs('build-image', values);
-  if (a.name === undefined) throw new UsageError('build-image needs -n/--name NAME[:TAG]');
+export async function buildImageCommand({ values }: ParsedCommand): Promise<number> {
+  const a = commonArgs(BUILD_IMAGE, values);
+  if (a.name === undefined) throw missingFlag(BUILD_IMAGE, 'name');
   const image = a.name;
   const docker = await import('../docker/index.js');
   const { default: Dockerode } = await import('dockerode');
   const client = new Dockerode();
   await client.ping().catch((err: unknown) => {
-    const where = process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+    const where = environment().DOCKER_HOST ?? 'unix:///var/run/docker.sock';
     throw new Error(`Cannot reach a Docker daemon at ${where} (${(err as Error).message}); start one or set DOCKER_HOST`);
   });
 
@@ -122,7 +111,7 @@ export async function buildImageCommand(args: string[]): Promise<number> {
   await docker.buildImage(client, docker.createBuildContext(p.entries), {
     tag: image,
     platform: p.platform,
-    noCache: values['no-cache'] === true,
+    noCache: values.noCache === true,
     onProgress: (t) => process.stderr.write(t),
   });
   const report = await docker.describeImage(client, image, p.baseImage);
@@ -148,11 +137,10 @@ export async function buildImageCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-export async function generateDockerfileCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { ...commonFlags, directory: { type: 'string', short: 'd' } }, false);
-  const a = commonArgs('generate-dockerfile', values);
+export async function generateDockerfileCommand({ values }: ParsedCommand): Promise<number> {
+  const a = commonArgs(GENERATE_DOCKERFILE, values);
   const dir = values.directory as string | undefined;
-  if (dir === undefined) throw new UsageError('generate-dockerfile needs -d/--directory DIR');
+  if (dir === undefined) throw missingFlag(GENERATE_DOCKERFILE, 'directory');
   const p = await plan(a);
   const { writeBuildContext } = await import('../docker/index.js');
   await writeBuildContext(p.entries, dir);

@@ -2,11 +2,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_REGISTRY_URI, environment } from '../config/index.js';
 import { ResourceNotFoundError } from '../errors.js';
 import { openRegistry } from '../registry/registry.js';
-import { DEFAULT_REGISTRY_URI } from '../config.js';
-import { intFlag, parse, registryOption } from './args.js';
 import { runServe } from './serve.js';
+import type { ParsedCommand } from './spec.js';
 
 /** The bundled demo model: examples/iris at the package root (found from dist/ or src/). */
 export function demoModelDir(): string {
@@ -19,10 +19,9 @@ export function demoModelDir(): string {
   return join(dir, 'examples', 'iris');
 }
 
-export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { port: { type: 'string', short: 'p' }, host: { type: 'string', short: 'h' }, ...registryOption }, false);
+export async function demoCommand({ values }: ParsedCommand): Promise<number> {
   // The demo lives in a local registry even when MLFLOW_TRACKING_URI points at a server.
-  const uri = (values.registry as string | undefined) ?? process.env.MODELGATE_REGISTRY_URI ?? DEFAULT_REGISTRY_URI;
+  const uri = (values.registryUri as string | undefined) ?? environment().MODELGATE_REGISTRY_URI ?? DEFAULT_REGISTRY_URI;
   const registry = openRegistry(uri);
   const exists = await registry.resolve('models:/iris@champion').then(
     () => true,
@@ -35,14 +34,15 @@ export async function demoCommand(args: string[]): Promise<number> {
     const v = await registry.register(demoModelDir(), { name: 'iris', alias: 'champion' });
     process.stderr.write(`registered the demo model as models:/iris/${v.version} (alias champion) in ${uri}\n`);
   }
+  const port = (values.port as number | undefined) ?? 8080;
   process.stderr.write(
-    `serving models:/iris@champion; try:\n  curl -s -X POST http://127.0.0.1:${(values.port as string | undefined) ?? 8080}/invocations ` +
+    `serving models:/iris@champion; try:\n  curl -s -X POST http://127.0.0.1:${port}/invocations ` +
       `-H 'Content-Type: application/json' -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'\n`,
   );
   return runServe({
     modelUri: 'models:/iris@champion',
     registryUri: uri,
-    port: intFlag('port', values.port as string | undefined),
-    host: values.host as string | undefined,
+    ...(values.port === undefined ? {} : { port: values.port as number }),
+    ...(values.host === undefined ? {} : { host: values.host as string }),
   });
 }

@@ -1,9 +1,11 @@
 /** `modelgate predict`: score a file exactly as /invocations scores a body. */
 import { readFile, writeFile } from 'node:fs/promises';
+import { defaultRegistryUri, environment } from '../config/index.js';
 import { openRegistry } from '../registry/registry.js';
 import { scoreBody } from '../serve/dataplane.js';
 import { loadModel } from '../serve/load-model.js';
-import { UsageError, parse, registryOption, registryUri } from './args.js';
+import { type ParsedCommand, missingFlag } from './spec.js';
+import { PREDICT } from './specs.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -11,28 +13,17 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function predictCommand(args: string[]): Promise<number> {
-  const { values } = parse(
-    args,
-    {
-      'model-uri': { type: 'string', short: 'm' },
-      'input-path': { type: 'string', short: 'i' },
-      'content-type': { type: 'string', short: 't' },
-      'output-path': { type: 'string', short: 'o' },
-      ...registryOption,
-    },
-    false,
-  );
-  const uri = values['model-uri'] as string | undefined;
-  if (uri === undefined) throw new UsageError('predict needs -m/--model-uri');
-  const type = (values['content-type'] as string | undefined) ?? 'json';
-  if (type !== 'json' && type !== 'csv') throw new UsageError(`-t/--content-type must be json or csv, got '${type}'`);
-  const input = values['input-path'] === undefined ? await readStdin() : await readFile(values['input-path'] as string, 'utf8');
-  const servable = await loadModel(uri, openRegistry(registryUri(values.registry as string | undefined)), { warmup: false });
+export async function predictCommand({ values }: ParsedCommand): Promise<number> {
+  const uri = values.modelUri as string | undefined;
+  if (uri === undefined) throw missingFlag(PREDICT, 'modelUri');
+  const type = (values.contentType as string | undefined) ?? 'json';
+  const input = values.inputPath === undefined ? await readStdin() : await readFile(values.inputPath as string, 'utf8');
+  const registry = openRegistry((values.registryUri as string | undefined) ?? defaultRegistryUri(environment()));
+  const servable = await loadModel(uri, registry, { warmup: false });
   try {
     const out = await scoreBody(servable, type === 'csv' ? 'text/csv' : 'application/json', input);
-    if (values['output-path'] === undefined) process.stdout.write(`${out}\n`);
-    else await writeFile(values['output-path'] as string, out);
+    if (values.outputPath === undefined) process.stdout.write(`${out}\n`);
+    else await writeFile(values.outputPath as string, out);
   } finally {
     await servable.model.unload();
   }

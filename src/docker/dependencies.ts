@@ -101,9 +101,18 @@ interface PackageJson {
 
 export interface RuntimePackage {
   readonly name: string;
-  /** Relative to the project root, forward slashes, e.g. `node_modules/ajv`. */
+  /** Where it goes in the image, relative to the app root, forward slashes, e.g. `node_modules/ajv`. */
   readonly path: string;
+  /** Where it is on this machine. */
+  readonly dir: string;
 }
+
+/**
+ * Packages modelgate's postinstall puts in its own folder instead of node_modules
+ * (scripts/install-onnxruntime.mjs), relative to the package root; in images they go to
+ * node_modules as usual.
+ */
+const VENDORED: Readonly<Record<string, string>> = { 'onnxruntime-node': 'vendor/onnxruntime-node' };
 
 async function readPackageJson(dir: string): Promise<PackageJson | undefined> {
   try {
@@ -114,17 +123,22 @@ async function readPackageJson(dir: string): Promise<PackageJson | undefined> {
   }
 }
 
-/** Node's lookup: node_modules/<name> in the package's folder, then in each parent up to the root. */
+/**
+ * Node's lookup: node_modules/<name> in the package's folder, then in each parent (above
+ * modelgate's own folder too: installed as a dependency, its dependencies are hoisted into the
+ * project's node_modules); then modelgate's vendor/.
+ */
 async function resolvePackage(root: string, from: string, name: string): Promise<string | undefined> {
   let dir = from;
   for (;;) {
     const candidate = join(dir, 'node_modules', name);
     if ((await readPackageJson(candidate)) !== undefined) return candidate;
-    if (dir === root) return undefined;
     const up = dirname(dir);
-    if (up === dir || relative(root, up).startsWith('..')) return undefined;
+    if (up === dir) break;
     dir = up;
   }
+  const vendored = VENDORED[name] === undefined ? undefined : join(root, VENDORED[name]);
+  return vendored !== undefined && (await readPackageJson(vendored)) !== undefined ? vendored : undefined;
 }
 
 /** Which of modelgate's dependencies the bundled server imports at run time for these flavours. */
@@ -139,7 +153,9 @@ export function directRuntimeDependencies(dependencies: readonly string[], flavo
 export async function runtimePackages(root: string, flavors: readonly string[]): Promise<RuntimePackage[]> {
   const pj = await readPackageJson(root);
   if (pj === undefined) throw new Error(`No package.json in ${root}`);
-  const direct = directRuntimeDependencies(Object.keys(pj.dependencies ?? {}), flavors);
+  // Flavour runtimes are dependencies whether package.json lists them or they are vendored.
+  const declared = new Set([...Object.keys(pj.dependencies ?? {}), ...Object.values(FLAVOR_PACKAGES).flat()]);
+  const direct = directRuntimeDependencies([...declared], flavors);
   const found = new Map<string, string>(); // dir → name
   const visit = async (from: string, name: string, required: boolean, requiredBy: string): Promise<void> => {
     const dir = await resolvePackage(root, from, name);
@@ -161,9 +177,16 @@ export async function runtimePackages(root: string, flavors: readonly string[]):
     for (const [d, req] of deps) if (!skip.has(d) && !d.startsWith('@types/')) await visit(dir, d, req, name);
   };
   for (const d of direct) await visit(root, d, true, 'modelgate');
-  return [...found]
-    .map(([dir, name]) => ({ name, path: relative(root, dir).split(sep).join('/') }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const imagePath = (dir: string, name: string) => {
+    const rel = relative(root, dir).split(sep).join('/');
+    // Hoisted above modelgate's folder, or vendored: at the top of the image's node_modules.
+    return rel.startsWith('../') || Object.values(VENDORED).includes(rel) ? `node_modules/${name}` : rel;
+  };
+  const packages = [...found].map(([dir, name]) => ({ name, dir, path: imagePath(dir, name) }));
+  const clash = packages.find((p, i) => packages.findIndex((q) => q.path === p.path) !== i);
+  if (clash !== undefined)
+    throw new Error(`Two installed copies of ${clash.name} would both go to ${clash.path} in the image; run npm dedupe`);
+  return packages.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 export type Keep = (relPath: string, isDir: boolean) => boolean;
@@ -217,8 +240,8 @@ export async function dependencyEntries(
 ): Promise<FileEntry[]> {
   const out: FileEntry[] = [];
   for (const p of packages) {
-    const main = (await readPackageJson(join(root, p.path)))?.main;
-    for (const f of await listTree(join(root, p.path), keepPackageFile(p.name, platform, main))) {
+    const main = (await readPackageJson(p.dir))?.main;
+    for (const f of await listTree(p.dir, keepPackageFile(p.name, platform, main))) {
       out.push({ path: `${prefix}${p.path}/${f.path}`, source: f.abs, size: f.size, mode: f.mode });
     }
   }

@@ -12,7 +12,7 @@ import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IService } from 'kubernetes-models/v1';
 import { stringify } from 'yaml';
-import { SERVE_DEFAULTS } from '../config.js';
+import { SERVE_DEFAULTS } from '../config/index.js';
 import { MODELGATE_VERSION } from '../serve/app.js';
 import { splitImageReference } from './auth.js';
 import { IMAGE_USER } from './dockerfile.js';

@@ -69,6 +69,8 @@ export interface RegistryBackend {
   getLatestVersion(name: string, stage?: string): Promise<ModelVersion>;
   /** MLflow 3 logged models (`models:/m-…`); registries without them throw. */
   getLoggedModel?(modelId: string): Promise<ModelVersion>;
+  /** A model logged in an MLflow run (`runs:/<run_id>/<path>`). */
+  getRunModel?(runId: string, path: string): Promise<ModelVersion>;
   setAlias(name: string, alias: string, version: string): Promise<void>;
   /** Returns false when the alias did not exist (not an error, as in MLflow). */
   deleteAlias(name: string, alias: string): Promise<boolean>;
@@ -79,6 +81,10 @@ export interface RegistryBackend {
    * notifications leave it out and are polled.
    */
   watchModel?(name: string, onChange: () => void): () => void;
+  /** Deletes one version and the aliases pointing at it (MLflow's delete_model_version). */
+  deleteVersion?(name: string, version: string): Promise<void>;
+  /** Deletes a registered model with all its versions and aliases (delete_registered_model). */
+  deleteModel?(name: string): Promise<void>;
   /** Removes what crashed writers left behind (temporary files, staging folders), leaving live writers alone. */
   sweep?(): Promise<void>;
   /** Registries that accept new versions from a local directory. */

@@ -54,7 +54,25 @@ export class Registry {
           );
         }
         return this.backend.getLoggedModel(u.modelId);
+      case 'run':
+        if (this.backend.getRunModel === undefined) {
+          throw new GatewayError(
+            'INVALID_PARAMETER_VALUE',
+            `Run URIs (runs:/${u.runId}/${u.path}) need an MLflow tracking server (--registry http://…); this registry is ${this.uri}.`,
+          );
+        }
+        return this.backend.getRunModel(u.runId, u.path);
     }
+  }
+
+  /**
+   * The version `ref` names, for the URI it was resolved from: a registered version is looked up
+   * by number (the alias may have moved on since); a run or logged model is what the URI names.
+   */
+  async versionOf(uri: string, ref: { name: string; version: string }): Promise<ModelVersion> {
+    const u = parseModelUri(uri);
+    if (u.kind === 'run' || u.kind === 'logged-model') return this.resolve(u);
+    return this.backend.getVersion(ref.name, ref.version);
   }
 
   /** Copies a model directory in as a new immutable version; prints nothing, returns the version. */
@@ -106,6 +124,43 @@ export class Registry {
   /** Cleans up after crashed writers; best effort (a read-only registry, say in an image, is left as it is). */
   async sweep(): Promise<void> {
     await this.backend.sweep?.().catch(() => undefined);
+  }
+
+  /**
+   * Deletes a version. One that an alias points at is refused unless `force` (then its aliases
+   * go too): servers following the alias would otherwise lose their model.
+   */
+  async deleteVersion(name: string, version: string, options: { force?: boolean } = {}): Promise<void> {
+    const del = this.backend.deleteVersion?.bind(this.backend);
+    if (del === undefined) throw new GatewayError('NOT_IMPLEMENTED', `The registry at ${this.uri} cannot delete versions.`);
+    const v = await this.backend.getVersion(name, version);
+    if (v.aliases.length > 0 && options.force !== true) {
+      throw new GatewayError(
+        'INVALID_STATE',
+        `Version ${v.version} of '${name}' is what ${v.aliases.map((a) => `@${a}`).join(', ')} point${v.aliases.length === 1 ? 's' : ''} at; move or delete the alias first, or pass --force to delete it too.`,
+        { status: 409 },
+      );
+    }
+    await del(name, v.version);
+  }
+
+  /** Deletes a model; one that still has versions is refused unless `force` (then they all go). */
+  async deleteModel(name: string, options: { force?: boolean } = {}): Promise<void> {
+    const del = this.backend.deleteModel?.bind(this.backend);
+    if (del === undefined) throw new GatewayError('NOT_IMPLEMENTED', `The registry at ${this.uri} cannot delete models.`);
+    const versions = await this.backend.listVersions(name).catch((err: unknown) => {
+      // A model whose versions were all deleted lists none.
+      if (isGatewayError(err) && err.code === 'RESOURCE_DOES_NOT_EXIST') return [];
+      throw err;
+    });
+    if (versions.length > 0 && options.force !== true) {
+      throw new GatewayError(
+        'INVALID_STATE',
+        `'${name}' still has version${versions.length === 1 ? '' : 's'} ${versions.map((v) => v.version).join(', ')}; delete ${versions.length === 1 ? 'it' : 'them'} first, or pass --force to delete the model with all its versions.`,
+        { status: 409 },
+      );
+    }
+    await del(name);
   }
 
   listModels(): Promise<RegisteredModel[]> {

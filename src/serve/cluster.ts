@@ -13,7 +13,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
 import { describeError } from '../errors.js';
-import type { ResolvedServeConfig } from '../config.js';
+import type { ResolvedServeConfig } from '../config/index.js';
 import type { Logger } from '../util/log.js';
 import type { RouteControl } from './admin.js';
 import type { ModelRouter, RouteEvent } from './router/router.js';

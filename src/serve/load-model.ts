@@ -3,15 +3,16 @@
  */
 import { basename, resolve } from 'node:path';
 import { openModelDir } from '../model/model-dir.js';
-import { isModelUri } from '../registry/model-uri.js';
+import { modelLocation } from '../registry/model-uri.js';
 import type { Registry } from '../registry/registry.js';
 import { type LoadOptions, type ServableModel, loadServable } from './dataplane.js';
 
 export async function loadModel(modelUri: string, registry: Registry, options: LoadOptions = {}): Promise<ServableModel> {
-  if (!isModelUri(modelUri)) {
+  const where = modelLocation(modelUri);
+  if (where.kind === 'directory') {
     // A plain directory is served as it is; its metrics carry the folder name and version "local".
-    const md = await openModelDir(modelUri);
-    return loadServable(md, { name: basename(resolve(modelUri)), version: 'local' }, options);
+    const md = await openModelDir(where.path);
+    return loadServable(md, { name: basename(resolve(where.path)), version: 'local' }, options);
   }
   const version = await registry.resolve(modelUri);
   const files = await registry.materialize(version);

@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import { type AddressInfo, Server as NetServer } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { ResolvedServeConfig } from '../config.js';
+import type { ResolvedServeConfig } from '../config/index.js';
 import { openRegistry } from '../registry/registry.js';
 import type { Logger } from '../util/log.js';
 import { redactUri } from '../util/redact.js';

@@ -244,8 +244,10 @@ describe('modelgate usage errors', () => {
     const r = await mg(args, { env: { MODELGATE_REGISTRY_URI: reg } });
     expect(r.code).toBe(2);
     if (args.length > 0) {
-      expect(r.stderr).toMatch(/^modelgate: /);
-      expect(r.stderr).toContain("Run 'modelgate --help' for usage.");
+      // One line: the command, what is wrong, and where its help is.
+      expect(r.stderr).toMatch(/^modelgate[ :]/);
+      expect(r.stderr).toMatch(/see 'modelgate[^']*--help'\)\n$/);
+      expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     } else {
       expect(r.stdout).toContain('Usage:');
     }
@@ -254,8 +256,11 @@ describe('modelgate usage errors', () => {
   it('--help and --version exit 0', { concurrent: true }, async () => {
     const help = await mg(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('modelgate registry register <dir> --name NAME');
-    expect(help.stdout).toContain('MODELGATE_REGISTRY_URI');
+    expect(help.stdout).toContain('registry');
+    expect(help.stdout).toContain("Run 'modelgate <command> --help' for its options.");
+    const register = await mg(['registry', 'register', '--help']);
+    expect(register.stdout).toContain('Usage: modelgate registry register <dir> [options]');
+    expect(register.stdout).toContain('MODELGATE_REGISTRY_URI');
     const version = await mg(['--version']);
     expect(version.code).toBe(0);
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\S*\n$/);
@@ -439,7 +444,6 @@ describe('modelgate serve', () => {
     ['an unknown registered model', ['-m', 'models:/nope/1'], /cannot load models:\/nope\/1: Registered Model with name=nope not found/],
     ['an unknown alias', ['-m', 'models:/iris@ghost'], /cannot load models:\/iris@ghost: Registered model alias ghost not found/],
     ['a missing directory', ['-m', './no-such-model'], /cannot load \.\/no-such-model: Model directory \S*no-such-model does not exist/],
-    ['a malformed URI', ['-m', 'models:/iris'], /cannot load models:\/iris: Not a proper models:\/ URI/],
   ])('serve of %s exits non-zero with a clear message', { concurrent: true }, async (_label, args, message) => {
     const port = await freePort();
     const r = await mg(['serve', ...args, '--registry', reg, '-p', String(port)]);
@@ -447,15 +451,21 @@ describe('modelgate serve', () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it('serve without a model exits 1 and says how to give one', { concurrent: true }, async () => {
+  it('serve of a malformed URI is a usage error, before anything starts', { concurrent: true }, async () => {
+    const r = await mg(['serve', '-m', 'models:/iris', '--registry', reg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^modelgate: Not a proper models:\/ URI: 'models:\/iris'/);
+  });
+
+  it('serve without a model exits 2 and says how to give one', { concurrent: true }, async () => {
     const r = await mg(['serve', '--registry', reg]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/No model to serve: pass -m\/--model-uri or set MODELGATE_MODEL_URI/);
   });
 
   it('an invalid MODELGATE_PORT is refused', { concurrent: true }, async () => {
     const r = await mg(['serve', '-m', IRIS], { env: { MODELGATE_PORT: 'eighty' } });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/MODELGATE_PORT must be a non-negative integer, got 'eighty'/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/MODELGATE_PORT must be a whole number from 0 to 65535, got 'eighty'/);
   });
 });

@@ -104,8 +104,8 @@ describe('modelgate against an MLflow registry', () => {
     const versions = await runCli(['registry', 'versions', 'iris', '--registry', replay.url]);
     expect(versions.code).toBe(0);
     const rows = versions.stdout.trim().split('\n');
-    expect(rows[0]).toMatch(/^VERSION\s+FLAVOR\s+ALIASES\s+CREATED\s+SOURCE$/);
-    expect(rows[1]).toMatch(/^1\s+-\s+champion\s+\S+\s+models:\/m-aec314e67e3046f5b09dc492d99de9b1$/);
+    expect(rows[0]).toMatch(/^VERSION\s+FLAVOR\s+ALIASES\s+STAGE\s+CREATED\s+SOURCE$/);
+    expect(rows[1]).toMatch(/^1\s+-\s+champion\s+None\s+\S+\s+models:\/m-aec314e67e3046f5b09dc492d99de9b1$/);
     expect(rows[2]).toMatch(/^2\s+-\s+challenger\s+/);
 
     const list = await runCli(['registry', 'list', '--json', '--registry', replay.url]);

@@ -85,6 +85,13 @@ describe('npm install modelgate into a fresh project', () => {
     await stop(served);
   }, 180_000);
 
+  it('puts the vendored runtime into image contexts, where it is node_modules/onnxruntime-node', async () => {
+    const ctx = join(project, 'ctx');
+    await run('npx', ['modelgate', 'generate-dockerfile', '-m', 'models:/iris@champion', '-d', ctx, '-n', 'iris:1'], project);
+    const bin = join(ctx, 'deps', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux');
+    expect(await readdir(bin)).toEqual([process.arch === 'arm64' ? 'arm64' : 'x64']);
+  }, 60_000);
+
   it('imports the library and scores with it', async () => {
     await writeFile(
       join(project, 'score.mjs'),

@@ -301,7 +301,7 @@ export default function (): void { TARGET.send(); throw new Error('thrown betwee
       const off = await rollout(at.iris);
       expect([off.exitCode, off.reason]).toEqual([
         108,
-        expect.stringMatching(/has no admin API \(405\): start the server with MODELGATE_ADMIN_TOKEN/),
+        expect.stringMatching(/has no admin API \(404\): start the server with MODELGATE_ADMIN_TOKEN/),
       ]);
     });
 

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { resolveServeConfig, type ServeOptions } from '../../src/config.js';
+import { resolveServeConfig, type ServeOptions } from '../../src/config/index.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { silentLogger } from '../../src/util/log.js';

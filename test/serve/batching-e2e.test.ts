@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
+import { resolveServeConfig } from '../../src/config/index.js';
 import { saveModel } from '../../src/model/save.js';
 import { startServer } from '../../src/serve/server.js';
 import { silentLogger } from '../../src/util/log.js';

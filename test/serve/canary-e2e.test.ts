@@ -6,7 +6,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
+import { resolveServeConfig } from '../../src/config/index.js';
 import { type Registry, openRegistry } from '../../src/registry/registry.js';
 import { PIN_HEADER } from '../../src/serve/router/router.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';

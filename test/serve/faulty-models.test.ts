@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
+import { resolveServeConfig } from '../../src/config/index.js';
 import { saveModel } from '../../src/model/save.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { captureLogger } from '../fixtures/capture-logger.js';

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
+import { resolveServeConfig } from '../../src/config/index.js';
 import { type AppOptions, createApp } from '../../src/serve/app.js';
 import { score } from '../../src/serve/dataplane.js';
 import { createMetrics } from '../../src/serve/metrics.js';

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
+import { resolveServeConfig } from '../../src/config/index.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { captureLogger } from '../fixtures/capture-logger.js';

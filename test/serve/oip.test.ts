@@ -6,7 +6,7 @@
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
+import { resolveServeConfig } from '../../src/config/index.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { GatewayError } from '../../src/errors.js';
 import { createApp } from '../../src/serve/app.js';

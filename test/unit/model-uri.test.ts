@@ -26,6 +26,8 @@ describe('parseModelUri: accepted forms', () => {
     ['models:/iris/None', { kind: 'stage', name: 'iris', stage: 'None' }],
     ['models:/m-c4e7d34ff21d41878f66d8e2cdf9ae51', { kind: 'logged-model', modelId: 'm-c4e7d34ff21d41878f66d8e2cdf9ae51' }],
     ['models:/m-ABCDEF12', { kind: 'logged-model', modelId: 'm-ABCDEF12' }],
+    ['runs:/0a1b2c3d/model', { kind: 'run', runId: '0a1b2c3d', path: 'model' }],
+    ['runs:/0a1b2c3d/nested/sk_model', { kind: 'run', runId: '0a1b2c3d', path: 'nested/sk_model' }],
     // A registered model may itself be called m-<hex>; with a version or alias it is a name.
     ['models:/m-12345678/2', { kind: 'version', name: 'm-12345678', version: '2' }],
     ['models:/m-12345678@prod', { kind: 'alias', name: 'm-12345678', alias: 'prod' }],
@@ -45,7 +47,8 @@ describe('parseModelUri: malformed forms', () => {
     ['', /must start with 'models:\/'/],
     ['iris/1', /must start with 'models:\/'/],
     ['model:/iris/1', /must start with 'models:\/'/],
-    ['runs:/abc/model', /must start with 'models:\/'/],
+    ['runs:/abc', /runs:\/<run_id>\/<artifact path>/],
+    ['runs:/abc/../x', /runs:\/<run_id>\/<artifact path>/],
     ['models:iris/1', /must start with 'models:\/'/],
     ['models://host/iris/1', /registry host/],
     ['models:/', /model name is empty/],

@@ -4,7 +4,7 @@
  */
 import { basename, resolve } from 'node:path';
 import { openModelDir } from '../../model/model-dir.js';
-import { isModelUri, parseModelUri } from '../../registry/model-uri.js';
+import { isModelUri, modelLocation, parseModelUri } from '../../registry/model-uri.js';
 import type { Registry } from '../../registry/registry.js';
 import { type LoadOptions, type ModelRef, type ServableModel, loadServable } from '../dataplane.js';
 
@@ -24,19 +24,22 @@ export interface ModelSource {
 export function registrySource(registry: Registry, options: LoadOptions = {}): ModelSource {
   return {
     async resolve(uri) {
-      if (!isModelUri(uri)) return { name: basename(resolve(uri)), version: 'local' };
+      const where = modelLocation(uri);
+      if (where.kind === 'directory') return { name: basename(resolve(where.path)), version: 'local' };
       const v = await registry.resolve(uri);
       return { name: v.name, version: v.version };
     },
     async load(uri, ref) {
-      if (!isModelUri(uri)) return loadServable(await openModelDir(uri), ref, options);
-      const version = await registry.backend.getVersion(ref.name, ref.version);
+      const where = modelLocation(uri);
+      if (where.kind === 'directory') return loadServable(await openModelDir(where.path), ref, options);
+      const version = await registry.versionOf(uri, ref);
       const files = await registry.materialize(version);
       return loadServable(await openModelDir(files.dir), ref, options);
     },
     follows(uri) {
       if (!isModelUri(uri)) return false;
-      return parseModelUri(uri).kind !== 'version';
+      const kind = parseModelUri(uri).kind;
+      return kind !== 'version' && kind !== 'run' && kind !== 'logged-model';
     },
     async setAlias(uri, version) {
       const u = isModelUri(uri) ? parseModelUri(uri) : undefined;
@@ -46,7 +49,7 @@ export function registrySource(registry: Registry, options: LoadOptions = {}): M
     watch(uri, onChange) {
       if (!isModelUri(uri) || registry.backend.watchModel === undefined) return () => undefined;
       const u = parseModelUri(uri);
-      if (u.kind === 'logged-model') return () => undefined;
+      if (u.kind === 'logged-model' || u.kind === 'run') return () => undefined;
       return registry.backend.watchModel(u.name, onChange);
     },
   };
@@ -59,7 +62,10 @@ export function registrySource(registry: Registry, options: LoadOptions = {}): M
  */
 export function sharingLoads(source: ModelSource): ModelSource {
   const loaded = new Map<string, { servable: Promise<ServableModel>; users: number }>();
-  const keyOf = (uri: string, ref: ModelRef) => (isModelUri(uri) ? `${ref.name}\0${ref.version}` : `dir\0${resolve(uri)}`);
+  const keyOf = (uri: string, ref: ModelRef) => {
+    const where = modelLocation(uri);
+    return where.kind === 'registry' ? `${ref.name}\0${ref.version}` : `dir\0${resolve(where.path)}`;
+  };
   return {
     resolve: (uri) => source.resolve(uri),
     follows: (uri) => source.follows(uri),

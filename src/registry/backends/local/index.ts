@@ -23,6 +23,8 @@ import type { FileDigest, MaterializedModel, ModelVersion, RegisterOptions, Regi
 import { dict } from '../../../util/dict.js';
 
 const VERSION_FILE = 'version.json';
+/** What remains of a deleted version: its number stays taken. */
+const TOMBSTONE = 'deleted';
 const ARTIFACTS = 'artifacts';
 const STALE_STAGING_MS = 24 * 3600 * 1000;
 
@@ -131,12 +133,20 @@ export class LocalRegistry implements RegistryBackend {
     return dir;
   }
 
-  private async versionNumbers(modelDir: string): Promise<number[]> {
-    const entries = await readdir(join(modelDir, 'versions')).catch(() => [] as string[]);
-    return entries
-      .filter((e) => /^\d+$/.test(e))
-      .map(Number)
-      .sort((a, b) => a - b);
+  /**
+   * The visible versions, ascending. `taken` also counts deleted ones (their folder stays, holding
+   * only a tombstone), so a number is never given out twice, as in MLflow.
+   */
+  private async versionNumbers(modelDir: string, taken = false): Promise<number[]> {
+    const entries = (await readdir(join(modelDir, 'versions')).catch(() => [] as string[])).filter((e) => /^\d+$/.test(e));
+    const visible = taken
+      ? entries
+      : (
+          await Promise.all(
+            entries.map(async (e) => ((await stat(join(modelDir, 'versions', e, VERSION_FILE)).catch(() => undefined)) ? e : undefined)),
+          )
+        ).filter((e): e is string => e !== undefined);
+    return visible.map(Number).sort((a, b) => a - b);
   }
 
   private async aliasMap(modelDir: string): Promise<Record<string, string>> {
@@ -256,6 +266,43 @@ export class LocalRegistry implements RegistryBackend {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
+  }
+
+  /**
+   * Deletes a version: its metadata first (it is gone for readers from that instant), its files
+   * after, and a tombstone keeps its number taken. Aliases pointing at it are removed too; the
+   * Registry refuses to get here for one unless forced.
+   */
+  async deleteVersion(name: string, version: string): Promise<void> {
+    const dir = await this.requireModel(name);
+    const v = validateVersion(version);
+    const vdir = join(dir, 'versions', v);
+    await this.readVersion(name, dir, v); // must exist
+    await writeFileAtomic(join(vdir, TOMBSTONE), `${new Date().toISOString()}\n`);
+    await unlink(join(vdir, VERSION_FILE));
+    const aliases = await this.aliasMap(dir);
+    for (const [alias, target] of Object.entries(aliases))
+      if (target === v) await unlink(join(dir, 'aliases', alias)).catch(() => undefined);
+    await this.discard(join(vdir, ARTIFACTS));
+  }
+
+  /** Deletes a model with everything it holds; the Registry refuses to get here for one with versions unless forced. */
+  async deleteModel(name: string): Promise<void> {
+    await this.discard(await this.requireModel(name));
+  }
+
+  /** Moves a folder out of sight in one rename (under staging/, swept if this process dies), then removes it. */
+  private async discard(path: string): Promise<void> {
+    const staging = join(this.root, 'staging');
+    await mkdir(staging, { recursive: true });
+    const trash = join(staging, ownedName(`${Date.now()}-deleted-`));
+    try {
+      await rename(path, trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await rm(trash, { recursive: true, force: true });
   }
 
   /** inotify on the model's aliases/ and versions/ folders; polling stays the safety net. */
@@ -380,7 +427,7 @@ export class LocalRegistry implements RegistryBackend {
       await mkdir(join(modelDir, 'versions'), { recursive: true });
       await this.createModelRecord(modelDir, { name, created_at: record.created_at, tags: {} });
 
-      let n = ((await this.versionNumbers(modelDir)).at(-1) ?? 0) + 1;
+      let n = ((await this.versionNumbers(modelDir, true)).at(-1) ?? 0) + 1;
       for (;;) {
         try {
           await rename(stage, join(modelDir, 'versions', String(n)));

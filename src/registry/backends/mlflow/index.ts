@@ -284,12 +284,51 @@ export class MlflowRegistry implements RegistryBackend {
     };
   }
 
+  /**
+   * A model logged in a run and never registered (`runs:/<run_id>/<path>`, as `mlflow models
+   * serve -m` takes it): named after its artifact path, versioned by the run id.
+   */
+  async getRunModel(runId: string, path: string): Promise<ModelVersion> {
+    const res = await this.http.json<{ run: { info: { run_id?: string; start_time?: number; status?: string } } }>(
+      'GET',
+      `${API}/runs/get`,
+      {
+        query: { run_id: runId },
+      },
+    );
+    const info = res.run.info;
+    return {
+      name: path.split('/').at(-1) ?? path,
+      version: runId,
+      createdAt: Number(info.start_time ?? 0),
+      status: 'READY',
+      aliases: [],
+      source: `runs:/${runId}/${path}`,
+      tags: {},
+      runId,
+    };
+  }
+
   // --- aliases ---------------------------------------------------------------------------------
 
   async setAlias(name: string, alias: string, version: string): Promise<void> {
     validateModelName(name);
     validateAlias(alias);
     await this.http.json('POST', `${API}/registered-models/alias`, { body: { name, alias, version: validateVersion(version) } });
+  }
+
+  /** MLflow's delete_model_version; the version's aliases are removed first, so none is left dangling on any MLflow version. */
+  async deleteVersion(name: string, version: string): Promise<void> {
+    validateModelName(name);
+    const v = await this.getVersion(name, version);
+    for (const alias of v.aliases) await this.http.json('DELETE', `${API}/registered-models/alias`, { body: { name, alias } });
+    await this.http.json('DELETE', `${API}/model-versions/delete`, { body: { name, version: v.version } });
+  }
+
+  /** MLflow's delete_registered_model: the model, its versions and aliases. */
+  async deleteModel(name: string): Promise<void> {
+    validateModelName(name);
+    await this.http.json('DELETE', `${API}/registered-models/delete`, { body: { name } });
   }
 
   async deleteAlias(name: string, alias: string): Promise<boolean> {
@@ -329,6 +368,7 @@ export class MlflowRegistry implements RegistryBackend {
     }
     if (uri.startsWith('models:/')) {
       const parsed = parseModelUri(uri);
+      if (parsed.kind === 'run') throw new GatewayError('INVALID_PARAMETER_VALUE', `Malformed models:/ artifact URI ${uri}`);
       const target =
         parsed.kind === 'logged-model'
           ? await this.getLoggedModel(parsed.modelId)
@@ -348,6 +388,7 @@ export class MlflowRegistry implements RegistryBackend {
   }
 
   private async downloadUri(v: ModelVersion): Promise<string> {
+    if (v.source?.startsWith('runs:/')) return v.source;
     if (v.version === LOGGED_MODEL_VERSION) {
       if (v.source !== undefined && !v.source.startsWith('models:/')) return v.source;
       return (await this.getLoggedModel(v.name)).source ?? '';
@@ -370,7 +411,11 @@ export class MlflowRegistry implements RegistryBackend {
         : version.version === LOGGED_MODEL_VERSION
           ? await this.getLoggedModel(version.name)
           : await this.getVersion(version.name, version.version);
-    const label = v.version === LOGGED_MODEL_VERSION ? `models:/${v.name}` : `models:/${v.name}/${v.version}`;
+    const label = v.source?.startsWith('runs:/')
+      ? v.source
+      : v.version === LOGGED_MODEL_VERSION
+        ? `models:/${v.name}`
+        : `models:/${v.name}/${v.version}`;
     if (v.status !== 'READY') {
       throw new GatewayError(
         'INVALID_STATE',

@@ -12,9 +12,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import type { ServeOptions } from '../../config.js';
-import { GatewayError } from '../../errors.js';
-import { ajv } from '../../schema/ajv.js';
+import type { ServeOptions } from './resolve.js';
+import { GatewayError } from '../errors.js';
+import { ajv } from '../schema/ajv.js';
 
 const percent = { type: 'number', minimum: 0, maximum: 100 };
 const validate = ajv.compile({

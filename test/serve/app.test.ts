@@ -22,16 +22,18 @@ const post = (body: string, contentType: string | null = 'application/json', hea
 });
 
 describe('HTTP surface', () => {
-  it('answers liveness before the model is loaded, and readiness only after', async () => {
+  it('answers liveness before the model is loaded, and readiness (/ready, and /ping and /health as in MLflow) only after', async () => {
     const metrics = createMetrics({ processMetrics: false });
     const host = new SingleModelHost(metrics);
     const app = createApp({ host, metrics });
-    expect((await app.request('/ping')).status).toBe(200);
-    expect((await app.request('/health')).status).toBe(200);
+    expect((await app.request('/livez')).status).toBe(200);
+    expect(await (await app.request('/livez')).json()).toEqual({ status: 'ok' });
     expect((await app.request('/v2/health/live')).status).toBe(200);
-    const notReady = await app.request('/ready');
-    expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toMatchObject({ ready: false, state: 'loading' });
+    for (const path of ['/ready', '/ping', '/health']) {
+      const notReady = await app.request(path);
+      expect(notReady.status, path).toBe(503);
+      expect(await notReady.json(), path).toMatchObject({ ready: false, state: 'loading' });
+    }
     expect((await app.request('/v2/health/ready')).status).toBe(503);
     const inv = await app.request('/invocations', post('{"inputs": [[1, 2]]}'));
     expect(inv.status).toBe(503);
@@ -39,9 +41,42 @@ describe('HTTP surface', () => {
     expect(await inv.json()).toMatchObject({ error_code: 'TEMPORARILY_UNAVAILABLE' });
 
     host.setReady(await fakeServable({ kind: 'echo' }, TENSOR_SIG));
-    const ready = await app.request('/ready');
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ ready: true, state: 'ready', models: [{ name: 'fake', version: '1', flavor: 'fake' }] });
+    for (const path of ['/ready', '/ping', '/health']) {
+      const ready = await app.request(path);
+      expect(ready.status, path).toBe(200);
+      expect(await ready.json(), path).toMatchObject({
+        ready: true,
+        state: 'ready',
+        models: [{ name: 'fake', version: '1', flavor: 'fake' }],
+      });
+    }
+    expect((await app.request('/livez')).status).toBe(200);
+  });
+
+  it('answers /ping and /health 503 with the state after a failed load; /livez stays 200', async () => {
+    const host = new SingleModelHost();
+    host.setFailed('boom');
+    const app = createApp({ host });
+    for (const path of ['/ping', '/health']) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(503);
+      expect(await res.json(), path).toMatchObject({ ready: false, state: 'failed', error: 'boom' });
+    }
+    expect((await app.request('/livez')).status).toBe(200);
+  });
+
+  it('shows /ping and /health details, like /ready, only to token holders when authentication is on', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const host = new SingleModelHost(metrics);
+    host.setReady(await fakeServable({ kind: 'echo' }, TENSOR_SIG));
+    const app = createApp({ host, metrics, options: { authTokens: ['alpha'] } });
+    for (const path of ['/ping', '/health', '/ready']) {
+      const open = await app.request(path);
+      expect(open.status, path).toBe(200);
+      expect(await open.json(), path).toEqual({ ready: true, state: 'ready' });
+      const detailed = await app.request(path, { headers: { authorization: 'Bearer alpha' } });
+      expect(await detailed.json(), path).toMatchObject({ ready: true, state: 'ready', models: [{ name: 'fake' }] });
+    }
   });
 
   it('reports a failed load in readiness', async () => {

@@ -3,14 +3,17 @@
  * modelgate serving "the same model" over real HTTP: an MLflow-style directory for an iris
  * classifier, once with MLflow's tensor signature and once with its column signature. Status,
  * error_code and predicted classes must be MLflow's (or the documented deliberate difference),
- * and every error body must have MLflow's shape without stack traces or echoed input.
+ * and every error body must have MLflow's shape without stack traces or echoed input. /ping and
+ * /health mean "ready to serve", as in MLflow.
  */
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../src/serve/server.js';
+import { resolveServeConfig } from '../../src/config.js';
+import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { silentLogger } from '../../src/util/log.js';
 import { pyFloat, pyJson } from '../../src/util/py-json.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
 import { buildOnnxModel } from '../../src/onnx/writer.js';
@@ -282,7 +285,9 @@ describe.each(['tensor', 'columns'] as const)('MLflow replay, %s signature', (va
         expect(expected.status).toBe(200);
         expect(outcome.note).toBeDefined();
         expect(reply.headers.get('content-type')).toBe('application/json');
-        expect(typeof JSON.parse(reply.text)).toBe('object');
+        const body = JSON.parse(reply.text) as { ready?: boolean };
+        expect(typeof body).toBe('object');
+        if (probe.path !== '/version') expect(body).toMatchObject({ ready: true, state: 'ready' });
       }
     });
   });
@@ -321,5 +326,60 @@ describe('error bodies on 5xx', () => {
     const reply = await send(port, FAILING_PROBE, 'caller-chosen-id.1');
     expect(reply.status).toBe(500);
     expect((JSON.parse(reply.text) as { request_id: string }).request_id).toBe('caller-chosen-id.1');
+  });
+});
+
+describe('/ping and /health mean "ready to serve", as in MLflow (its server listens only once the model is loaded)', () => {
+  it('answers 503 with the readiness state while the model loads, 200 once it is loaded; /livez is 200 throughout', async () => {
+    const dir = join(root, 'slow-load');
+    const flag = join(root, 'slow-load.go');
+    await mkdir(dir);
+    // A JS model whose load waits for the test to create a file: the server listens meanwhile.
+    await writeFile(
+      join(dir, 'model.mjs'),
+      [
+        "import { existsSync } from 'node:fs';",
+        'export function load() {',
+        '  return new Promise((resolve) => {',
+        `    const t = setInterval(() => { if (existsSync(${JSON.stringify(flag)})) { clearInterval(t); resolve({ predict: (rows) => rows.map((r) => r.x * 2) }); } }, 10);`,
+        '  });',
+        '}',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(dir, 'MLmodel'),
+      `flavors:\n  js:\n    module: model.mjs\nsignature:\n  inputs: '[{"type": "double", "name": "x", "required": true}]'\n  outputs: null\n  params: null\n`,
+    );
+    const config = resolveServeConfig({
+      modelUri: dir,
+      registryUri: `file:${join(root, 'registry')}`,
+      port: 0,
+      host: '127.0.0.1',
+      drainSeconds: 1,
+    });
+    const server = await startServer(config, silentLogger());
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      for (const path of ['/ping', '/health', '/ready']) {
+        const r = await get(path);
+        expect(r.status, path).toBe(503);
+        expect(r.body, path).toMatchObject({ ready: false, state: 'loading' });
+      }
+      expect(await get('/livez')).toEqual({ status: 200, body: { status: 'ok' } });
+      expect((await get('/v2/health/live')).status).toBe(200);
+      await writeFile(flag, '');
+      await server.loaded;
+      for (const path of ['/ping', '/health', '/ready']) {
+        const r = await get(path);
+        expect(r.status, path).toBe(200);
+        expect(r.body, path).toMatchObject({ ready: true, state: 'ready' });
+      }
+      expect((await get('/livez')).status).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });

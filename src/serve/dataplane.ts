@@ -262,9 +262,15 @@ export async function predictDecoded(servable: ServableModel, request: DecodedRe
   const rows = rowsOf(request.input);
   if (rows > maxRows) throw new InvalidInputError(`The request has ${rows} rows; the limit is ${maxRows}.`);
   const input: ModelInput = servable.enforcer === undefined ? request.input : enforceInput(servable.enforcer, request.input);
-  const { params, ignored } = servable.params.resolve(request.params);
+  const { params, ignored, ignoredType } = servable.params.resolve(request.params);
   if (ignored.length > 0) {
     options.logger?.warn({ model: servable.ref.name, params: ignored }, 'params not declared in the model signature were ignored');
+  }
+  if (ignoredType !== undefined) {
+    options.logger?.warn(
+      { model: servable.ref.name, type: ignoredType },
+      'params that are not a dictionary were ignored (no params schema)',
+    );
   }
   // Work that could not start before its deadline is not started.
   if (options.deadline !== undefined && performance.now() > options.deadline) throw new DeadlineExceededError();

@@ -3,6 +3,7 @@ import { createApp } from '../../src/serve/app.js';
 import { createMetrics } from '../../src/serve/metrics.js';
 import { SingleModelHost } from '../../src/serve/model-host.js';
 import { type Logger, silentLogger } from '../../src/util/log.js';
+import { captureLogger } from '../fixtures/capture-logger.js';
 import { fakeServable } from '../fixtures/fake-flavors.js';
 
 const TENSOR_SIG = { inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 2]}}]' };
@@ -116,8 +117,10 @@ describe('HTTP surface', () => {
     const res = await app.request('/invocations', post('{"inputs": [[1, 2]]}'));
     expect(res.status).toBe(500);
     const body = (await res.json()) as Record<string, string>;
-    expect(Object.keys(body).sort()).toEqual(['error_code', 'message', 'request_id']);
+    expect(Object.keys(body)).toEqual(['error_code', 'message', 'sqlstate', 'error_class', 'request_id']);
     expect(body.error_code).toBe('INTERNAL_ERROR');
+    // MLflow 3's classification of INTERNAL_ERROR; never a stack trace.
+    expect(body).toMatchObject({ sqlstate: 'XXM00', error_class: 'CLIENT_INTERNAL_ERROR' });
     expect(body.message).not.toContain('secret');
     expect(res.headers.get('x-request-id')).toBe(body.request_id);
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === body.request_id);
@@ -128,15 +131,56 @@ describe('HTTP surface', () => {
     expect(text).toContain('modelgate_errors_total{error_code="INTERNAL_ERROR"} 1');
   });
 
-  it('maps bad input to 400 with the MLflow error shape', async () => {
+  it("maps bad input to 400 with MLflow 3's error shape (sqlstate and error_class after the message)", async () => {
     const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
     const res = await app.request('/invocations', post('{"inputs": [[1, 2, 3]]}'));
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
       error_code: 'INVALID_PARAMETER_VALUE',
       message:
         "Failed to enforce schema of data with schema '[Tensor('float32', (-1, 2))]'. Error: Shape of input (1, 3) does not match expected shape (-1, 2).",
+      sqlstate: 'KAM01',
+      error_class: 'SCHEMA_ENFORCEMENT_FAILED',
     });
+    expect(text).toMatch(
+      /^\{"error_code": "INVALID_PARAMETER_VALUE", "message": ".*", "sqlstate": "KAM01", "error_class": "SCHEMA_ENFORCEMENT_FAILED"\}$/,
+    );
+    const parse = await app.request('/invocations', post('{"inputs": [["abc", 2]]}'));
+    expect(await parse.json()).toMatchObject({ error_code: 'BAD_REQUEST', sqlstate: 'KAM00', error_class: 'INVALID_PARAMETER_VALUE' });
+  });
+
+  it('ignores "params" that is not a dictionary for a model without a params schema, and refuses it for one with a schema', async () => {
+    const { logger, lines } = captureLogger();
+    const { app: open } = await appWith({ kind: 'params' }, TENSOR_SIG, logger);
+    for (const params of ['"fast"', '[1, 2]', '3']) {
+      const res = await open.request('/invocations', post(`{"inputs": [[1, 2]], "params": ${params}}`));
+      expect(res.status, params).toBe(200);
+      expect(await res.text()).toBe('{"predictions": {}}');
+    }
+    expect(lines().some((l) => l.msg === 'params that are not a dictionary were ignored (no params schema)')).toBe(true);
+    const { app: strict } = await appWith(
+      { kind: 'params' },
+      { ...TENSOR_SIG, params: '[{"name": "t", "type": "double", "default": 0.5, "shape": null}]' },
+    );
+    const res = await strict.request('/invocations', post('{"inputs": [[1, 2]], "params": "fast"}'));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error_code: 'INVALID_PARAMETER_VALUE',
+      message: "Parameters must be a dictionary. Got type 'str'.",
+      sqlstate: 'KAM00',
+      error_class: 'INVALID_PARAMETER_VALUE',
+    });
+    expect(await (await strict.request('/invocations', post('{"inputs": [[1, 2]], "params": {"t": 2}}'))).text()).toBe(
+      '{"predictions": {"t": 2}}',
+    );
+  });
+
+  it('scores "signature_name" beside the input as MLflow 3 does (ignored)', async () => {
+    const { app } = await appWith({ kind: 'echo' }, TENSOR_SIG);
+    const res = await app.request('/invocations', post('{"inputs": [[1, 2]], "signature_name": "serving_default"}'));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"predictions": [[1.0, 2.0]]}');
   });
 
   it('follows MLflow content-type rules with JSON error bodies', async () => {

@@ -1,10 +1,11 @@
 /**
- * Replays every request of the MLflow recording (test/fixtures/mlflow-scoring-probes.ts) against
- * modelgate serving "the same model" over real HTTP: an MLflow-style directory for an iris
- * classifier, once with MLflow's tensor signature and once with its column signature. Status,
- * error_code and predicted classes must be MLflow's (or the documented deliberate difference),
- * and every error body must have MLflow's shape without stack traces or echoed input. /ping and
- * /health mean "ready to serve", as in MLflow.
+ * Replays every request of the MLflow recording (test/fixtures/mlflow-scoring-probes.ts), and the
+ * probes whose MLflow 3.11 answers come from its source, against modelgate serving "the same
+ * model" over real HTTP: an MLflow-style directory for an iris classifier, once with MLflow's
+ * tensor signature and once with its column signature. Status, error_code, sqlstate, error_class
+ * and predicted classes must be MLflow's (or the documented deliberate difference), and every
+ * error body must have MLflow 3's shape without stack traces or echoed input. /ping and /health
+ * mean "ready to serve", as in MLflow.
  */
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,9 @@ import {
   IRIS_COLUMNS,
   IRIS_ROWS,
   IRIS_ROW_CLASSES,
+  MLFLOW_3_PROBES,
   type ProbeOutcome,
+  type ProbeResult,
   SCORING_PROBES,
   type ScoringProbe,
   expectedResult,
@@ -144,14 +147,25 @@ function inputValues(body: string | null): string[] {
   return [...new Set(body?.match(/\d+\.\d+/g) ?? [])];
 }
 
+interface ErrorReply {
+  error_code: string;
+  message: string;
+  sqlstate?: string;
+  error_class?: string;
+  request_id?: string;
+}
+
+/** MLflow 3's error shape: error_code, message, then its classification (sqlstate, error_class); request_id on 5xx is ours. */
 function expectCleanErrorBody(
   reply: Reply,
   probe: Pick<ScoringProbe, 'body'>,
-): { error_code: string; message: string; request_id?: string } {
+  expected?: Pick<ProbeResult, 'sqlstate' | 'error_class'>,
+): ErrorReply {
   expect(reply.headers.get('content-type')).toBe('application/json');
-  const body = JSON.parse(reply.text) as { error_code: string; message: string; request_id?: string };
-  const keys = reply.status >= 500 ? ['error_code', 'message', 'request_id'] : ['error_code', 'message'];
+  const body = JSON.parse(reply.text) as ErrorReply;
+  const keys = ['error_code', 'message', 'sqlstate', 'error_class', ...(reply.status >= 500 ? ['request_id'] : [])];
   expect(Object.keys(body)).toEqual(keys);
+  if (expected !== undefined) expect({ sqlstate: body.sqlstate, error_class: body.error_class }).toEqual(expected);
   expect(typeof body.message).toBe('string');
   expect(body.message.length).toBeGreaterThan(0);
   // No stack trace, Python's or ours.
@@ -238,14 +252,17 @@ afterAll(async () => {
 });
 
 describe('the probe fixture', () => {
-  it('holds every probe of the recording once', () => {
+  it('holds every probe of the recording once, and names the MLflow source of every other probe', () => {
     const names = SCORING_PROBES.map((p) => p.name);
     expect(new Set(names).size).toBe(names.length);
     expect(names).toHaveLength(28);
+    const all = [...names, ...MLFLOW_3_PROBES.map((p) => p.name)];
+    expect(new Set(all).size).toBe(all.length);
+    for (const p of MLFLOW_3_PROBES) expect(p.source.length, p.name).toBeGreaterThan(20);
   });
 
   it("quotes only parts of MLflow's messages as shared text, and gives a reason for every difference", () => {
-    for (const p of SCORING_PROBES) {
+    for (const p of [...SCORING_PROBES, ...MLFLOW_3_PROBES]) {
       for (const outcome of [p.tensor, p.columns] as ProbeOutcome[]) {
         for (const part of outcome.sharedMessage ?? []) expect(outcome.mlflow.message, p.name).toContain(part);
         expect(outcome.modelgate === undefined, p.name).toBe(outcome.deliberate === undefined);
@@ -263,7 +280,7 @@ describe('the probe fixture', () => {
 describe.each(['tensor', 'columns'] as const)('MLflow replay, %s signature', (variant) => {
   const port = (): number => (servers[variant] as RunningServer).port;
 
-  SCORING_PROBES.forEach((probe, i) => {
+  [...SCORING_PROBES, ...MLFLOW_3_PROBES].forEach((probe, i) => {
     const outcome = probe[variant];
     const expected = expectedResult(outcome);
     const title = outcome.deliberate === undefined ? probe.name : `${probe.name} (deliberately ${expected.status}: ${outcome.deliberate})`;
@@ -274,7 +291,7 @@ describe.each(['tensor', 'columns'] as const)('MLflow replay, %s signature', (va
       expect(reply.status).toBe(expected.status);
       if (expected.allow !== undefined) expect(reply.headers.get('allow')).toBe(expected.allow);
       if (expected.error_code !== undefined) {
-        const body = expectCleanErrorBody(reply, probe);
+        const body = expectCleanErrorBody(reply, probe, { sqlstate: expected.sqlstate, error_class: expected.error_class });
         expect(body.error_code).toBe(expected.error_code);
         expect(reply.headers.get('x-request-id')).toBe(id);
         for (const part of outcome.sharedMessage ?? []) expect(body.message).toContain(part);
@@ -314,7 +331,7 @@ describe('error bodies on 5xx', () => {
     const port = (servers.failing as RunningServer).port;
     const reply = await send(port, FAILING_PROBE);
     expect(reply.status).toBe(500);
-    const body = expectCleanErrorBody(reply, FAILING_PROBE);
+    const body = expectCleanErrorBody(reply, FAILING_PROBE, { sqlstate: 'XXM00', error_class: 'CLIENT_INTERNAL_ERROR' });
     expect(body.error_code).toBe('INTERNAL_ERROR');
     expect(body.message).toBe('The model failed while computing the prediction.');
     expect(body.request_id).toBe(reply.headers.get('x-request-id'));

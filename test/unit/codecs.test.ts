@@ -20,6 +20,9 @@ import {
 import { csvCodec, parseCsvRows } from '../../src/serve/codecs/csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from '../../src/serve/codecs/dataframe.js';
 import { inputsCodec, instancesCodec } from '../../src/serve/codecs/inputs.js';
+import { compileEnforcer } from '../../src/schema/enforce.js';
+import { compileParams } from '../../src/schema/params.js';
+import { parseParams } from '../../src/schema/signature.js';
 import { IRIS_COLUMNS, IRIS_NAMES, TENSOR_4, frameOf, schemaOf, tensorOf, tensorsOf, values } from '../fixtures/schemas.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -269,16 +272,19 @@ describe('JSON bodies: LLM keys (messages, prompt, input)', () => {
 });
 
 describe('JSON bodies: signature_name and params', () => {
-  it.each(['inputs', 'instances'])('refuses "signature_name" next to %s', (key) => {
-    expectBadRequest(
-      () => decode({ [key]: [[1]], signature_name: 'serving_default' }),
-      'Invalid input. "signature_name" parameter is currently not supported',
-    );
-  });
+  // MLflow 3 keeps only the four format keys and "params" (`_split_data_and_params`), so
+  // "signature_name" no longer reaches `parse_tf_serving_input`, which refused it in MLflow 2.
+  it.each([{ inputs: [[1.5]] }, { instances: [[1.5]] }, { dataframe_split: { data: [[1.5]] } }, { dataframe_records: [{ a: 1.5 }] }])(
+    'ignores "signature_name" beside %j',
+    (body) => {
+      const withName = decode({ ...body, signature_name: 'serving_default' });
+      expect(withName).toEqual(decode(body));
+    },
+  );
 
-  it('ignores "signature_name" next to the DataFrame formats', () => {
-    expect(decode({ dataframe_split: { data: [[1.5]] }, signature_name: 's' }).input.kind).toBe('dataframe');
-    expect(decode({ dataframe_records: [{ a: 1.5 }], signature_name: 's' }).input.kind).toBe('dataframe');
+  it('ignores "signature_name" with a signature too', () => {
+    const t = tensorOf(decode({ inputs: [[5.1, 3.5, 1.4, 0.2]], signature_name: 'x' }, TENSOR_4).input);
+    expect(t.shape).toEqual([1, 4]);
   });
 
   it('passes params along with every format', () => {
@@ -298,12 +304,40 @@ describe('JSON bodies: signature_name and params', () => {
     expect(decode({ inputs: [[1.5]] }).params).toBeUndefined();
   });
 
-  it.each([
-    [[1, 2], 'a list'],
-    ['x', 'a string'],
-    [3, 'a number'],
-  ])('refuses params that are not an object: %j', (params, kind) => {
-    expectBadRequest(() => decode({ inputs: [[1.5]], params }), `Invalid input. "params" must be a JSON dictionary, got ${kind}.`);
+  // Whether params must be a dictionary depends on the model's params schema (below), not on the body.
+  it.each([[[1, 2]], ['x'], [3], [true]])('passes params that are not an object along as they are: %j', (params) => {
+    expect(decode({ inputs: [[1.5]], params }).params).toEqual(params);
+  });
+
+  describe('"params" that is not a dictionary, at params enforcement (MLflow\'s `_enforce_params_schema`)', () => {
+    const schemaParams = compileParams(parseParams(JSON.stringify([{ name: 'temperature', type: 'double', default: 0.7, shape: null }])));
+    const noSchema = compileParams(undefined);
+
+    it.each([
+      ['fast', 'str'],
+      [[1, 2], 'list'],
+      [3, 'int'],
+      [2.5, 'float'],
+      [true, 'bool'],
+    ])('ignores %j for a model without a params schema (MLflow: 200, a warning)', (raw, type) => {
+      expect(noSchema.resolve(decode({ inputs: [[1.5]], params: raw }).params)).toEqual({ params: {}, ignored: [], ignoredType: type });
+    });
+
+    it.each([
+      ['fast', 'str'],
+      [[1, 2], 'list'],
+      [3, 'int'],
+    ])("refuses %j for a model with a params schema, with MLflow's message", (raw, type) => {
+      const err = caught(() => schemaParams.resolve(decode({ inputs: [[1.5]], params: raw }).params));
+      expect(err.code).toBe('INVALID_PARAMETER_VALUE');
+      expect(err.status).toBe(400);
+      expect(err.message).toBe(`Parameters must be a dictionary. Got type '${type}'.`);
+    });
+
+    it('gives the defaults for null or absent params, and ignores dictionary keys without a schema', () => {
+      expect(schemaParams.resolve(decode({ inputs: [[1.5]], params: null }).params)).toEqual({ params: { temperature: 0.7 }, ignored: [] });
+      expect(noSchema.resolve(decode({ inputs: [[1.5]], params: { a: 1 } }).params)).toEqual({ params: {}, ignored: ['a'] });
+    });
   });
 
   it('never passes params from a CSV body', () => {
@@ -740,6 +774,17 @@ describe('inputs', () => {
     });
   });
 
+  it('refuses a list of records for a tensor signature at schema enforcement, as MLflow does (a list is no tensor)', () => {
+    const unnamed = caught(() => inputs([{ a: 1 }], TENSOR_4));
+    expect(unnamed.code).toBe('INVALID_PARAMETER_VALUE');
+    expect(unnamed.message).toBe(
+      "Failed to enforce schema of data with schema '[Tensor('float64', (-1, 4))]'. Error: This model contains a tensor-based model signature with no input names, which suggests a numpy array input or a pandas dataframe input with proper column values, but an input of type list was found.",
+    );
+    expect(caught(() => inputs([{ x: [1, 2] }], NAMED_ONE)).message).toContain(
+      'This model contains a tensor-based model signature with input names, which suggests a dictionary input mapping input name to tensor, or a pandas DataFrame input',
+    );
+  });
+
   it('binds a bare list to the only input of a named tensor signature', () => {
     const t = tensorsOf(inputs([[1, 2]], NAMED_ONE));
     expect(t).toEqual({ x: { dtype: 'float32', shape: [1, 2], data: Float32Array.from([1, 2]) } });
@@ -792,6 +837,59 @@ describe('inputs', () => {
       expect(df.columns).toEqual([0, 1, 2, 3]);
       expect(df.rows).toBe(2);
       expect(values(df.values[2])).toEqual([1.4, 5.2]);
+    });
+
+    // MLflow 3's `_cast_schema_type` converts each value of a list of records by its column, and
+    // `_enforce_schema` makes the records a DataFrame: a column signature scores them.
+    it('makes a list of records a typed DataFrame, columns in order of first appearance', () => {
+      const rows = [
+        { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+        { petal_width: 2.3, sepal_length: 6.7, sepal_width: 3, petal_length: '5.2', extra: 'x' },
+      ];
+      const df = frameOf(inputs(rows, IRIS_COLUMNS));
+      expect(df.columns).toEqual([...IRIS_NAMES, 'extra']);
+      expect(df.rows).toBe(2);
+      expect(col(df, 'petal_length')).toEqual({ dtype: 'float64', shape: [2], data: Float64Array.from([1.4, 5.2]) });
+      expect(values(col(df, 'extra'))).toEqual([null, 'x']);
+      expect(frameOf(decode({ inputs: rows }, IRIS_COLUMNS).input)).toEqual(df);
+    });
+
+    it("types each record value by its column, with numpy's conversions (int64 exact, a number to str)", () => {
+      const df = frameOf(inputs([{ l: '9223372036854775807', s: 12, b: 1, d: 2 }], MIXED_COLUMNS));
+      expect(values(col(df, 'l'))).toEqual([9223372036854775807n]);
+      expect(col(df, 's')).toEqual({ dtype: 'str', shape: [1], data: ['12'] });
+      expect(col(df, 'b')).toEqual({ dtype: 'bool', shape: [1], data: Uint8Array.from([1]) });
+      expect(col(df, 'd').dtype).toBe('float64');
+    });
+
+    it('reads a key missing from a record as a missing value (NaN once typed as double)', () => {
+      const df = frameOf(inputs([{ sepal_length: 5.1 }, { sepal_width: 3.5 }], IRIS_COLUMNS));
+      expect(values(col(df, 'sepal_length'))).toEqual([5.1, Number.NaN]);
+      expect(values(col(df, 'sepal_width'))).toEqual([Number.NaN, 3.5]);
+    });
+
+    it("refuses a record value that does not convert with numpy's bare message (MLflow's `convert_data_type`)", () => {
+      expectBadRequest(
+        () => inputs([{ sepal_length: 'abc', sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }], IRIS_COLUMNS),
+        "Invalid input. could not convert string to float: 'abc'",
+      );
+      expectBadRequest(() => inputs([{ i: 1.5 }], MIXED_COLUMNS), 'Invalid input. Can not safely convert float 1.5 to int32');
+    });
+
+    it('reads records for a signature of one named column as records, not as the column', () => {
+      const one = schemaOf([{ type: 'string', name: 'text', required: true }]);
+      const df = frameOf(inputs([{ text: 'a' }, { text: 'b' }], one));
+      expect(df.columns).toEqual(['text']);
+      expect(col(df, 'text')).toEqual({ dtype: 'str', shape: [2], data: ['a', 'b'] });
+    });
+
+    it('reads [] as no records: no columns, so enforcement names every input missing without extra ones', () => {
+      const df = frameOf(inputs([], IRIS_COLUMNS));
+      expect(df).toEqual({ columns: [], values: [], rows: 0 });
+      const one = schemaOf([{ type: 'string', name: 'text', required: true }]);
+      expect(frameOf(inputs([], one)).columns).toEqual(['text']);
+      const err = caught(() => compileEnforcer(IRIS_COLUMNS).enforce(inputs([], IRIS_COLUMNS)));
+      expect(err.message).toMatch(/Error: Model is missing inputs \['sepal_length', 'sepal_width', 'petal_length', 'petal_width'\]\.$/);
     });
 
     it("refuses a string that is not a number while parsing, when every column is numeric (MLflow's 400 BAD_REQUEST)", () => {

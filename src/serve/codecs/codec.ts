@@ -4,7 +4,12 @@ import type { Schema } from '../../schema/signature.js';
 /** A request body turned into what a model takes. */
 export interface DecodedRequest {
   readonly input: ModelInput;
-  readonly params: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The body's `params` as sent (undefined when absent or null). Not checked here: MLflow ignores
+   * a `params` that is not a dictionary for a model without a params schema and refuses it for
+   * one with a schema, which the model's params enforcer knows.
+   */
+  readonly params: unknown;
   /**
    * True for MLflow's unified LLM bodies (`messages`, `prompt`, `input`): their result is returned
    * as it is, not wrapped in `{"predictions": …}`.

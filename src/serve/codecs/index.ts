@@ -72,11 +72,8 @@ export function decodeJsonValue(body: unknown, schema: Schema | undefined): Deco
       present.push(key);
     }
   }
-  const params = obj.params;
-  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) {
-    throw new InvalidInputError(`"params" must be a JSON dictionary, got ${pyKind(params)}.`);
-  }
-  const p = (params ?? undefined) as Record<string, unknown> | undefined;
+  // Whether params must be a dictionary depends on the model's params schema: the enforcer decides.
+  const p = obj.params ?? undefined;
   // MLflow routes any body with an LLM key to the LLM path, even next to "inputs"; we only do so
   // when no scoring-protocol key is present, so a column named "input" cannot change the protocol.
   if (found === 0 && LLM_KEYS.some((k) => k in obj)) {
@@ -92,9 +89,6 @@ export function decodeJsonValue(body: unknown, schema: Schema | undefined): Deco
         .map((k) => `'${k}'`)
         .join(', ')}]. ${PROTOCOL_CHANGE_NOTE}`,
     );
-  }
-  if ('signature_name' in obj && (codec.key === 'inputs' || codec.key === 'instances')) {
-    throw new InvalidInputError('"signature_name" parameter is currently not supported');
   }
   return { input: codec.decode(obj[codec.key], schema), params: p, unwrapped: false };
 }

@@ -9,7 +9,7 @@ import { type Logger, silentLogger } from '../util/log.js';
 import { pyJson } from '../util/py-json.js';
 import { MODELGATE_VERSION } from '../version.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../flavors/flavor.js';
-import { BodyBudget, BodyReader, requestHeader } from './body.js';
+import { BodyBudget, BodyReader, type RequestBody, requestHeader } from './body.js';
 import { type Handler, closeConnection, reply } from './respond.js';
 import { type ScoreOptions, type ServableModel, scoreBody } from './dataplane.js';
 import { modelMetadata, scoreInferRequest, v2ErrorBody } from './oip.js';
@@ -236,7 +236,7 @@ export function createApp(deps: AppDeps): Hono {
   const infer = async (
     c: Context,
     acquire: (header: HeaderLookup) => Lease | undefined,
-    scorerFor: (body: string, contentType: string | undefined) => Scorer,
+    scorerFor: (body: RequestBody, contentType: string | undefined) => Scorer,
   ): Promise<Response> => {
     const header = (name: string) => requestHeader(c, name);
     checkCapacity();
@@ -245,7 +245,7 @@ export function createApp(deps: AppDeps): Hono {
     probe.release();
     const body = await bodies.read(c);
     try {
-      const scorer = scorerFor(body.text, header('content-type'));
+      const scorer = scorerFor(body, header('content-type'));
       checkCapacity();
       const lease = acquire(header);
       if (lease === undefined) throw new ModelNotReadyError();
@@ -300,7 +300,7 @@ export function createApp(deps: AppDeps): Hono {
         infer(
           c,
           (header) => host.acquire(header),
-          (body, contentType) => (servable, o) => scoreBody(servable, contentType, body, o),
+          (body, contentType) => (servable, o) => scoreBody(servable, contentType, body.bytes, o),
         ),
       true,
     ),
@@ -393,7 +393,7 @@ export function createApp(deps: AppDeps): Hono {
         'POST',
         (c) => {
           const { name, version } = param(c);
-          return infer(c, acquireV2(name, version), (body) => (servable, o) => scoreInferRequest(servable, body, o));
+          return infer(c, acquireV2(name, version), (body) => (servable, o) => scoreInferRequest(servable, body.text, o));
         },
         true,
         true,

@@ -24,7 +24,7 @@ import { type ModelInput, type ModelOutput, objectColumn } from '../schema/model
 import { type ParamsEnforcer, compileParams } from '../schema/params.js';
 import { type ModelSignature, schemaRepr } from '../schema/signature.js';
 import { type Logger, silentLogger } from '../util/log.js';
-import { type DecodedRequest, codecFor } from './codecs/index.js';
+import { type DecodedRequest, codecFor, decodeBody } from './codecs/index.js';
 import { type BatchObserver, type BatchOptions, Batcher } from './batcher.js';
 import { encodePredictions } from './codecs/response.js';
 
@@ -336,17 +336,24 @@ export async function score(servable: ServableModel, request: DecodedRequest, op
   return encodeWithin(output, options, () => encodePredictions(output, request.unwrapped));
 }
 
-/** Decodes a body by its content type (MLflow's rules) and scores it. */
+/** Decodes a body by its content type (MLflow's rules) and scores it; a parquet body must be bytes. */
 export async function scoreBody(
   servable: ServableModel,
   contentType: string | null | undefined,
-  body: string,
+  body: string | Uint8Array,
   options: ScoreOptions = {},
 ): Promise<string> {
-  const request = decoding(() =>
-    codecFor(contentType).decode(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64 }),
+  const limits = { maxJsonDepth: options.maxJsonDepth ?? 64, maxRows: options.maxRows ?? 100_000 };
+  const request = await Promise.resolve(decoding(() => decodeBody(codecFor(contentType), body, servable.signature?.inputs, limits))).catch(
+    callersInput,
   );
   return score(servable, request, options);
+}
+
+/** A body nested past what the checks expect can still exhaust the stack somewhere: still the caller's input. */
+function callersInput(err: unknown): never {
+  if (err instanceof RangeError) throw new InvalidInputError(`The input is nested too deeply (${err.message}).`);
+  throw err;
 }
 
 /** Runs a body decoder: whatever it throws is about the caller's input. */
@@ -354,8 +361,6 @@ export function decoding<T>(decode: () => T): T {
   try {
     return decode();
   } catch (err) {
-    // A body nested past what the checks expect can still exhaust the stack somewhere: still the caller's input.
-    if (err instanceof RangeError) throw new InvalidInputError(`The input is nested too deeply (${err.message}).`);
-    throw err;
+    return callersInput(err);
   }
 }

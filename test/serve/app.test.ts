@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/serve/app.js';
 import { createMetrics } from '../../src/serve/metrics.js';
@@ -208,6 +211,29 @@ describe('HTTP surface', () => {
     const nope = await app.request('/nope');
     expect(nope.status).toBe(404);
     expect(await nope.json()).toMatchObject({ error_code: 'ENDPOINT_NOT_FOUND' });
+  });
+
+  it('scores a parquet body (MLflow 3), under the same body and row limits as every body', async () => {
+    const parquet = new Uint8Array(
+      readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'parquet', 'iris.parquet')),
+    );
+    const send = (app: ReturnType<typeof createApp>) =>
+      app.request('/invocations', { method: 'POST', body: parquet, headers: { 'content-type': 'application/vnd.apache.parquet' } });
+    const cols = { inputs: '[{"type": "double", "name": "sepal_length"}, {"type": "double", "name": "petal_width"}]' };
+    const { app } = await appWith({ kind: 'echo' }, cols);
+    const ok = await send(app);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe(
+      '{"predictions": [{"sepal_length": 5.1, "petal_width": 0.2}, {"sepal_length": 6.7, "petal_width": 2.3}, {"sepal_length": 5.9, "petal_width": 1.5}]}',
+    );
+    const host = new SingleModelHost();
+    host.setReady(await fakeServable({ kind: 'echo' }, cols));
+    const small = createApp({ host, options: { maxBodyBytes: 1024 } });
+    expect((await send(small)).status).toBe(413);
+    const few = createApp({ host, options: { maxRows: 2 } });
+    const tooMany = await send(few);
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.json()).toMatchObject({ message: 'Invalid input. The request has 3 rows; the limit is 2.' });
   });
 
   it('refuses a body over the limit with 413 before scoring', async () => {

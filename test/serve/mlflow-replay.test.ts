@@ -8,8 +8,9 @@
  * mean "ready to serve", as in MLflow.
  */
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config.js';
@@ -128,16 +129,23 @@ interface Reply {
   text: string;
 }
 
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+
 async function send(
   port: number,
-  probe: Pick<ScoringProbe, 'method' | 'path' | 'contentType' | 'body'>,
+  probe: Pick<ScoringProbe, 'method' | 'path' | 'contentType' | 'body' | 'bodyFile'>,
   requestId?: string,
 ): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (probe.contentType !== null) headers['content-type'] = probe.contentType;
   if (requestId !== undefined) headers['x-request-id'] = requestId;
   // A Uint8Array body: fetch adds no Content-Type of its own (a string body would get text/plain).
-  const body = probe.body === null ? undefined : new TextEncoder().encode(probe.body);
+  const body =
+    probe.bodyFile !== undefined
+      ? new Uint8Array(await readFile(join(FIXTURES, probe.bodyFile)))
+      : probe.body === null
+        ? undefined
+        : new TextEncoder().encode(probe.body);
   const res = await fetch(`http://127.0.0.1:${port}${probe.path}`, { method: probe.method, headers, body });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }

@@ -3,13 +3,17 @@
  * content-type parsing, the one-format-key rule, LLM bodies, params, and each format
  * (dataframe_split, dataframe_records, instances, inputs, CSV) with and without a signature.
  */
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import type { DataFrame } from '../../src/schema/model-io.js';
 import type { NDArray } from '../../src/schema/ndarray.js';
 import type { Schema } from '../../src/schema/signature.js';
 import {
   BODY_CODECS,
+  type DecodeLimits,
   type DecodedRequest,
   JSON_FORMAT_CODECS,
   PROTOCOL_CHANGE_NOTE,
@@ -20,6 +24,7 @@ import {
 import { csvCodec, parseCsvRows } from '../../src/serve/codecs/csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from '../../src/serve/codecs/dataframe.js';
 import { inputsCodec, instancesCodec } from '../../src/serve/codecs/inputs.js';
+import { MAX_PARQUET_DECODED_BYTES, MAX_PARQUET_VALUES, parquetCodec } from '../../src/serve/codecs/parquet.js';
 import { compileEnforcer } from '../../src/schema/enforce.js';
 import { compileParams } from '../../src/schema/params.js';
 import { parseParams } from '../../src/schema/signature.js';
@@ -82,13 +87,16 @@ const decode = (body: unknown, schema?: Schema): DecodedRequest => decodeJsonVal
 
 describe('codecFor: Content-Type rules', () => {
   it('has one body codec per MLflow mime type and one format codec per JSON key', () => {
-    expect(BODY_CODECS.map((c) => c.mimeType)).toEqual(['text/csv', 'application/json']);
+    // MLflow 3.11's list and order, as its 415 names them.
+    expect(BODY_CODECS.map((c) => c.mimeType)).toEqual(['text/csv', 'application/json', 'application/vnd.apache.parquet']);
     expect(JSON_FORMAT_CODECS.map((c) => c.key)).toEqual(['dataframe_split', 'dataframe_records', 'instances', 'inputs']);
   });
 
-  it('picks JSON and CSV by mime type', () => {
+  it('picks JSON, CSV and parquet by mime type', () => {
     expect(codecFor('application/json')).toBe(jsonCodec);
     expect(codecFor('text/csv')).toBe(csvCodec);
+    expect(codecFor('application/vnd.apache.parquet')).toBe(parquetCodec);
+    expect(codecFor('Application/Vnd.Apache.Parquet; charset=utf-8')).toBe(parquetCodec);
   });
 
   it.each([
@@ -141,29 +149,35 @@ describe('codecFor: Content-Type rules', () => {
     expect415('text/plain; format=x', `Unrecognized content type parameters: format. ${PROTOCOL_CHANGE_NOTE}`);
   });
 
-  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/vnd.apache.parquet', 'multipart/form-data'])(
+  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/x-parquet', 'multipart/form-data'])(
     'refuses the mime type %s with 415 listing the supported types',
     (ct) => {
-      expect415(ct, `This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got '${ct}'.`);
+      expect415(
+        ct,
+        `This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got '${ct}'.`,
+      );
     },
   );
 
   it('names the lower-cased mime type, without parameters, in the 415', () => {
     expect415(
       'Text/Plain; charset=utf-8',
-      "This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got 'text/plain'.",
+      "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got 'text/plain'.",
     );
   });
 
   it('refuses a missing Content-Type with 415 (MLflow crashes with a 500)', () => {
     const msg =
-      "This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got no Content-Type header.";
+      "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got no Content-Type header.";
     expect415(undefined, msg);
     expect415(null, msg);
   });
 
   it('refuses an empty Content-Type with 415', () => {
-    expect415('', "This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got ''.");
+    expect415(
+      '',
+      "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got ''.",
+    );
   });
 });
 
@@ -1060,5 +1074,197 @@ describe('CSV', () => {
       expect(df.values.map((c) => c.dtype)).toEqual(['float64', 'float64', 'float64', 'float64']);
       expect(df.values.map((c) => values(c)[0])).toEqual([5.1, 3.5, 1.4, 0.2]);
     });
+  });
+});
+
+describe('parquet (application/vnd.apache.parquet)', () => {
+  const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'parquet');
+  /** What tools/parquet/make-fixtures.py recorded from pandas.read_parquet for each file. */
+  interface Expected {
+    columns: string[];
+    dtypes: string[];
+    rows: number;
+    values: unknown[][];
+  }
+  const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Record<string, Expected>;
+  const bytes = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
+  const parquet = async (name: string, schema?: Schema, limits?: DecodeLimits) =>
+    frameOf((await parquetCodec.decode(bytes(name), schema, limits)).input);
+  const refusal = async (body: Uint8Array, limits?: DecodeLimits): Promise<GatewayError> => {
+    const err: unknown = await parquetCodec.decode(body, undefined, limits).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(err instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(err)}`);
+    return err;
+  };
+
+  /** The dtype each pandas dtype becomes (numpy's where pandas has an extension type). */
+  const DTYPE_OF: Record<string, string> = {
+    int64: 'int64',
+    int32: 'int32',
+    float64: 'float64',
+    float32: 'float32',
+    str: 'str',
+    bool: 'bool',
+    boolean: 'object', // nullable booleans: true/false/null cells
+    Int64: 'float64', // a missing integer is NaN, as numpy holds it
+    category: 'str',
+    object: 'object',
+    'datetime64[us]': 'object', // Date cells
+  };
+
+  /** A value of expected.json as the column holds it. */
+  function ours(v: unknown, dtype: string): unknown {
+    if (v === null) return dtype === 'float64' || dtype === 'float32' ? Number.NaN : null;
+    if (typeof v === 'boolean' && dtype === 'bool') return v ? 1 : 0; // a Uint8Array, as numpy's bool
+    if (typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map((x) => ours(x, 'object'));
+    const tagged = v as { int?: string; float?: string; bytes?: number[]; datetime?: string };
+    if (tagged.int !== undefined) return dtype === 'int64' ? BigInt(tagged.int) : Number(tagged.int);
+    if (tagged.float !== undefined) return dtype === 'str' ? null : Number(tagged.float);
+    if (tagged.bytes !== undefined) return Buffer.from(tagged.bytes);
+    if (tagged.datetime !== undefined) return new Date(`${tagged.datetime.slice(0, 23)}Z`); // milliseconds, as Date holds them
+    return v;
+  }
+
+  it('loads its reader only when the first parquet body arrives', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/serve/codecs/parquet.js');
+    const index = await import('../../src/serve/codecs/index.js');
+    index.jsonCodec.decode('{"inputs": [[1.5]]}', undefined);
+    expect(fresh.parquetReaderLoaded()).toBe(false);
+    await fresh.parquetCodec.decode(bytes('iris.parquet'), undefined);
+    expect(fresh.parquetReaderLoaded()).toBe(true);
+  });
+
+  const readable = Object.keys(expected).filter((k) => k.endsWith('.parquet') && !k.includes('lz4'));
+  it.each(readable)('reads %s as pandas.read_parquet does', async (name) => {
+    const want = expected[name];
+    const df = await parquet(name);
+    expect(df.columns).toEqual(want.columns);
+    expect(df.rows).toBe(want.rows);
+    want.columns.forEach((column, c) => {
+      const dtype = DTYPE_OF[want.dtypes[c]];
+      expect(df.values[c].dtype, column).toBe(dtype);
+      expect(df.values[c].shape, column).toEqual([want.rows]);
+      expect(values(df.values[c]), column).toEqual(want.values[c].map((v) => ours(v, dtype)));
+    });
+  });
+
+  it('reads every compression, encoding and page layout pandas writes to the same frame', async () => {
+    const plain = await parquet('typed.none.parquet');
+    for (const name of ['snappy', 'zstd', 'gzip', 'brotli', 'plain', 'row-groups', 'page-v2']) {
+      expect(await parquet(`typed.${name}.parquet`), name).toEqual(plain);
+    }
+  });
+
+  it('holds columns as dataframe_split holds them: typed arrays, int64 as exact BigInt, strings with null', async () => {
+    const df = await parquet('typed.snappy.parquet');
+    expect(col(df, 'i64')).toEqual({
+      dtype: 'int64',
+      shape: [5],
+      data: BigInt64Array.from([1n, -2n, 9007199254740993n, 4n, 5n]),
+    });
+    expect(col(df, 'f64').data).toBeInstanceOf(Float64Array);
+    expect(col(df, 'f32').data).toBeInstanceOf(Float32Array);
+    expect(col(df, 'b')).toEqual({ dtype: 'bool', shape: [5], data: Uint8Array.from([1, 0, 1, 1, 0]) });
+    expect(col(df, 's')).toEqual({ dtype: 'str', shape: [5], data: ['a', null, 'ünï', 'a', ''] });
+    const iris = await parquet('iris.parquet');
+    const split = frameOf(
+      dataframeSplitCodec.decode(
+        {
+          columns: IRIS_NAMES,
+          data: [
+            [5.1, 3.5, 1.4, 0.2],
+            [6.7, 3.0, 5.2, 2.3],
+            [5.9, 3.0, 4.2, 1.5],
+          ],
+        },
+        IRIS_COLUMNS,
+      ),
+    );
+    expect(iris).toEqual(split);
+  });
+
+  it("leaves types to schema enforcement, with MLflow's safe-cast rules (no parse-time cast, as pandas.read_parquet has none)", async () => {
+    const typed = await parquet('typed.snappy.parquet', MIXED_COLUMNS);
+    expect(col(typed, 'f32').dtype).toBe('float32');
+    const enforce = compileEnforcer(
+      schemaOf([
+        { type: 'float', name: 'f64', required: true },
+        { type: 'double', name: 'f32', required: true },
+      ]),
+    );
+    const err = caught(() => enforce.enforce({ kind: 'dataframe', value: typed }));
+    expect(err.message).toContain('Incompatible input types for column f64. Can not safely convert float64 to float32.');
+  });
+
+  it('drops the index pandas stores as a column, as read_parquet makes it the index', async () => {
+    expect((await parquet('iris.indexed.parquet')).columns).toEqual(IRIS_NAMES);
+    expect((await parquet('iris.named-index.parquet')).columns).toEqual(IRIS_NAMES);
+  });
+
+  it('refuses more rows than the limit before decoding anything', async () => {
+    const err = await refusal(bytes('iris.parquet'), { maxRows: 2 });
+    expect(err.code).toBe('BAD_REQUEST');
+    expect(err.message).toBe('Invalid input. The request has 3 rows; the limit is 2.');
+  });
+
+  it('refuses a small file that decodes to more values than the limit, from its page headers, at once', async () => {
+    const started = performance.now();
+    const err = await refusal(bytes('bomb.parquet'));
+    expect(err.status).toBe(400);
+    expect(err.message).toBe(
+      `Invalid input. The parquet body decodes to more than the limit of ${MAX_PARQUET_DECODED_BYTES} bytes or ${MAX_PARQUET_VALUES} values.`,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses a body that is not parquet, or is cut short, with 400 and no data in the message', async () => {
+    const PREFIX =
+      "Invalid input. Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid parquet file produced using the `pandas.DataFrame.to_parquet()` method. Error: '";
+    for (const body of [
+      new TextEncoder().encode('{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'),
+      new Uint8Array(0),
+      bytes('iris.parquet').slice(0, 2000),
+    ]) {
+      const err = await refusal(body);
+      expect(err.code).toBe('BAD_REQUEST');
+      expect(err.message.startsWith(PREFIX)).toBe(true);
+      expect(err.message).not.toContain('5.1');
+    }
+    const cut = bytes('iris.parquet');
+    cut.fill(7, 4, cut.length - 500); // pages garbled, footer intact
+    expect((await refusal(cut)).status).toBe(400);
+  });
+
+  it('reads every corrupted or cut copy of a file as a frame or a 400, never a crash or a hang', async () => {
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const started = performance.now();
+    for (const name of ['iris.parquet', 'typed.snappy.parquet', 'typed.zstd.parquet', 'typed.gzip.parquet', 'lists.parquet']) {
+      const original = bytes(name);
+      for (let i = 0; i < 150; i++) {
+        const body = i % 5 === 0 ? original.slice(rand(original.length), original.length) : original.slice();
+        for (let k = 1 + rand(8); k > 0 && i % 5 !== 0; k--) body[rand(body.length)] = rand(256);
+        try {
+          frameOf((await parquetCodec.decode(body, IRIS_COLUMNS)).input);
+        } catch (err) {
+          expect(err, `${name} #${i}: ${String(err)}`).toBeInstanceOf(GatewayError);
+          expect((err as GatewayError).status).toBe(400);
+        }
+      }
+    }
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it('names LZ4, which it does not read, in a 400', async () => {
+    const err = await refusal(bytes('iris.lz4.parquet'));
+    expect(err.status).toBe(400);
+    expect(err.message).toContain("Error: 'parquet unsupported compression codec: LZ4_RAW'");
   });
 });

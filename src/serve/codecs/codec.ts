@@ -20,13 +20,25 @@ export interface DecodedRequest {
 export interface DecodeLimits {
   /** Deepest nesting of arrays and objects accepted in a JSON body. */
   maxJsonDepth?: number;
+  /** Most rows; a format that knows its row count before decoding (parquet) refuses more at once. */
+  maxRows?: number;
 }
 
-/** One body format of `/invocations`, chosen by the request's mime type. */
+/** One text body format of `/invocations`, chosen by the request's mime type. */
 export interface BodyCodec {
   readonly mimeType: string;
+  readonly binary?: false;
   decode(body: string, schema: Schema | undefined, limits?: DecodeLimits): DecodedRequest;
 }
+
+/** A body format read from the raw bytes (parquet), whose decoder loads on first use. */
+export interface BinaryBodyCodec {
+  readonly mimeType: string;
+  readonly binary: true;
+  decode(body: Uint8Array, schema: Schema | undefined, limits?: DecodeLimits): Promise<DecodedRequest>;
+}
+
+export type AnyBodyCodec = BodyCodec | BinaryBodyCodec;
 
 /**
  * One top-level key of a JSON body (`inputs`, `instances`, `dataframe_split`,

@@ -13,7 +13,6 @@
  * A file small on the wire can decode to much more (compression, run-length encoding): its page
  * headers are checked against a limit on decoded bytes and values before any page is decoded.
  */
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { InvalidInputError } from '../../errors.js';
 import { objectColumn } from '../../schema/model-io.js';
 import type { DataFrame } from '../../schema/model-io.js';
@@ -22,6 +21,7 @@ import type { BinaryBodyCodec, DecodeLimits } from './codec.js';
 import type * as Hyparquet from 'hyparquet';
 import type { Compressors, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet';
 import type { parquetHeader } from 'hyparquet/src/column.js';
+import type * as Zlib from 'node:zlib';
 
 export const PARQUET_MIME = 'application/vnd.apache.parquet';
 
@@ -44,7 +44,11 @@ export function parquetReaderLoaded(): boolean {
 }
 
 /** Decompressors that write exactly the size a page header declares, never more. */
-function exactCompressors(hyparquet: Reader['hyparquet'], zstd: (input: Uint8Array, out: Uint8Array) => Uint8Array): Compressors {
+function exactCompressors(
+  hyparquet: Reader['hyparquet'],
+  { gunzipSync, brotliDecompressSync }: typeof Zlib,
+  zstd: (input: Uint8Array, out: Uint8Array) => Uint8Array,
+): Compressors {
   return {
     SNAPPY: (input, n) => {
       const out = new Uint8Array(n);
@@ -58,11 +62,13 @@ function exactCompressors(hyparquet: Reader['hyparquet'], zstd: (input: Uint8Arr
 }
 
 function loadReader(): Promise<Reader> {
-  reader ??= Promise.all([import('hyparquet'), import('hyparquet/src/column.js'), import('fzstd')]).then(([hyparquet, column, fzstd]) => ({
-    hyparquet,
-    parquetHeader: column.parquetHeader,
-    compressors: exactCompressors(hyparquet, fzstd.decompress),
-  }));
+  reader ??= Promise.all([import('hyparquet'), import('hyparquet/src/column.js'), import('node:zlib'), import('fzstd')]).then(
+    ([hyparquet, column, zlib, fzstd]) => ({
+      hyparquet,
+      parquetHeader: column.parquetHeader,
+      compressors: exactCompressors(hyparquet, zlib, fzstd.decompress),
+    }),
+  );
   return reader;
 }
 

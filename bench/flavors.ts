@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { openModelDir } from '../src/model/model-dir.js';
 import { saveModel } from '../src/model/save.js';
 import { openRegistry } from '../src/registry/registry.js';
-import { codecFor } from '../src/serve/codecs/index.js';
+import { jsonCodec } from '../src/serve/codecs/index.js';
 import { type ServableModel, loadServable } from '../src/serve/dataplane.js';
 import { BENCH_MLP_OPTIONS, benchMlp, mlpWeights, mulberry32 } from '../tools/onnx/models.js';
 import { denseFromMlp, writeDenseLayersModel } from '../tools/tfjs/models.js';
@@ -42,7 +42,7 @@ function gitCommit(): string {
 
 /** Median and p99 milliseconds of `n` sequential predict calls on one already-enforced input. */
 async function predictLatency(servable: ServableModel, payload: string, n: number): Promise<number[]> {
-  const request = codecFor('application/json').decode(payload, servable.signature?.inputs);
+  const request = jsonCodec.decode(payload, servable.signature?.inputs);
   const input = servable.enforcer ? servable.enforcer.enforce(request.input) : request.input;
   const params = servable.params.resolve(undefined).params;
   const times: number[] = [];

@@ -33,16 +33,45 @@ ajv.addKeyword({
   error: { message: 'must be a date-time string' },
 });
 
+export interface ResolvedParams {
+  params: Record<string, unknown>;
+  /** The names that were dropped (for a warning). */
+  ignored: string[];
+  /** Python's name for the type of a `params` that was not a dictionary and was dropped. */
+  ignoredType?: string;
+}
+
 export interface ParamsEnforcer {
-  /** The params to pass to the model, and the names that were dropped (for a warning). */
-  resolve(raw: Readonly<Record<string, unknown>> | undefined): { params: Record<string, unknown>; ignored: string[] };
+  /** The params to pass to the model, from the request's `params` as sent (undefined: none). */
+  resolve(raw: unknown): ResolvedParams;
 }
 
 const pyRepr = quoteValue;
 
+function isDict(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function pyTypeName(v: unknown): string {
+  if (Array.isArray(v)) return 'list';
+  if (typeof v === 'string') return 'str';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'bigint') return 'int';
+  return typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float') : typeof v;
+}
+
+/**
+ * MLflow's `_enforce_params_schema`: without a params schema, params are dropped with a warning,
+ * even when they are not a dictionary; with one, they must be a dictionary.
+ */
 export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEnforcer {
   if (specs === undefined || specs.length === 0) {
-    return { resolve: (raw) => ({ params: {}, ignored: raw ? Object.keys(raw) : [] }) };
+    return {
+      resolve: (raw) => {
+        if (raw === undefined || raw === null) return { params: {}, ignored: [] };
+        return isDict(raw) ? { params: {}, ignored: Object.keys(raw) } : { params: {}, ignored: [], ignoredType: pyTypeName(raw) };
+      },
+    };
   }
   const validators = new Map(
     specs.map((s) => {
@@ -54,7 +83,10 @@ export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEn
   return {
     resolve(raw) {
       const params: Record<string, unknown> = { ...defaults };
-      if (raw === undefined) return { params, ignored: [] };
+      if (raw === undefined || raw === null) return { params, ignored: [] };
+      if (!isDict(raw)) {
+        throw new GatewayError('INVALID_PARAMETER_VALUE', `Parameters must be a dictionary. Got type '${pyTypeName(raw)}'.`);
+      }
       const invalid: string[] = [];
       const ignored: string[] = [];
       for (const [name, value] of Object.entries(raw)) {

@@ -9,7 +9,7 @@ import { type Logger, silentLogger } from '../util/log.js';
 import { pyJson } from '../util/py-json.js';
 import { MODELGATE_VERSION } from '../version.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../flavors/flavor.js';
-import { BodyBudget, BodyReader, requestHeader } from './body.js';
+import { BodyBudget, BodyReader, type RequestBody, requestHeader } from './body.js';
 import { type Handler, closeConnection, reply } from './respond.js';
 import { type ScoreOptions, type ServableModel, scoreBody } from './dataplane.js';
 import { modelMetadata, scoreInferRequest, v2ErrorBody } from './oip.js';
@@ -41,7 +41,7 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Bearer tokens required on /invocations (none: open). @default [] */
   authTokens?: readonly string[];
-  /** Also require a token on /ping, /health, /ready, /version, /v2, /v2/health/* and /v2/models/…/ready. @default false */
+  /** Also require a token on /ping, /health, /ready, /livez, /version, /v2, /v2/health/* and /v2/models/…/ready. @default false */
   authProtectHealth?: boolean;
   /** Also require a token on /metrics. @default false */
   authProtectMetrics?: boolean;
@@ -76,6 +76,7 @@ const ROUTE_METHODS: Record<string, string> = {
   '/health': 'GET, HEAD',
   '/version': 'GET, HEAD',
   '/ready': 'GET, HEAD',
+  '/livez': 'GET, HEAD',
   '/metrics': 'GET, HEAD',
   '/v2/health/live': 'GET, HEAD',
   '/v2/health/ready': 'GET, HEAD',
@@ -235,7 +236,7 @@ export function createApp(deps: AppDeps): Hono {
   const infer = async (
     c: Context,
     acquire: (header: HeaderLookup) => Lease | undefined,
-    scorerFor: (body: string, contentType: string | undefined) => Scorer,
+    scorerFor: (body: RequestBody, contentType: string | undefined) => Scorer,
   ): Promise<Response> => {
     const header = (name: string) => requestHeader(c, name);
     checkCapacity();
@@ -244,7 +245,7 @@ export function createApp(deps: AppDeps): Hono {
     probe.release();
     const body = await bodies.read(c);
     try {
-      const scorer = scorerFor(body.text, header('content-type'));
+      const scorer = scorerFor(body, header('content-type'));
       checkCapacity();
       const lease = acquire(header);
       if (lease === undefined) throw new ModelNotReadyError();
@@ -299,7 +300,7 @@ export function createApp(deps: AppDeps): Hono {
         infer(
           c,
           (header) => host.acquire(header),
-          (body, contentType) => (servable, o) => scoreBody(servable, contentType, body, o),
+          (body, contentType) => (servable, o) => scoreBody(servable, contentType, body.bytes, o),
         ),
       true,
     ),
@@ -307,10 +308,9 @@ export function createApp(deps: AppDeps): Hono {
 
   if (deps.admin !== undefined) mountAdmin(deps.admin, { post: (p, h) => app.post(p, route(p, 'POST', h)), get });
 
-  const live = () => reply(200, '{"status": "ok"}');
+  // Liveness: 200 while the process runs and answers, whatever the model is doing.
   const health = opts.authProtectHealth === true;
-  get('/ping', live, health);
-  get('/health', live, health);
+  get('/livez', () => reply(200, '{"status": "ok"}'), health);
   get('/v2/health/live', () => reply(200, '{"live": true}'), health);
 
   // With authentication on, the details (model URIs, alias names, error text) are for token holders only.
@@ -330,6 +330,10 @@ export function createApp(deps: AppDeps): Hono {
   };
   get('/ready', readiness, health);
   get('/v2/health/ready', readiness, health);
+  // MLflow's /ping and /health mean "ready to serve": its server listens only once the model is
+  // loaded, and SageMaker-style platforms send traffic as soon as /ping answers 200.
+  get('/ping', readiness, health);
+  get('/health', readiness, health);
 
   // The Open Inference Protocol (KServe V2) on the same models, answering errors as {"error": …}.
   /** The routes serving `name` (at `version`); a model this server does not serve is a 404. */
@@ -389,7 +393,7 @@ export function createApp(deps: AppDeps): Hono {
         'POST',
         (c) => {
           const { name, version } = param(c);
-          return infer(c, acquireV2(name, version), (body) => (servable, o) => scoreInferRequest(servable, body, o));
+          return infer(c, acquireV2(name, version), (body) => (servable, o) => scoreInferRequest(servable, body.text, o));
         },
         true,
         true,

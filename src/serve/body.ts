@@ -123,6 +123,25 @@ class RateWatch {
 
 const decoder = new TextDecoder();
 
+/** A request body: its bytes, and its UTF-8 text, decoded on first use (a parquet body never is). */
+export interface RequestBody {
+  readonly bytes: Uint8Array;
+  readonly text: string;
+  /** Gives the body's bytes back to the budget (idempotent). */
+  readonly release: () => void;
+}
+
+function requestBody(bytes: Uint8Array, release: () => void): RequestBody {
+  let text: string | undefined;
+  return {
+    bytes,
+    get text() {
+      return (text ??= decoder.decode(bytes));
+    },
+    release,
+  };
+}
+
 /** One app's body reader: its limits, budget and rate watch. */
 export class BodyReader {
   private readonly watch: RateWatch;
@@ -132,17 +151,20 @@ export class BodyReader {
   }
 
   /**
-   * The body as text, with `release` to call once the request is done with it (its bytes stay
-   * counted in the budget until then, since the decoded body lives as long as the request).
+   * The body, with `release` to call once the request is done with it (its bytes stay counted in
+   * the budget until then, since the decoded body lives as long as the request).
    */
-  async read(c: Context): Promise<{ text: string; release: () => void }> {
+  async read(c: Context): Promise<RequestBody> {
     const { maxBytes, budget } = this.limits;
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     if (incoming === undefined) {
       const buf = await c.req.arrayBuffer();
       if (buf.byteLength > maxBytes) throw tooLarge(maxBytes);
       budget.take(buf.byteLength);
-      return { text: decoder.decode(buf), release: once(() => budget.give(buf.byteLength)) };
+      return requestBody(
+        new Uint8Array(buf),
+        once(() => budget.give(buf.byteLength)),
+      );
     }
     const declared = incoming.headers['content-length'];
     const declaredBytes = declared === undefined ? undefined : Number(declared);
@@ -156,17 +178,16 @@ export class BodyReader {
     if (declaredBytes !== undefined && Number.isFinite(declaredBytes)) hold(declaredBytes);
     const release = once(() => budget.give(held));
     try {
-      const text = await this.collect(incoming, declaredBytes === undefined ? hold : undefined);
-      return { text, release };
+      return requestBody(await this.collect(incoming, declaredBytes === undefined ? hold : undefined), release);
     } catch (err) {
       release();
       throw err;
     }
   }
 
-  private collect(incoming: IncomingMessage, hold: ((n: number) => void) | undefined): Promise<string> {
+  private collect(incoming: IncomingMessage, hold: ((n: number) => void) | undefined): Promise<Buffer> {
     const { maxBytes, minBytesPerSecond } = this.limits;
-    return new Promise<string>((resolve, reject) => {
+    return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       const reading: Reading = {
@@ -199,8 +220,7 @@ export class BodyReader {
       };
       const onEnd = () => {
         cleanup();
-        const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-        resolve(decoder.decode(buf));
+        resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
       };
       const onError = (err: Error) => fail(new GatewayError('BAD_REQUEST', `The request body could not be read: ${err.message}`));
       const onClose = () => {

@@ -24,7 +24,7 @@ import { type ModelInput, type ModelOutput, objectColumn } from '../schema/model
 import { type ParamsEnforcer, compileParams } from '../schema/params.js';
 import { type ModelSignature, schemaRepr } from '../schema/signature.js';
 import { type Logger, silentLogger } from '../util/log.js';
-import { type DecodedRequest, codecFor } from './codecs/index.js';
+import { type DecodedRequest, codecFor, decodeBody } from './codecs/index.js';
 import { type BatchObserver, type BatchOptions, Batcher } from './batcher.js';
 import { encodePredictions } from './codecs/response.js';
 
@@ -262,9 +262,15 @@ export async function predictDecoded(servable: ServableModel, request: DecodedRe
   const rows = rowsOf(request.input);
   if (rows > maxRows) throw new InvalidInputError(`The request has ${rows} rows; the limit is ${maxRows}.`);
   const input: ModelInput = servable.enforcer === undefined ? request.input : enforceInput(servable.enforcer, request.input);
-  const { params, ignored } = servable.params.resolve(request.params);
+  const { params, ignored, ignoredType } = servable.params.resolve(request.params);
   if (ignored.length > 0) {
     options.logger?.warn({ model: servable.ref.name, params: ignored }, 'params not declared in the model signature were ignored');
+  }
+  if (ignoredType !== undefined) {
+    options.logger?.warn(
+      { model: servable.ref.name, type: ignoredType },
+      'params that are not a dictionary were ignored (no params schema)',
+    );
   }
   // Work that could not start before its deadline is not started.
   if (options.deadline !== undefined && performance.now() > options.deadline) throw new DeadlineExceededError();
@@ -330,17 +336,24 @@ export async function score(servable: ServableModel, request: DecodedRequest, op
   return encodeWithin(output, options, () => encodePredictions(output, request.unwrapped));
 }
 
-/** Decodes a body by its content type (MLflow's rules) and scores it. */
+/** Decodes a body by its content type (MLflow's rules) and scores it; a parquet body must be bytes. */
 export async function scoreBody(
   servable: ServableModel,
   contentType: string | null | undefined,
-  body: string,
+  body: string | Uint8Array,
   options: ScoreOptions = {},
 ): Promise<string> {
-  const request = decoding(() =>
-    codecFor(contentType).decode(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64 }),
+  const limits = { maxJsonDepth: options.maxJsonDepth ?? 64, maxRows: options.maxRows ?? 100_000 };
+  const request = await Promise.resolve(decoding(() => decodeBody(codecFor(contentType), body, servable.signature?.inputs, limits))).catch(
+    callersInput,
   );
   return score(servable, request, options);
+}
+
+/** A body nested past what the checks expect can still exhaust the stack somewhere: still the caller's input. */
+function callersInput(err: unknown): never {
+  if (err instanceof RangeError) throw new InvalidInputError(`The input is nested too deeply (${err.message}).`);
+  throw err;
 }
 
 /** Runs a body decoder: whatever it throws is about the caller's input. */
@@ -348,8 +361,6 @@ export function decoding<T>(decode: () => T): T {
   try {
     return decode();
   } catch (err) {
-    // A body nested past what the checks expect can still exhaust the stack somewhere: still the caller's input.
-    if (err instanceof RangeError) throw new InvalidInputError(`The input is nested too deeply (${err.message}).`);
-    throw err;
+    return callersInput(err);
   }
 }

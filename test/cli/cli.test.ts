@@ -393,9 +393,11 @@ describe('modelgate serve', () => {
     expect(body.predictions.label).toEqual([0]);
     expect(body.predictions.probabilities[0][0]).toBeGreaterThan(0.9);
 
+    // /ping means "ready to serve", as in MLflow; /livez is the liveness route.
     const ping = await fetch(`${s.base}/ping`);
     expect(ping.status).toBe(200);
-    expect(await ping.json()).toEqual({ status: 'ok' });
+    expect(await ping.json()).toMatchObject({ ready: true, state: 'ready' });
+    expect(await (await fetch(`${s.base}/livez`)).json()).toEqual({ status: 'ok' });
 
     const ready = await fetch(`${s.base}/ready`);
     expect(ready.status).toBe(200);

@@ -246,7 +246,13 @@ describe('JS flavour: errors', () => {
     expect(res.status, text).toBe(500);
     expect(text).not.toContain('secret');
     const body = JSON.parse(text) as Record<string, string>;
-    expect(body).toEqual({ error_code: 'INTERNAL_ERROR', message: expect.any(String), request_id: expect.any(String) });
+    expect(body).toEqual({
+      error_code: 'INTERNAL_ERROR',
+      message: expect.any(String),
+      sqlstate: 'XXM00',
+      error_class: 'CLIENT_INTERNAL_ERROR',
+      request_id: expect.any(String),
+    });
     expect(res.headers.get('x-request-id')).toBe(body.request_id);
     const line = log.lines().find((l) => l.requestId === body.request_id) as { err: { message: string; stack: string } };
     expect(line.err.message).toBe('secret detail from user code');

@@ -125,6 +125,7 @@ const contentType = fc.oneof(
     'text/csv',
     'application/json; charset=utf-8',
     'text/csv; charset=UTF-8',
+    'application/vnd.apache.parquet',
     'application/json; charset=latin-1',
     'application/json; format=pandas-split',
     'text/plain',

@@ -200,7 +200,7 @@ describe('authentication', () => {
 
   it('protects health and metrics when asked to', async () => {
     const s = await irisServer({ authTokens: ['alpha'], authProtectHealth: true, authProtectMetrics: true });
-    for (const path of ['/ping', '/health', '/ready', '/version', '/metrics', '/v2/health/live']) {
+    for (const path of ['/ping', '/health', '/ready', '/livez', '/version', '/metrics', '/v2/health/live']) {
       expect((await fetch(`${s.base}${path}`)).status, path).toBe(401);
       expect((await fetch(`${s.base}${path}`, { headers: { authorization: 'Bearer alpha' } })).status, path).toBe(200);
     }

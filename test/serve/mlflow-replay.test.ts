@@ -1,16 +1,21 @@
 /**
- * Replays every request of the MLflow recording (test/fixtures/mlflow-scoring-probes.ts) against
- * modelgate serving "the same model" over real HTTP: an MLflow-style directory for an iris
- * classifier, once with MLflow's tensor signature and once with its column signature. Status,
- * error_code and predicted classes must be MLflow's (or the documented deliberate difference),
- * and every error body must have MLflow's shape without stack traces or echoed input.
+ * Replays every request of the MLflow recording (test/fixtures/mlflow-scoring-probes.ts), and the
+ * probes whose MLflow 3.11 answers come from its source, against modelgate serving "the same
+ * model" over real HTTP: an MLflow-style directory for an iris classifier, once with MLflow's
+ * tensor signature and once with its column signature. Status, error_code, sqlstate, error_class
+ * and predicted classes must be MLflow's (or the documented deliberate difference), and every
+ * error body must have MLflow 3's shape without stack traces or echoed input. /ping and /health
+ * mean "ready to serve", as in MLflow.
  */
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../src/serve/server.js';
+import { resolveServeConfig } from '../../src/config.js';
+import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { silentLogger } from '../../src/util/log.js';
 import { pyFloat, pyJson } from '../../src/util/py-json.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
 import { buildOnnxModel } from '../../src/onnx/writer.js';
@@ -20,7 +25,9 @@ import {
   IRIS_COLUMNS,
   IRIS_ROWS,
   IRIS_ROW_CLASSES,
+  MLFLOW_3_PROBES,
   type ProbeOutcome,
+  type ProbeResult,
   SCORING_PROBES,
   type ScoringProbe,
   expectedResult,
@@ -122,16 +129,23 @@ interface Reply {
   text: string;
 }
 
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+
 async function send(
   port: number,
-  probe: Pick<ScoringProbe, 'method' | 'path' | 'contentType' | 'body'>,
+  probe: Pick<ScoringProbe, 'method' | 'path' | 'contentType' | 'body' | 'bodyFile'>,
   requestId?: string,
 ): Promise<Reply> {
   const headers: Record<string, string> = {};
   if (probe.contentType !== null) headers['content-type'] = probe.contentType;
   if (requestId !== undefined) headers['x-request-id'] = requestId;
   // A Uint8Array body: fetch adds no Content-Type of its own (a string body would get text/plain).
-  const body = probe.body === null ? undefined : new TextEncoder().encode(probe.body);
+  const body =
+    probe.bodyFile !== undefined
+      ? new Uint8Array(await readFile(join(FIXTURES, probe.bodyFile)))
+      : probe.body === null
+        ? undefined
+        : new TextEncoder().encode(probe.body);
   const res = await fetch(`http://127.0.0.1:${port}${probe.path}`, { method: probe.method, headers, body });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
@@ -141,14 +155,25 @@ function inputValues(body: string | null): string[] {
   return [...new Set(body?.match(/\d+\.\d+/g) ?? [])];
 }
 
+interface ErrorReply {
+  error_code: string;
+  message: string;
+  sqlstate?: string;
+  error_class?: string;
+  request_id?: string;
+}
+
+/** MLflow 3's error shape: error_code, message, then its classification (sqlstate, error_class); request_id on 5xx is ours. */
 function expectCleanErrorBody(
   reply: Reply,
   probe: Pick<ScoringProbe, 'body'>,
-): { error_code: string; message: string; request_id?: string } {
+  expected?: Pick<ProbeResult, 'sqlstate' | 'error_class'>,
+): ErrorReply {
   expect(reply.headers.get('content-type')).toBe('application/json');
-  const body = JSON.parse(reply.text) as { error_code: string; message: string; request_id?: string };
-  const keys = reply.status >= 500 ? ['error_code', 'message', 'request_id'] : ['error_code', 'message'];
+  const body = JSON.parse(reply.text) as ErrorReply;
+  const keys = ['error_code', 'message', 'sqlstate', 'error_class', ...(reply.status >= 500 ? ['request_id'] : [])];
   expect(Object.keys(body)).toEqual(keys);
+  if (expected !== undefined) expect({ sqlstate: body.sqlstate, error_class: body.error_class }).toEqual(expected);
   expect(typeof body.message).toBe('string');
   expect(body.message.length).toBeGreaterThan(0);
   // No stack trace, Python's or ours.
@@ -235,14 +260,17 @@ afterAll(async () => {
 });
 
 describe('the probe fixture', () => {
-  it('holds every probe of the recording once', () => {
+  it('holds every probe of the recording once, and names the MLflow source of every other probe', () => {
     const names = SCORING_PROBES.map((p) => p.name);
     expect(new Set(names).size).toBe(names.length);
     expect(names).toHaveLength(28);
+    const all = [...names, ...MLFLOW_3_PROBES.map((p) => p.name)];
+    expect(new Set(all).size).toBe(all.length);
+    for (const p of MLFLOW_3_PROBES) expect(p.source.length, p.name).toBeGreaterThan(20);
   });
 
   it("quotes only parts of MLflow's messages as shared text, and gives a reason for every difference", () => {
-    for (const p of SCORING_PROBES) {
+    for (const p of [...SCORING_PROBES, ...MLFLOW_3_PROBES]) {
       for (const outcome of [p.tensor, p.columns] as ProbeOutcome[]) {
         for (const part of outcome.sharedMessage ?? []) expect(outcome.mlflow.message, p.name).toContain(part);
         expect(outcome.modelgate === undefined, p.name).toBe(outcome.deliberate === undefined);
@@ -260,7 +288,7 @@ describe('the probe fixture', () => {
 describe.each(['tensor', 'columns'] as const)('MLflow replay, %s signature', (variant) => {
   const port = (): number => (servers[variant] as RunningServer).port;
 
-  SCORING_PROBES.forEach((probe, i) => {
+  [...SCORING_PROBES, ...MLFLOW_3_PROBES].forEach((probe, i) => {
     const outcome = probe[variant];
     const expected = expectedResult(outcome);
     const title = outcome.deliberate === undefined ? probe.name : `${probe.name} (deliberately ${expected.status}: ${outcome.deliberate})`;
@@ -271,7 +299,7 @@ describe.each(['tensor', 'columns'] as const)('MLflow replay, %s signature', (va
       expect(reply.status).toBe(expected.status);
       if (expected.allow !== undefined) expect(reply.headers.get('allow')).toBe(expected.allow);
       if (expected.error_code !== undefined) {
-        const body = expectCleanErrorBody(reply, probe);
+        const body = expectCleanErrorBody(reply, probe, { sqlstate: expected.sqlstate, error_class: expected.error_class });
         expect(body.error_code).toBe(expected.error_code);
         expect(reply.headers.get('x-request-id')).toBe(id);
         for (const part of outcome.sharedMessage ?? []) expect(body.message).toContain(part);
@@ -282,7 +310,9 @@ describe.each(['tensor', 'columns'] as const)('MLflow replay, %s signature', (va
         expect(expected.status).toBe(200);
         expect(outcome.note).toBeDefined();
         expect(reply.headers.get('content-type')).toBe('application/json');
-        expect(typeof JSON.parse(reply.text)).toBe('object');
+        const body = JSON.parse(reply.text) as { ready?: boolean };
+        expect(typeof body).toBe('object');
+        if (probe.path !== '/version') expect(body).toMatchObject({ ready: true, state: 'ready' });
       }
     });
   });
@@ -309,7 +339,7 @@ describe('error bodies on 5xx', () => {
     const port = (servers.failing as RunningServer).port;
     const reply = await send(port, FAILING_PROBE);
     expect(reply.status).toBe(500);
-    const body = expectCleanErrorBody(reply, FAILING_PROBE);
+    const body = expectCleanErrorBody(reply, FAILING_PROBE, { sqlstate: 'XXM00', error_class: 'CLIENT_INTERNAL_ERROR' });
     expect(body.error_code).toBe('INTERNAL_ERROR');
     expect(body.message).toBe('The model failed while computing the prediction.');
     expect(body.request_id).toBe(reply.headers.get('x-request-id'));
@@ -321,5 +351,60 @@ describe('error bodies on 5xx', () => {
     const reply = await send(port, FAILING_PROBE, 'caller-chosen-id.1');
     expect(reply.status).toBe(500);
     expect((JSON.parse(reply.text) as { request_id: string }).request_id).toBe('caller-chosen-id.1');
+  });
+});
+
+describe('/ping and /health mean "ready to serve", as in MLflow (its server listens only once the model is loaded)', () => {
+  it('answers 503 with the readiness state while the model loads, 200 once it is loaded; /livez is 200 throughout', async () => {
+    const dir = join(root, 'slow-load');
+    const flag = join(root, 'slow-load.go');
+    await mkdir(dir);
+    // A JS model whose load waits for the test to create a file: the server listens meanwhile.
+    await writeFile(
+      join(dir, 'model.mjs'),
+      [
+        "import { existsSync } from 'node:fs';",
+        'export function load() {',
+        '  return new Promise((resolve) => {',
+        `    const t = setInterval(() => { if (existsSync(${JSON.stringify(flag)})) { clearInterval(t); resolve({ predict: (rows) => rows.map((r) => r.x * 2) }); } }, 10);`,
+        '  });',
+        '}',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(dir, 'MLmodel'),
+      `flavors:\n  js:\n    module: model.mjs\nsignature:\n  inputs: '[{"type": "double", "name": "x", "required": true}]'\n  outputs: null\n  params: null\n`,
+    );
+    const config = resolveServeConfig({
+      modelUri: dir,
+      registryUri: `file:${join(root, 'registry')}`,
+      port: 0,
+      host: '127.0.0.1',
+      drainSeconds: 1,
+    });
+    const server = await startServer(config, silentLogger());
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      for (const path of ['/ping', '/health', '/ready']) {
+        const r = await get(path);
+        expect(r.status, path).toBe(503);
+        expect(r.body, path).toMatchObject({ ready: false, state: 'loading' });
+      }
+      expect(await get('/livez')).toEqual({ status: 200, body: { status: 'ok' } });
+      expect((await get('/v2/health/live')).status).toBe(200);
+      await writeFile(flag, '');
+      await server.loaded;
+      for (const path of ['/ping', '/health', '/ready']) {
+        const r = await get(path);
+        expect(r.status, path).toBe(200);
+        expect(r.body, path).toMatchObject({ ready: true, state: 'ready' });
+      }
+      expect((await get('/livez')).status).toBe(200);
+    } finally {
+      await server.close();
+    }
   });
 });

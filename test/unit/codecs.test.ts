@@ -3,13 +3,17 @@
  * content-type parsing, the one-format-key rule, LLM bodies, params, and each format
  * (dataframe_split, dataframe_records, instances, inputs, CSV) with and without a signature.
  */
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import type { DataFrame } from '../../src/schema/model-io.js';
 import type { NDArray } from '../../src/schema/ndarray.js';
 import type { Schema } from '../../src/schema/signature.js';
 import {
   BODY_CODECS,
+  type DecodeLimits,
   type DecodedRequest,
   JSON_FORMAT_CODECS,
   PROTOCOL_CHANGE_NOTE,
@@ -20,6 +24,10 @@ import {
 import { csvCodec, parseCsvRows } from '../../src/serve/codecs/csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from '../../src/serve/codecs/dataframe.js';
 import { inputsCodec, instancesCodec } from '../../src/serve/codecs/inputs.js';
+import { MAX_PARQUET_DECODED_BYTES, MAX_PARQUET_VALUES, parquetCodec } from '../../src/serve/codecs/parquet.js';
+import { compileEnforcer } from '../../src/schema/enforce.js';
+import { compileParams } from '../../src/schema/params.js';
+import { parseParams } from '../../src/schema/signature.js';
 import { IRIS_COLUMNS, IRIS_NAMES, TENSOR_4, frameOf, schemaOf, tensorOf, tensorsOf, values } from '../fixtures/schemas.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -79,13 +87,16 @@ const decode = (body: unknown, schema?: Schema): DecodedRequest => decodeJsonVal
 
 describe('codecFor: Content-Type rules', () => {
   it('has one body codec per MLflow mime type and one format codec per JSON key', () => {
-    expect(BODY_CODECS.map((c) => c.mimeType)).toEqual(['text/csv', 'application/json']);
+    // MLflow 3.11's list and order, as its 415 names them.
+    expect(BODY_CODECS.map((c) => c.mimeType)).toEqual(['text/csv', 'application/json', 'application/vnd.apache.parquet']);
     expect(JSON_FORMAT_CODECS.map((c) => c.key)).toEqual(['dataframe_split', 'dataframe_records', 'instances', 'inputs']);
   });
 
-  it('picks JSON and CSV by mime type', () => {
+  it('picks JSON, CSV and parquet by mime type', () => {
     expect(codecFor('application/json')).toBe(jsonCodec);
     expect(codecFor('text/csv')).toBe(csvCodec);
+    expect(codecFor('application/vnd.apache.parquet')).toBe(parquetCodec);
+    expect(codecFor('Application/Vnd.Apache.Parquet; charset=utf-8')).toBe(parquetCodec);
   });
 
   it.each([
@@ -138,29 +149,35 @@ describe('codecFor: Content-Type rules', () => {
     expect415('text/plain; format=x', `Unrecognized content type parameters: format. ${PROTOCOL_CHANGE_NOTE}`);
   });
 
-  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/vnd.apache.parquet', 'multipart/form-data'])(
+  it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/x-parquet', 'multipart/form-data'])(
     'refuses the mime type %s with 415 listing the supported types',
     (ct) => {
-      expect415(ct, `This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got '${ct}'.`);
+      expect415(
+        ct,
+        `This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got '${ct}'.`,
+      );
     },
   );
 
   it('names the lower-cased mime type, without parameters, in the 415', () => {
     expect415(
       'Text/Plain; charset=utf-8',
-      "This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got 'text/plain'.",
+      "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got 'text/plain'.",
     );
   });
 
   it('refuses a missing Content-Type with 415 (MLflow crashes with a 500)', () => {
     const msg =
-      "This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got no Content-Type header.";
+      "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got no Content-Type header.";
     expect415(undefined, msg);
     expect415(null, msg);
   });
 
   it('refuses an empty Content-Type with 415', () => {
-    expect415('', "This predictor only supports the following content types: Types: ['text/csv', 'application/json']. Got ''.");
+    expect415(
+      '',
+      "This predictor only supports the following content types: Types: ['text/csv', 'application/json', 'application/vnd.apache.parquet']. Got ''.",
+    );
   });
 });
 
@@ -269,16 +286,19 @@ describe('JSON bodies: LLM keys (messages, prompt, input)', () => {
 });
 
 describe('JSON bodies: signature_name and params', () => {
-  it.each(['inputs', 'instances'])('refuses "signature_name" next to %s', (key) => {
-    expectBadRequest(
-      () => decode({ [key]: [[1]], signature_name: 'serving_default' }),
-      'Invalid input. "signature_name" parameter is currently not supported',
-    );
-  });
+  // MLflow 3 keeps only the four format keys and "params" (`_split_data_and_params`), so
+  // "signature_name" no longer reaches `parse_tf_serving_input`, which refused it in MLflow 2.
+  it.each([{ inputs: [[1.5]] }, { instances: [[1.5]] }, { dataframe_split: { data: [[1.5]] } }, { dataframe_records: [{ a: 1.5 }] }])(
+    'ignores "signature_name" beside %j',
+    (body) => {
+      const withName = decode({ ...body, signature_name: 'serving_default' });
+      expect(withName).toEqual(decode(body));
+    },
+  );
 
-  it('ignores "signature_name" next to the DataFrame formats', () => {
-    expect(decode({ dataframe_split: { data: [[1.5]] }, signature_name: 's' }).input.kind).toBe('dataframe');
-    expect(decode({ dataframe_records: [{ a: 1.5 }], signature_name: 's' }).input.kind).toBe('dataframe');
+  it('ignores "signature_name" with a signature too', () => {
+    const t = tensorOf(decode({ inputs: [[5.1, 3.5, 1.4, 0.2]], signature_name: 'x' }, TENSOR_4).input);
+    expect(t.shape).toEqual([1, 4]);
   });
 
   it('passes params along with every format', () => {
@@ -298,12 +318,40 @@ describe('JSON bodies: signature_name and params', () => {
     expect(decode({ inputs: [[1.5]] }).params).toBeUndefined();
   });
 
-  it.each([
-    [[1, 2], 'a list'],
-    ['x', 'a string'],
-    [3, 'a number'],
-  ])('refuses params that are not an object: %j', (params, kind) => {
-    expectBadRequest(() => decode({ inputs: [[1.5]], params }), `Invalid input. "params" must be a JSON dictionary, got ${kind}.`);
+  // Whether params must be a dictionary depends on the model's params schema (below), not on the body.
+  it.each([[[1, 2]], ['x'], [3], [true]])('passes params that are not an object along as they are: %j', (params) => {
+    expect(decode({ inputs: [[1.5]], params }).params).toEqual(params);
+  });
+
+  describe('"params" that is not a dictionary, at params enforcement (MLflow\'s `_enforce_params_schema`)', () => {
+    const schemaParams = compileParams(parseParams(JSON.stringify([{ name: 'temperature', type: 'double', default: 0.7, shape: null }])));
+    const noSchema = compileParams(undefined);
+
+    it.each([
+      ['fast', 'str'],
+      [[1, 2], 'list'],
+      [3, 'int'],
+      [2.5, 'float'],
+      [true, 'bool'],
+    ])('ignores %j for a model without a params schema (MLflow: 200, a warning)', (raw, type) => {
+      expect(noSchema.resolve(decode({ inputs: [[1.5]], params: raw }).params)).toEqual({ params: {}, ignored: [], ignoredType: type });
+    });
+
+    it.each([
+      ['fast', 'str'],
+      [[1, 2], 'list'],
+      [3, 'int'],
+    ])("refuses %j for a model with a params schema, with MLflow's message", (raw, type) => {
+      const err = caught(() => schemaParams.resolve(decode({ inputs: [[1.5]], params: raw }).params));
+      expect(err.code).toBe('INVALID_PARAMETER_VALUE');
+      expect(err.status).toBe(400);
+      expect(err.message).toBe(`Parameters must be a dictionary. Got type '${type}'.`);
+    });
+
+    it('gives the defaults for null or absent params, and ignores dictionary keys without a schema', () => {
+      expect(schemaParams.resolve(decode({ inputs: [[1.5]], params: null }).params)).toEqual({ params: { temperature: 0.7 }, ignored: [] });
+      expect(noSchema.resolve(decode({ inputs: [[1.5]], params: { a: 1 } }).params)).toEqual({ params: {}, ignored: ['a'] });
+    });
   });
 
   it('never passes params from a CSV body', () => {
@@ -740,6 +788,17 @@ describe('inputs', () => {
     });
   });
 
+  it('refuses a list of records for a tensor signature at schema enforcement, as MLflow does (a list is no tensor)', () => {
+    const unnamed = caught(() => inputs([{ a: 1 }], TENSOR_4));
+    expect(unnamed.code).toBe('INVALID_PARAMETER_VALUE');
+    expect(unnamed.message).toBe(
+      "Failed to enforce schema of data with schema '[Tensor('float64', (-1, 4))]'. Error: This model contains a tensor-based model signature with no input names, which suggests a numpy array input or a pandas dataframe input with proper column values, but an input of type list was found.",
+    );
+    expect(caught(() => inputs([{ x: [1, 2] }], NAMED_ONE)).message).toContain(
+      'This model contains a tensor-based model signature with input names, which suggests a dictionary input mapping input name to tensor, or a pandas DataFrame input',
+    );
+  });
+
   it('binds a bare list to the only input of a named tensor signature', () => {
     const t = tensorsOf(inputs([[1, 2]], NAMED_ONE));
     expect(t).toEqual({ x: { dtype: 'float32', shape: [1, 2], data: Float32Array.from([1, 2]) } });
@@ -792,6 +851,59 @@ describe('inputs', () => {
       expect(df.columns).toEqual([0, 1, 2, 3]);
       expect(df.rows).toBe(2);
       expect(values(df.values[2])).toEqual([1.4, 5.2]);
+    });
+
+    // MLflow 3's `_cast_schema_type` converts each value of a list of records by its column, and
+    // `_enforce_schema` makes the records a DataFrame: a column signature scores them.
+    it('makes a list of records a typed DataFrame, columns in order of first appearance', () => {
+      const rows = [
+        { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+        { petal_width: 2.3, sepal_length: 6.7, sepal_width: 3, petal_length: '5.2', extra: 'x' },
+      ];
+      const df = frameOf(inputs(rows, IRIS_COLUMNS));
+      expect(df.columns).toEqual([...IRIS_NAMES, 'extra']);
+      expect(df.rows).toBe(2);
+      expect(col(df, 'petal_length')).toEqual({ dtype: 'float64', shape: [2], data: Float64Array.from([1.4, 5.2]) });
+      expect(values(col(df, 'extra'))).toEqual([null, 'x']);
+      expect(frameOf(decode({ inputs: rows }, IRIS_COLUMNS).input)).toEqual(df);
+    });
+
+    it("types each record value by its column, with numpy's conversions (int64 exact, a number to str)", () => {
+      const df = frameOf(inputs([{ l: '9223372036854775807', s: 12, b: 1, d: 2 }], MIXED_COLUMNS));
+      expect(values(col(df, 'l'))).toEqual([9223372036854775807n]);
+      expect(col(df, 's')).toEqual({ dtype: 'str', shape: [1], data: ['12'] });
+      expect(col(df, 'b')).toEqual({ dtype: 'bool', shape: [1], data: Uint8Array.from([1]) });
+      expect(col(df, 'd').dtype).toBe('float64');
+    });
+
+    it('reads a key missing from a record as a missing value (NaN once typed as double)', () => {
+      const df = frameOf(inputs([{ sepal_length: 5.1 }, { sepal_width: 3.5 }], IRIS_COLUMNS));
+      expect(values(col(df, 'sepal_length'))).toEqual([5.1, Number.NaN]);
+      expect(values(col(df, 'sepal_width'))).toEqual([Number.NaN, 3.5]);
+    });
+
+    it("refuses a record value that does not convert with numpy's bare message (MLflow's `convert_data_type`)", () => {
+      expectBadRequest(
+        () => inputs([{ sepal_length: 'abc', sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }], IRIS_COLUMNS),
+        "Invalid input. could not convert string to float: 'abc'",
+      );
+      expectBadRequest(() => inputs([{ i: 1.5 }], MIXED_COLUMNS), 'Invalid input. Can not safely convert float 1.5 to int32');
+    });
+
+    it('reads records for a signature of one named column as records, not as the column', () => {
+      const one = schemaOf([{ type: 'string', name: 'text', required: true }]);
+      const df = frameOf(inputs([{ text: 'a' }, { text: 'b' }], one));
+      expect(df.columns).toEqual(['text']);
+      expect(col(df, 'text')).toEqual({ dtype: 'str', shape: [2], data: ['a', 'b'] });
+    });
+
+    it('reads [] as no records: no columns, so enforcement names every input missing without extra ones', () => {
+      const df = frameOf(inputs([], IRIS_COLUMNS));
+      expect(df).toEqual({ columns: [], values: [], rows: 0 });
+      const one = schemaOf([{ type: 'string', name: 'text', required: true }]);
+      expect(frameOf(inputs([], one)).columns).toEqual(['text']);
+      const err = caught(() => compileEnforcer(IRIS_COLUMNS).enforce(inputs([], IRIS_COLUMNS)));
+      expect(err.message).toMatch(/Error: Model is missing inputs \['sepal_length', 'sepal_width', 'petal_length', 'petal_width'\]\.$/);
     });
 
     it("refuses a string that is not a number while parsing, when every column is numeric (MLflow's 400 BAD_REQUEST)", () => {
@@ -962,5 +1074,197 @@ describe('CSV', () => {
       expect(df.values.map((c) => c.dtype)).toEqual(['float64', 'float64', 'float64', 'float64']);
       expect(df.values.map((c) => values(c)[0])).toEqual([5.1, 3.5, 1.4, 0.2]);
     });
+  });
+});
+
+describe('parquet (application/vnd.apache.parquet)', () => {
+  const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'parquet');
+  /** What tools/parquet/make-fixtures.py recorded from pandas.read_parquet for each file. */
+  interface Expected {
+    columns: string[];
+    dtypes: string[];
+    rows: number;
+    values: unknown[][];
+  }
+  const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Record<string, Expected>;
+  const bytes = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)));
+  const parquet = async (name: string, schema?: Schema, limits?: DecodeLimits) =>
+    frameOf((await parquetCodec.decode(bytes(name), schema, limits)).input);
+  const refusal = async (body: Uint8Array, limits?: DecodeLimits): Promise<GatewayError> => {
+    const err: unknown = await parquetCodec.decode(body, undefined, limits).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(err instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(err)}`);
+    return err;
+  };
+
+  /** The dtype each pandas dtype becomes (numpy's where pandas has an extension type). */
+  const DTYPE_OF: Record<string, string> = {
+    int64: 'int64',
+    int32: 'int32',
+    float64: 'float64',
+    float32: 'float32',
+    str: 'str',
+    bool: 'bool',
+    boolean: 'object', // nullable booleans: true/false/null cells
+    Int64: 'float64', // a missing integer is NaN, as numpy holds it
+    category: 'str',
+    object: 'object',
+    'datetime64[us]': 'object', // Date cells
+  };
+
+  /** A value of expected.json as the column holds it. */
+  function ours(v: unknown, dtype: string): unknown {
+    if (v === null) return dtype === 'float64' || dtype === 'float32' ? Number.NaN : null;
+    if (typeof v === 'boolean' && dtype === 'bool') return v ? 1 : 0; // a Uint8Array, as numpy's bool
+    if (typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map((x) => ours(x, 'object'));
+    const tagged = v as { int?: string; float?: string; bytes?: number[]; datetime?: string };
+    if (tagged.int !== undefined) return dtype === 'int64' ? BigInt(tagged.int) : Number(tagged.int);
+    if (tagged.float !== undefined) return dtype === 'str' ? null : Number(tagged.float);
+    if (tagged.bytes !== undefined) return Buffer.from(tagged.bytes);
+    if (tagged.datetime !== undefined) return new Date(`${tagged.datetime.slice(0, 23)}Z`); // milliseconds, as Date holds them
+    return v;
+  }
+
+  it('loads its reader only when the first parquet body arrives', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/serve/codecs/parquet.js');
+    const index = await import('../../src/serve/codecs/index.js');
+    index.jsonCodec.decode('{"inputs": [[1.5]]}', undefined);
+    expect(fresh.parquetReaderLoaded()).toBe(false);
+    await fresh.parquetCodec.decode(bytes('iris.parquet'), undefined);
+    expect(fresh.parquetReaderLoaded()).toBe(true);
+  });
+
+  const readable = Object.keys(expected).filter((k) => k.endsWith('.parquet') && !k.includes('lz4'));
+  it.each(readable)('reads %s as pandas.read_parquet does', async (name) => {
+    const want = expected[name];
+    const df = await parquet(name);
+    expect(df.columns).toEqual(want.columns);
+    expect(df.rows).toBe(want.rows);
+    want.columns.forEach((column, c) => {
+      const dtype = DTYPE_OF[want.dtypes[c]];
+      expect(df.values[c].dtype, column).toBe(dtype);
+      expect(df.values[c].shape, column).toEqual([want.rows]);
+      expect(values(df.values[c]), column).toEqual(want.values[c].map((v) => ours(v, dtype)));
+    });
+  });
+
+  it('reads every compression, encoding and page layout pandas writes to the same frame', async () => {
+    const plain = await parquet('typed.none.parquet');
+    for (const name of ['snappy', 'zstd', 'gzip', 'brotli', 'plain', 'row-groups', 'page-v2']) {
+      expect(await parquet(`typed.${name}.parquet`), name).toEqual(plain);
+    }
+  });
+
+  it('holds columns as dataframe_split holds them: typed arrays, int64 as exact BigInt, strings with null', async () => {
+    const df = await parquet('typed.snappy.parquet');
+    expect(col(df, 'i64')).toEqual({
+      dtype: 'int64',
+      shape: [5],
+      data: BigInt64Array.from([1n, -2n, 9007199254740993n, 4n, 5n]),
+    });
+    expect(col(df, 'f64').data).toBeInstanceOf(Float64Array);
+    expect(col(df, 'f32').data).toBeInstanceOf(Float32Array);
+    expect(col(df, 'b')).toEqual({ dtype: 'bool', shape: [5], data: Uint8Array.from([1, 0, 1, 1, 0]) });
+    expect(col(df, 's')).toEqual({ dtype: 'str', shape: [5], data: ['a', null, 'ünï', 'a', ''] });
+    const iris = await parquet('iris.parquet');
+    const split = frameOf(
+      dataframeSplitCodec.decode(
+        {
+          columns: IRIS_NAMES,
+          data: [
+            [5.1, 3.5, 1.4, 0.2],
+            [6.7, 3.0, 5.2, 2.3],
+            [5.9, 3.0, 4.2, 1.5],
+          ],
+        },
+        IRIS_COLUMNS,
+      ),
+    );
+    expect(iris).toEqual(split);
+  });
+
+  it("leaves types to schema enforcement, with MLflow's safe-cast rules (no parse-time cast, as pandas.read_parquet has none)", async () => {
+    const typed = await parquet('typed.snappy.parquet', MIXED_COLUMNS);
+    expect(col(typed, 'f32').dtype).toBe('float32');
+    const enforce = compileEnforcer(
+      schemaOf([
+        { type: 'float', name: 'f64', required: true },
+        { type: 'double', name: 'f32', required: true },
+      ]),
+    );
+    const err = caught(() => enforce.enforce({ kind: 'dataframe', value: typed }));
+    expect(err.message).toContain('Incompatible input types for column f64. Can not safely convert float64 to float32.');
+  });
+
+  it('drops the index pandas stores as a column, as read_parquet makes it the index', async () => {
+    expect((await parquet('iris.indexed.parquet')).columns).toEqual(IRIS_NAMES);
+    expect((await parquet('iris.named-index.parquet')).columns).toEqual(IRIS_NAMES);
+  });
+
+  it('refuses more rows than the limit before decoding anything', async () => {
+    const err = await refusal(bytes('iris.parquet'), { maxRows: 2 });
+    expect(err.code).toBe('BAD_REQUEST');
+    expect(err.message).toBe('Invalid input. The request has 3 rows; the limit is 2.');
+  });
+
+  it('refuses a small file that decodes to more values than the limit, from its page headers, at once', async () => {
+    const started = performance.now();
+    const err = await refusal(bytes('bomb.parquet'));
+    expect(err.status).toBe(400);
+    expect(err.message).toBe(
+      `Invalid input. The parquet body decodes to more than the limit of ${MAX_PARQUET_DECODED_BYTES} bytes or ${MAX_PARQUET_VALUES} values.`,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses a body that is not parquet, or is cut short, with 400 and no data in the message', async () => {
+    const PREFIX =
+      "Invalid input. Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid parquet file produced using the `pandas.DataFrame.to_parquet()` method. Error: '";
+    for (const body of [
+      new TextEncoder().encode('{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'),
+      new Uint8Array(0),
+      bytes('iris.parquet').slice(0, 2000),
+    ]) {
+      const err = await refusal(body);
+      expect(err.code).toBe('BAD_REQUEST');
+      expect(err.message.startsWith(PREFIX)).toBe(true);
+      expect(err.message).not.toContain('5.1');
+    }
+    const cut = bytes('iris.parquet');
+    cut.fill(7, 4, cut.length - 500); // pages garbled, footer intact
+    expect((await refusal(cut)).status).toBe(400);
+  });
+
+  it('reads every corrupted or cut copy of a file as a frame or a 400, never a crash or a hang', async () => {
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const started = performance.now();
+    for (const name of ['iris.parquet', 'typed.snappy.parquet', 'typed.zstd.parquet', 'typed.gzip.parquet', 'lists.parquet']) {
+      const original = bytes(name);
+      for (let i = 0; i < 150; i++) {
+        const body = i % 5 === 0 ? original.slice(rand(original.length), original.length) : original.slice();
+        for (let k = 1 + rand(8); k > 0 && i % 5 !== 0; k--) body[rand(body.length)] = rand(256);
+        try {
+          frameOf((await parquetCodec.decode(body, IRIS_COLUMNS)).input);
+        } catch (err) {
+          expect(err, `${name} #${i}: ${String(err)}`).toBeInstanceOf(GatewayError);
+          expect((err as GatewayError).status).toBe(400);
+        }
+      }
+    }
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it('names LZ4, which it does not read, in a 400', async () => {
+    const err = await refusal(bytes('iris.lz4.parquet'));
+    expect(err.status).toBe(400);
+    expect(err.message).toContain("Error: 'parquet unsupported compression codec: LZ4_RAW'");
   });
 });

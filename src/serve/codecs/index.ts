@@ -5,12 +5,13 @@
 import { GatewayError, InvalidInputError, UnsupportedMediaTypeError } from '../../errors.js';
 import type { Schema } from '../../schema/signature.js';
 import { JsonSyntaxError, parseJsonText } from '../../util/json-parse.js';
-import type { BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
+import type { AnyBodyCodec, BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
 import { csvCodec } from './csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from './dataframe.js';
 import { inputsCodec, instancesCodec } from './inputs.js';
+import { parquetCodec } from './parquet.js';
 
-export type { BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
+export type { AnyBodyCodec, BinaryBodyCodec, BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
 
 export const PROTOCOL_CHANGE_NOTE =
   "IMPORTANT: The MLflow Model scoring protocol has changed in MLflow version 2.0. If you are seeing this error, you are likely using an outdated scoring request format. To resolve the error, either update your request format or adjust your MLflow Model's requirements file to specify an older version of MLflow (for example, change the 'mlflow' requirement specifier to 'mlflow==1.30.0'). If you are making a request using the MLflow client (e.g. via `mlflow.pyfunc.spark_udf()`), upgrade your MLflow client to a version >= 2.0 in order to use the new request format. For more information about the updated MLflow Model scoring protocol in MLflow 2.0, see https://mlflow.org/docs/latest/models.html#deploy-mlflow-models.";
@@ -72,11 +73,8 @@ export function decodeJsonValue(body: unknown, schema: Schema | undefined): Deco
       present.push(key);
     }
   }
-  const params = obj.params;
-  if (params !== undefined && params !== null && (typeof params !== 'object' || Array.isArray(params))) {
-    throw new InvalidInputError(`"params" must be a JSON dictionary, got ${pyKind(params)}.`);
-  }
-  const p = (params ?? undefined) as Record<string, unknown> | undefined;
+  // Whether params must be a dictionary depends on the model's params schema: the enforcer decides.
+  const p = obj.params ?? undefined;
   // MLflow routes any body with an LLM key to the LLM path, even next to "inputs"; we only do so
   // when no scoring-protocol key is present, so a column named "input" cannot change the protocol.
   if (found === 0 && LLM_KEYS.some((k) => k in obj)) {
@@ -92,9 +90,6 @@ export function decodeJsonValue(body: unknown, schema: Schema | undefined): Deco
         .map((k) => `'${k}'`)
         .join(', ')}]. ${PROTOCOL_CHANGE_NOTE}`,
     );
-  }
-  if ('signature_name' in obj && (codec.key === 'inputs' || codec.key === 'instances')) {
-    throw new InvalidInputError('"signature_name" parameter is currently not supported');
   }
   return { input: codec.decode(obj[codec.key], schema), params: p, unwrapped: false };
 }
@@ -145,12 +140,29 @@ export const jsonCodec: BodyCodec = {
   decode: (text, schema, limits) => decodeJsonValue(parseJsonBody(text, schema, limits), schema),
 };
 
-export const BODY_CODECS: readonly BodyCodec[] = [csvCodec, jsonCodec];
+/** In MLflow 3's order, which its 415 message lists. */
+export const BODY_CODECS: readonly AnyBodyCodec[] = [csvCodec, jsonCodec, parquetCodec];
 const CODEC_BY_MIME = new Map(BODY_CODECS.map((c) => [c.mimeType, c]));
 const MIME_LIST = `[${BODY_CODECS.map((c) => `'${c.mimeType}'`).join(', ')}]`;
 
+const utf8 = new TextDecoder();
+
+/**
+ * Decodes a body with its codec: text codecs get UTF-8 text (invalid bytes as U+FFFD, as before
+ * any codec sees them), binary ones the bytes (a string is taken as its UTF-8 bytes).
+ */
+export function decodeBody(
+  codec: AnyBodyCodec,
+  body: string | Uint8Array,
+  schema: Schema | undefined,
+  limits?: DecodeLimits,
+): DecodedRequest | Promise<DecodedRequest> {
+  if (codec.binary === true) return codec.decode(typeof body === 'string' ? Buffer.from(body, 'utf8') : body, schema, limits);
+  return codec.decode(typeof body === 'string' ? body : utf8.decode(body), schema, limits);
+}
+
 /** Picks the codec for a Content-Type header, with MLflow's 415 rules. */
-export function codecFor(contentType: string | undefined | null): BodyCodec {
+export function codecFor(contentType: string | undefined | null): AnyBodyCodec {
   if (contentType === 'application/json') return jsonCodec; // the common case, without splitting
   const parts = (contentType ?? '').split(';');
   const mime = parts[0].trim().toLowerCase();

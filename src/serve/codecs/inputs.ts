@@ -2,10 +2,10 @@
  * TF-Serving style bodies: `{"inputs": …}` (columnar: a list, a dict of lists, or a scalar) and
  * `{"instances": …}` (row format: a list of values, or a list of objects transposed to columns).
  */
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, SchemaEnforcementError } from '../../errors.js';
 import type { ModelInput } from '../../schema/model-io.js';
-import { type NDArray, fromNested, inferDType, isNumericDType } from '../../schema/ndarray.js';
-import { COL_TYPE_DTYPE, type ScalarColType, type Schema } from '../../schema/signature.js';
+import { type DType, type NDArray, castScalar, fromNested, inferDType, isNumericDType } from '../../schema/ndarray.js';
+import { COL_TYPE_DTYPE, type ColSpec, type ScalarColType, type Schema, schemaRepr } from '../../schema/signature.js';
 import type { JsonFormatCodec } from './codec.js';
 import { typedFrame } from './frame-cast.js';
 import { dict } from '../../util/dict.js';
@@ -77,18 +77,67 @@ function tensorDictInput(obj: Record<string, unknown>, schema: Schema | undefine
   return { kind: 'tensors', value: out };
 }
 
+/** A scalar column type's numpy dtype, for the per-value conversion of records (binary and datetime are left to the frame). */
+function recordDType(spec: ColSpec | undefined): DType | undefined {
+  const t = spec?.colType.type;
+  if (t === undefined || t === 'binary' || t === 'datetime' || !(t in COL_TYPE_DTYPE)) return undefined;
+  return COL_TYPE_DTYPE[t as ScalarColType];
+}
+
+/**
+ * A list of records under `inputs` for a column signature, as MLflow 3 reads it
+ * (`_cast_schema_type`): each value the signature types is converted on its own, as
+ * `np.array([v], dtype)[0]` (so a bad value is numpy's bare message), and `_enforce_schema`
+ * then makes a DataFrame of the records: columns in order of first appearance, a missing key a
+ * missing value.
+ */
+function recordsToFrame(records: readonly Record<string, unknown>[], schema: Schema & { kind: 'columns' }): ModelInput {
+  const specs = new Map(schema.inputs.filter((s) => s.name !== undefined).map((s) => [s.name as string, s]));
+  const dtypes = new Map<string, DType | undefined>();
+  const index = new Map<string, number>();
+  const cols: unknown[][] = [];
+  for (let r = 0; r < records.length; r++) {
+    for (const [k, v] of Object.entries(records[r])) {
+      let c = index.get(k);
+      if (c === undefined) {
+        index.set(k, (c = cols.length));
+        cols.push(new Array<unknown>(records.length).fill(null));
+        dtypes.set(k, recordDType(specs.get(k)));
+      }
+      const dtype = dtypes.get(k);
+      cols[c][r] = dtype === undefined ? v : castScalar(v, dtype);
+    }
+  }
+  return { kind: 'dataframe', value: typedFrame([...index.keys()], cols, records.length, schema) };
+}
+
+const isRecordList = (v: unknown): v is Record<string, unknown>[] => Array.isArray(v) && v.every(isPlainObject);
+
+/** MLflow keeps a list of records as a list, which tensor enforcement then refuses. */
+function recordsForTensors(schema: Schema & { kind: 'tensors' }): SchemaEnforcementError {
+  const detail =
+    schema.inputs[0].name === undefined
+      ? 'This model contains a tensor-based model signature with no input names, which suggests a numpy array input or a pandas dataframe input with proper column values, but an input of type list was found.'
+      : 'This model contains a tensor-based model signature with input names, which suggests a dictionary input mapping input name to tensor, or a pandas DataFrame input containing columns mapping input name to flattened list value from tensor, but an input of type list was found.';
+  return new SchemaEnforcementError(schemaRepr(schema), detail);
+}
+
 /** `parse_tf_serving_input` for the data of one request. */
 export function decodeColumnar(value: unknown, schema: Schema | undefined): ModelInput {
   if (schema?.kind === 'columns') {
     const names = schema.inputs.map((s) => s.name);
-    if (names.length === 1 && names[0] !== undefined && Array.isArray(value)) {
+    const oneNamed = names.length === 1 && names[0] !== undefined;
+    // MLflow reads [] as a list of (no) records too, except for a signature of one named column.
+    if (isRecordList(value) && (value.length > 0 || !oneNamed)) return recordsToFrame(value, schema);
+    if (oneNamed && Array.isArray(value)) {
       // A schema with one named column takes a bare list as that column.
-      return dictToFrame({ [names[0]]: value }, schema);
+      return dictToFrame({ [names[0] as string]: value }, schema);
     }
     return isPlainObject(value) ? dictToFrame(value, schema) : listToFrame(value, schema);
   }
   if (isPlainObject(value)) return tensorDictInput(value, schema);
   if (schema?.kind === 'tensors') {
+    if (isRecordList(value) && value.length > 0) throw recordsForTensors(schema);
     const first = schema.inputs[0];
     if (first.name !== undefined) {
       if (schema.inputs.length === 1) return { kind: 'tensors', value: { [first.name]: fromNested(value, first.dtype) } };

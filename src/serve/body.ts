@@ -5,8 +5,11 @@
  * reading, a chunked body as soon as it passes it.
  *
  * Two guards keep bodies from starving the server:
- * - a memory budget for all bodies in progress (received, decoded or scored): a request that would
- *   pass it gets 503 before its body is read, so many large bodies at once cannot exhaust memory;
+ * - a memory budget for all bodies in progress (received, decoded or scored): bytes are counted
+ *   as they arrive (a declared Content-Length is not trusted: claiming 32 MiB and sending nothing
+ *   must not hold the budget), and a request whose body would pass it gets 503, so many large
+ *   bodies at once cannot exhaust memory. The first 64 KiB of every body are not counted: small
+ *   requests, the common case, can never be starved by large ones holding the budget;
  * - a minimum transfer rate: a client that trickles its body (after a grace period) is cut off
  *   with 408, long before the whole-request timeout, so slow senders cannot hold connections and
  *   memory for a minute each.
@@ -78,6 +81,9 @@ interface Reading {
 }
 
 const SWEEP_MS = 250;
+
+/** Bytes of each body the budget does not count (see the top of this file). */
+const FREE_BYTES = 64 * 1024;
 
 /**
  * Checks bodies in progress against the minimum rate with one interval while any are pending (a
@@ -167,25 +173,26 @@ export class BodyReader {
       );
     }
     const declared = incoming.headers['content-length'];
-    const declaredBytes = declared === undefined ? undefined : Number(declared);
-    if (declaredBytes !== undefined && declaredBytes > maxBytes) throw tooLarge(maxBytes);
-    // A declared size is reserved whole before reading; a chunked body takes its bytes as they come.
+    if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+    let seen = 0;
     let held = 0;
     const hold = (n: number) => {
-      budget.take(n);
-      held += n;
+      seen += n;
+      const counted = Math.max(0, seen - FREE_BYTES) - held;
+      if (counted <= 0) return;
+      budget.take(counted);
+      held += counted;
     };
-    if (declaredBytes !== undefined && Number.isFinite(declaredBytes)) hold(declaredBytes);
     const release = once(() => budget.give(held));
     try {
-      return requestBody(await this.collect(incoming, declaredBytes === undefined ? hold : undefined), release);
+      return requestBody(await this.collect(incoming, hold), release);
     } catch (err) {
       release();
       throw err;
     }
   }
 
-  private collect(incoming: IncomingMessage, hold: ((n: number) => void) | undefined): Promise<Buffer> {
+  private collect(incoming: IncomingMessage, hold: (n: number) => void): Promise<Buffer> {
     const { maxBytes, minBytesPerSecond } = this.limits;
     return new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -212,7 +219,7 @@ export class BodyReader {
         reading.received = size;
         if (size > maxBytes) return fail(tooLarge(maxBytes));
         try {
-          hold?.(chunk.length);
+          hold(chunk.length);
         } catch (err) {
           return fail(err as GatewayError);
         }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServeConfig } from '../../src/config.js';
+import { resolveServeConfig } from '../../src/config/index.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { silentLogger } from '../../src/util/log.js';
 import { pyFloat, pyJson } from '../../src/util/py-json.js';

@@ -8,7 +8,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { SERVE_DEFAULTS } from '../config.js';
 import { IMAGE_PLATFORMS, type ImagePlatform } from '../docker/dockerfile.js';
-import type { ImagePlan } from '../docker/index.js';
+import type Dockerode from 'dockerode';
+import type { HostBasePlan, ImagePlan } from '../docker/index.js';
 import { openRegistry } from '../registry/registry.js';
 import { UsageError, parse, registryOption, registryUri } from './args.js';
 
@@ -71,12 +72,12 @@ function commonArgs(command: string, values: Record<string, unknown>): CommonArg
   };
 }
 
-async function plan(a: CommonArgs): Promise<ImagePlan> {
+async function plan(a: CommonArgs, baseImage = a.baseImage): Promise<ImagePlan> {
   const { planImage } = await import('../docker/index.js');
   const p = await planImage({
     modelUri: a.modelUri,
     registry: openRegistry(a.registry),
-    ...(a.baseImage === undefined ? {} : { baseImage: a.baseImage }),
+    ...(baseImage === undefined ? {} : { baseImage }),
     ...(a.platform === undefined ? {} : { platform: a.platform }),
     env: a.env,
   });
@@ -101,6 +102,29 @@ async function writeK8s(dir: string, image: string, p: ImagePlan): Promise<void>
   process.stdout.write(`Kubernetes manifests: ${files.map((f) => join(dir, f.path)).join(', ')}\n`);
 }
 
+async function planHostBase(platform: ImagePlatform | undefined) {
+  const { checkHostBasePlatform, planHostBase: planBase } = await import('../docker/index.js');
+  checkHostBasePlatform(platform);
+  return planBase();
+}
+
+/** Makes sure the daemon has the base before building, so that no builder ever pulls it. */
+async function provideBase(client: Dockerode, p: ImagePlan, hostBase: HostBasePlan | undefined): Promise<void> {
+  const docker = await import('../docker/index.js');
+  if (hostBase !== undefined) {
+    const b = await docker.loadHostBase(client, hostBase);
+    const libs = hostBase.entries.filter((e) => 'source' in e).length - 1;
+    process.stderr.write(
+      `${b.created ? 'Loaded' : 'Reusing'} base image ${b.image} (${b.id.slice(7, 19)}): ${hostBase.node.path} ${hostBase.node.version} and ${libs} glibc libraries from this machine\n`,
+    );
+    return;
+  }
+  if (await docker.hasLocalImage(client, p.baseImage)) return;
+  process.stderr.write(`Pulling base image ${p.baseImage} for ${p.platform} (the daemon does not have it)\n`);
+  const auth = await docker.authFor(p.baseImage, await docker.readDockerConfig());
+  await docker.pullBaseImage(client, p.baseImage, p.platform, auth, (t) => process.stderr.write(t));
+}
+
 export async function buildImageCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { ...commonFlags, push: { type: 'boolean' }, 'no-cache': { type: 'boolean' } }, false);
   const a = commonArgs('build-image', values);
@@ -114,7 +138,10 @@ export async function buildImageCommand(args: string[]): Promise<number> {
     throw new Error(`Cannot reach a Docker daemon at ${where} (${(err as Error).message}); start one or set DOCKER_HOST`);
   });
 
-  const p = await plan(a);
+  // The host's Node as the base: planned (files hashed) now, loaded once the model is known to resolve.
+  const hostBase = a.baseImage === docker.HOST_BASE_KEYWORD ? await planHostBase(a.platform) : undefined;
+  const p = await plan(a, hostBase?.tag);
+  await provideBase(client, p, hostBase);
   process.stderr.write(
     `Building ${image} for ${p.platform} from ${p.model.uri}` +
       `${p.model.uri === a.modelUri ? '' : ` (${a.modelUri})`} on ${p.baseImage}: ${p.entries.length} files, ${mb(p.contextBytes)}\n`,
@@ -151,6 +178,12 @@ export async function buildImageCommand(args: string[]): Promise<number> {
 export async function generateDockerfileCommand(args: string[]): Promise<number> {
   const { values } = parse(args, { ...commonFlags, directory: { type: 'string', short: 'd' } }, false);
   const a = commonArgs('generate-dockerfile', values);
+  const { HOST_BASE_KEYWORD } = await import('../docker/index.js');
+  if (a.baseImage === HOST_BASE_KEYWORD) {
+    throw new UsageError(
+      `--base-image ${HOST_BASE_KEYWORD} loads a base into a Docker daemon, which generate-dockerfile does not use: run build-image, or name a base image your builder has (one build-image loaded is listed by docker images as modelgate/host-node)`,
+    );
+  }
   const dir = values.directory as string | undefined;
   if (dir === undefined) throw new UsageError('generate-dockerfile needs -d/--directory DIR');
   const p = await plan(a);

@@ -57,7 +57,9 @@ serve options:
 
 build-image / generate-dockerfile options:
   -n, --name NAME[:TAG]    image name (with a registry host to push, e.g. registry.example.com/iris:1)
-  --base-image IMAGE       glibc image with node >= 20.19 on PATH, default node:20-bookworm-slim
+  --base-image IMAGE       glibc image with node >= 20.19 on PATH, default node:20-bookworm-slim; pulled only
+                           when the daemon lacks it. 'host': a FROM-scratch base of this machine's node and
+                           its glibc libraries, loaded with no registry (build-image only)
   --platform P             linux/amd64 or linux/arm64, default this machine's
   -e, --env KEY=VALUE      environment baked into the image (repeatable), e.g. -e MODELGATE_MAX_BODY_BYTES=1048576
   --push                   push after building, with credentials from ~/.docker/config.json

@@ -12,6 +12,7 @@ export {
   splitImageReference,
 } from './auth.js';
 export {
+  BaseImageUnavailableError,
   DockerDaemonError,
   type BuildOptions,
   type ImageReport,
@@ -21,9 +22,23 @@ export {
   describeImage,
   formatImageReport,
   formatProgress,
+  hasLocalImage,
   platformMismatch,
+  pullBaseImage,
   pushImage,
 } from './build.js';
+export {
+  HOST_BASE_KEYWORD,
+  HOST_BASE_REPOSITORY,
+  type HostBase,
+  type HostBaseOptions,
+  type HostBasePlan,
+  checkHostBasePlatform,
+  ensureHostBase,
+  hostBaseArchive,
+  loadHostBase,
+  planHostBase,
+} from './host-base.js';
 export { type ContextEntry, type FileEntry, type TextEntry, contextSize, createBuildContext, writeBuildContext } from './context.js';
 export { BUILDER_ONLY_PACKAGES, FLAVOR_PACKAGES, type RuntimePackage, runtimePackages } from './dependencies.js';
 export {

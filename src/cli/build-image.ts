@@ -10,8 +10,9 @@ import { SERVE_DEFAULTS } from '../config.js';
 import { IMAGE_PLATFORMS, type ImagePlatform } from '../docker/dockerfile.js';
 import type Dockerode from 'dockerode';
 import type { HostBasePlan, ImagePlan } from '../docker/index.js';
+import { AUTOSCALE_MODES, type AutoscaleMode, type K8sOptions, PRESTOP_MODES, type PreStopMode } from '../docker/k8s.js';
 import { openRegistry } from '../registry/registry.js';
-import { UsageError, parse, registryOption, registryUri } from './args.js';
+import { UsageError, intFlag, parse, registryOption, registryUri } from './args.js';
 
 /** Docker's reference grammar (distribution/reference), without digests. */
 const IMAGE_NAME =
@@ -24,8 +25,19 @@ const commonFlags = {
   platform: { type: 'string' },
   env: { type: 'string', short: 'e', multiple: true },
   'k8s-out': { type: 'string' },
+  autoscale: { type: 'string' },
+  'autoscale-target': { type: 'string' },
+  'min-replicas': { type: 'string' },
+  'max-replicas': { type: 'string' },
+  'prometheus-url': { type: 'string' },
+  prestop: { type: 'string' },
+  namespace: { type: 'string' },
+  'service-monitor': { type: 'boolean' },
   ...registryOption,
 } as const;
+
+/** The manifest settings from the flags; the image's name, port and model are added after planning. */
+type K8sFlags = Omit<K8sOptions, 'name' | 'image' | 'port' | 'model' | 'drainSeconds'>;
 
 interface CommonArgs {
   modelUri: string;
@@ -34,6 +46,7 @@ interface CommonArgs {
   platform: ImagePlatform | undefined;
   env: Record<string, string>;
   k8sOut: string | undefined;
+  k8s: K8sFlags;
   registry: string;
 }
 
@@ -61,6 +74,8 @@ function commonArgs(command: string, values: Record<string, unknown>): CommonArg
   }
   const k8sOut = s('k8s-out');
   if (k8sOut !== undefined && name === undefined) throw new UsageError('--k8s-out needs -n/--name (the image the Deployment runs)');
+  const k8s = k8sFlags(values);
+  if (k8sOut === undefined && Object.keys(k8s).length > 0) throw new UsageError('the Kubernetes options need --k8s-out DIR');
   return {
     modelUri,
     name,
@@ -68,8 +83,46 @@ function commonArgs(command: string, values: Record<string, unknown>): CommonArg
     platform: platform as ImagePlatform | undefined,
     env: envPairs((values.env as string[] | undefined) ?? []),
     k8sOut,
+    k8s,
     registry: registryUri(s('registry')),
   };
+}
+
+function positiveNumber(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !(Number.isFinite(n) && n > 0)) throw new UsageError(`--${flag} must be a number > 0, got '${v}'`);
+  return n;
+}
+
+function k8sFlags(values: Record<string, unknown>): K8sFlags {
+  const s = (k: string) => values[k] as string | undefined;
+  const autoscale = s('autoscale');
+  if (autoscale !== undefined && !(AUTOSCALE_MODES as readonly string[]).includes(autoscale))
+    throw new UsageError(`--autoscale must be ${AUTOSCALE_MODES.join(', ')}, got '${autoscale}'`);
+  const prestop = s('prestop');
+  if (prestop !== undefined && !(PRESTOP_MODES as readonly string[]).includes(prestop))
+    throw new UsageError(`--prestop must be ${PRESTOP_MODES.join(' or ')}, got '${prestop}'`);
+  const target = positiveNumber('autoscale-target', s('autoscale-target'));
+  const minReplicas = intFlag('min-replicas', s('min-replicas'));
+  const maxReplicas = intFlag('max-replicas', s('max-replicas'));
+  const mode = (autoscale ?? 'cpu') as AutoscaleMode;
+  if (mode === 'cpu' && target !== undefined && !Number.isInteger(target))
+    throw new UsageError(`--autoscale-target with --autoscale cpu is a whole percentage, got '${target}'`);
+  if (minReplicas === 0 && mode !== 'keda')
+    throw new UsageError('--min-replicas 0 needs --autoscale keda (a HorizontalPodAutoscaler keeps at least one replica)');
+  if (s('prometheus-url') !== undefined && mode !== 'keda') throw new UsageError('--prometheus-url is for --autoscale keda');
+  const flags: K8sFlags = {
+    ...(autoscale === undefined ? {} : { autoscale: mode }),
+    ...(target === undefined ? {} : mode === 'cpu' ? { targetCpuPercent: target } : { targetInFlight: target }),
+    ...(minReplicas === undefined ? {} : { minReplicas }),
+    ...(maxReplicas === undefined ? {} : { maxReplicas }),
+    ...(s('prometheus-url') === undefined ? {} : { prometheusUrl: s('prometheus-url') }),
+    ...(prestop === undefined ? {} : { preStop: prestop as PreStopMode }),
+    ...(s('namespace') === undefined ? {} : { namespace: s('namespace') }),
+    ...(values['service-monitor'] === true ? { serviceMonitor: true } : {}),
+  };
+  return flags;
 }
 
 async function plan(a: CommonArgs, baseImage = a.baseImage): Promise<ImagePlan> {
@@ -87,10 +140,11 @@ async function plan(a: CommonArgs, baseImage = a.baseImage): Promise<ImagePlan> 
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-async function writeK8s(dir: string, image: string, p: ImagePlan): Promise<void> {
+async function writeK8s(dir: string, image: string, p: ImagePlan, k8s: K8sFlags): Promise<void> {
   const { k8sFiles, k8sName } = await import('../docker/index.js');
   const drain = p.env.MODELGATE_DRAIN_SECONDS;
   const files = k8sFiles({
+    ...k8s,
     name: k8sName(image),
     image,
     port: p.port,
@@ -171,7 +225,7 @@ export async function buildImageCommand(args: string[]): Promise<number> {
     const { digest } = await docker.pushImage(client, image, auth, (t) => process.stderr.write(t));
     process.stdout.write(`Pushed ${image}${digest === undefined ? '' : ` (${digest})`}\n`);
   }
-  if (a.k8sOut !== undefined) await writeK8s(a.k8sOut, image, p);
+  if (a.k8sOut !== undefined) await writeK8s(a.k8sOut, image, p, a.k8s);
   return 0;
 }
 
@@ -193,6 +247,6 @@ export async function generateDockerfileCommand(args: string[]): Promise<number>
     `Wrote the Dockerfile and build context of ${p.model.uri} (${p.platform}, ${p.entries.length} files, ${mb(p.contextBytes)}) to ${resolve(dir)}\n` +
       `Build it with: docker build --platform ${p.platform} -t ${a.name ?? 'NAME:TAG'} ${dir}\n`,
   );
-  if (a.k8sOut !== undefined && a.name !== undefined) await writeK8s(a.k8sOut, a.name, p);
+  if (a.k8sOut !== undefined && a.name !== undefined) await writeK8s(a.k8sOut, a.name, p, a.k8s);
   return 0;
 }

@@ -19,8 +19,8 @@ Usage:
   modelgate registry alias delete <name> <alias>
   modelgate registry show <models:/…>
   modelgate demo [-p PORT]          register the bundled iris model if needed and serve it
-  modelgate build-image -m <models:/…> -n NAME[:TAG] [--base-image IMG] [--platform P] [-e K=V]… [--push] [--k8s-out DIR]
-  modelgate generate-dockerfile -m <models:/…> -d DIR [-n NAME[:TAG]] [--base-image IMG] [--platform P] [-e K=V]… [--k8s-out DIR]
+  modelgate build-image -m <models:/…> -n NAME[:TAG] [--base-image IMG|host] [--platform P] [-e K=V]… [--push] [--k8s-out DIR [--autoscale cpu|requests|keda]]
+  modelgate generate-dockerfile -m <models:/…> -d DIR [-n NAME[:TAG]] [--base-image IMG] [--platform P] [-e K=V]… [--k8s-out DIR [--autoscale …]]
 
 Model URIs: models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest, or a model directory.
 
@@ -63,7 +63,14 @@ build-image / generate-dockerfile options:
   --platform P             linux/amd64 or linux/arm64, default this machine's
   -e, --env KEY=VALUE      environment baked into the image (repeatable), e.g. -e MODELGATE_MAX_BODY_BYTES=1048576
   --push                   push after building, with credentials from ~/.docker/config.json
-  --k8s-out DIR            write Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget YAML
+  --k8s-out DIR            write Deployment, Service, PodDisruptionBudget and autoscaler YAML
+  --autoscale MODE         cpu (HPA, default), requests (HPA on requests in flight via prometheus-adapter,
+                           plus a ServiceMonitor and the adapter rule) or keda (ScaledObject, Prometheus trigger)
+  --autoscale-target N     cpu: percent (70); requests, keda: /invocations requests in flight per pod (8)
+  --min-replicas N         default 2; 0 only with keda      --max-replicas N   default 10
+  --prometheus-url URL     keda: the Prometheus to query, default http://prometheus-operated.monitoring.svc:9090
+  --prestop MODE           sleep (kubelet's, Kubernetes >= 1.30, default) or exec (node -e, any version)
+  --namespace NS           metadata.namespace of every manifest   --service-monitor  also with --autoscale cpu
   --no-cache               build-image: do not reuse cached layers
   -d, --directory DIR      generate-dockerfile: where to write the Dockerfile and context (new or empty)
 

@@ -55,5 +55,20 @@ export {
   readDockerfileTemplate,
 } from './dockerfile.js';
 export { type ImageModel, type ImagePlan, type ImagePlanOptions, LABEL_PREFIX, imageLabels, planImage } from './image-plan.js';
-export { DEFAULT_K8S_RESOURCES, type K8sManifests, type K8sOptions, k8sFiles, k8sManifests, k8sName } from './k8s.js';
+export {
+  AUTOSCALE_MODES,
+  type AutoscaleMode,
+  DEFAULT_K8S_RESOURCES,
+  DEFAULT_PROMETHEUS_URL,
+  IN_FLIGHT_METRIC,
+  type K8sManifests,
+  type K8sOptions,
+  PRESTOP_MODES,
+  type PreStopMode,
+  inFlightQuery,
+  k8sFiles,
+  k8sManifests,
+  k8sName,
+  prometheusAdapterRule,
+} from './k8s.js';
 export { modelDigest } from './model-files.js';

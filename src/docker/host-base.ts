@@ -3,8 +3,8 @@
  * libraries it and onnxruntime-node link against (as `ldd` lists them), as one FROM-scratch
  * layer. It is written as a docker-archive and loaded (`docker load`), so no pull, no network and
  * no builder step is involved, and it is content-addressed: the tag carries a digest of the files,
- * the layer has fixed owners and dates, so the same files give the same image ID on any daemon and
- * a second build reuses the image instead of loading it again.
+ * so a second build reuses the image instead of loading it again; the layer and config have fixed
+ * owners and dates, so the same files from the same host paths give the same image ID on any daemon.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -138,7 +138,7 @@ export async function planHostBase(options: HostBaseOptions = {}): Promise<HostB
     const sha256 = isFileEntry(e) ? await sha256File(e.source) : createHash('sha256').update(e.content).digest('hex');
     listed.push({ path: `/${e.path}`, ...(isFileEntry(e) ? { from: e.source } : {}), mode: e.mode, sha256 });
   }
-  // The sources are not part of the address: the same files found elsewhere make the same image.
+  // The host paths are not part of the address (only of the labels): the same files found elsewhere get the same tag.
   const digest = createHash('sha256')
     .update(`modelgate host base ${FORMAT}\n${listed.map((f) => `${f.sha256} ${f.mode.toString(8)} ${f.path}\n`).join('')}`)
     .digest('hex');

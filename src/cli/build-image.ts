@@ -6,9 +6,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type Dockerode from 'dockerode';
 import { SERVE_DEFAULTS, defaultRegistryUri, environment } from '../config/index.js';
 import type { ImagePlatform } from '../docker/dockerfile.js';
-import type { ImagePlan } from '../docker/index.js';
+import type { HostBasePlan, ImagePlan } from '../docker/index.js';
+import type { AutoscaleMode, K8sOptions, PreStopMode } from '../docker/k8s.js';
 import { openRegistry } from '../registry/registry.js';
 import { type CommandSpec, type ParsedCommand, commandError, missingFlag } from './spec.js';
 import { BUILD_IMAGE, GENERATE_DOCKERFILE } from './specs.js';
@@ -17,6 +19,9 @@ import { BUILD_IMAGE, GENERATE_DOCKERFILE } from './specs.js';
 const IMAGE_NAME =
   /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
 
+/** The manifest settings from the flags; the image's name, port and model are added after planning. */
+type K8sFlags = Omit<K8sOptions, 'name' | 'image' | 'port' | 'model' | 'drainSeconds'>;
+
 interface CommonArgs {
   modelUri: string;
   name: string | undefined;
@@ -24,6 +29,7 @@ interface CommonArgs {
   platform: ImagePlatform | undefined;
   env: Record<string, string>;
   k8sOut: string | undefined;
+  k8s: K8sFlags;
   registry: string;
 }
 
@@ -50,6 +56,8 @@ function commonArgs(spec: CommandSpec, values: ParsedCommand['values']): CommonA
   }
   const k8sOut = s('k8sOut');
   if (k8sOut !== undefined && name === undefined) throw commandError(spec, '--k8s-out needs -n/--name (the image the Deployment runs)');
+  const k8s = k8sFlags(spec, values);
+  if (k8sOut === undefined && Object.keys(k8s).length > 0) throw commandError(spec, 'the Kubernetes options need --k8s-out DIR');
   return {
     modelUri,
     name,
@@ -57,16 +65,42 @@ function commonArgs(spec: CommandSpec, values: ParsedCommand['values']): CommonA
     platform: s('platform') as ImagePlatform | undefined,
     env: envPairs(spec, (values.env as string[] | undefined) ?? []),
     k8sOut,
+    k8s,
     registry: s('registryUri') ?? defaultRegistryUri(environment()),
   };
 }
 
-async function plan(a: CommonArgs): Promise<ImagePlan> {
+function k8sFlags(spec: CommandSpec, values: ParsedCommand['values']): K8sFlags {
+  const v = <T>(k: string) => values[k] as T | undefined;
+  const autoscale = v<AutoscaleMode>('autoscale');
+  const target = v<number>('autoscaleTarget');
+  const minReplicas = v<number>('minReplicas');
+  const maxReplicas = v<number>('maxReplicas');
+  const mode = autoscale ?? 'cpu';
+  if (target !== undefined && !(target > 0)) throw commandError(spec, `--autoscale-target must be a number > 0, got '${target}'`);
+  if (mode === 'cpu' && target !== undefined && !Number.isInteger(target))
+    throw commandError(spec, `--autoscale-target with --autoscale cpu is a whole percentage, got '${target}'`);
+  if (minReplicas === 0 && mode !== 'keda')
+    throw commandError(spec, '--min-replicas 0 needs --autoscale keda (a HorizontalPodAutoscaler keeps at least one replica)');
+  if (v('prometheusUrl') !== undefined && mode !== 'keda') throw commandError(spec, '--prometheus-url is for --autoscale keda');
+  return {
+    ...(autoscale === undefined ? {} : { autoscale: mode }),
+    ...(target === undefined ? {} : mode === 'cpu' ? { targetCpuPercent: target } : { targetInFlight: target }),
+    ...(minReplicas === undefined ? {} : { minReplicas }),
+    ...(maxReplicas === undefined ? {} : { maxReplicas }),
+    ...(v<string>('prometheusUrl') === undefined ? {} : { prometheusUrl: v<string>('prometheusUrl') }),
+    ...(v<PreStopMode>('prestop') === undefined ? {} : { preStop: v<PreStopMode>('prestop') }),
+    ...(v<string>('namespace') === undefined ? {} : { namespace: v<string>('namespace') }),
+    ...(values.serviceMonitor === true ? { serviceMonitor: true } : {}),
+  };
+}
+
+async function plan(a: CommonArgs, baseImage = a.baseImage): Promise<ImagePlan> {
   const { planImage } = await import('../docker/index.js');
   const p = await planImage({
     modelUri: a.modelUri,
     registry: openRegistry(a.registry),
-    ...(a.baseImage === undefined ? {} : { baseImage: a.baseImage }),
+    ...(baseImage === undefined ? {} : { baseImage }),
     ...(a.platform === undefined ? {} : { platform: a.platform }),
     env: a.env,
   });
@@ -76,10 +110,11 @@ async function plan(a: CommonArgs): Promise<ImagePlan> {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-async function writeK8s(dir: string, image: string, p: ImagePlan): Promise<void> {
+async function writeK8s(dir: string, image: string, p: ImagePlan, k8s: K8sFlags): Promise<void> {
   const { k8sFiles, k8sName } = await import('../docker/index.js');
   const drain = p.env.MODELGATE_DRAIN_SECONDS;
   const files = k8sFiles({
+    ...k8s,
     name: k8sName(image),
     image,
     port: p.port,
@@ -89,6 +124,29 @@ async function writeK8s(dir: string, image: string, p: ImagePlan): Promise<void>
   await mkdir(dir, { recursive: true });
   for (const f of files) await writeFile(join(dir, f.path), f.content);
   process.stdout.write(`Kubernetes manifests: ${files.map((f) => join(dir, f.path)).join(', ')}\n`);
+}
+
+async function planHostBase(platform: ImagePlatform | undefined) {
+  const { checkHostBasePlatform, planHostBase: planBase } = await import('../docker/index.js');
+  checkHostBasePlatform(platform);
+  return planBase();
+}
+
+/** Makes sure the daemon has the base before building, so that no builder ever pulls it. */
+async function provideBase(client: Dockerode, p: ImagePlan, hostBase: HostBasePlan | undefined): Promise<void> {
+  const docker = await import('../docker/index.js');
+  if (hostBase !== undefined) {
+    const b = await docker.loadHostBase(client, hostBase);
+    const libs = hostBase.entries.filter((e) => 'source' in e).length - 1;
+    process.stderr.write(
+      `${b.created ? 'Loaded' : 'Reusing'} base image ${b.image} (${b.id.slice(7, 19)}): ${hostBase.node.path} ${hostBase.node.version} and ${libs} glibc libraries from this machine\n`,
+    );
+    return;
+  }
+  if (await docker.hasLocalImage(client, p.baseImage)) return;
+  process.stderr.write(`Pulling base image ${p.baseImage} for ${p.platform} (the daemon does not have it)\n`);
+  const auth = await docker.authFor(p.baseImage, await docker.readDockerConfig());
+  await docker.pullBaseImage(client, p.baseImage, p.platform, auth, (t) => process.stderr.write(t));
 }
 
 export async function buildImageCommand({ values }: ParsedCommand): Promise<number> {
@@ -103,7 +161,10 @@ export async function buildImageCommand({ values }: ParsedCommand): Promise<numb
     throw new Error(`Cannot reach a Docker daemon at ${where} (${(err as Error).message}); start one or set DOCKER_HOST`);
   });
 
-  const p = await plan(a);
+  // The host's Node as the base: planned (files hashed) now, loaded once the model is known to resolve.
+  const hostBase = a.baseImage === docker.HOST_BASE_KEYWORD ? await planHostBase(a.platform) : undefined;
+  const p = await plan(a, hostBase?.tag);
+  await provideBase(client, p, hostBase);
   process.stderr.write(
     `Building ${image} for ${p.platform} from ${p.model.uri}` +
       `${p.model.uri === a.modelUri ? '' : ` (${a.modelUri})`} on ${p.baseImage}: ${p.entries.length} files, ${mb(p.contextBytes)}\n`,
@@ -133,12 +194,19 @@ export async function buildImageCommand({ values }: ParsedCommand): Promise<numb
     const { digest } = await docker.pushImage(client, image, auth, (t) => process.stderr.write(t));
     process.stdout.write(`Pushed ${image}${digest === undefined ? '' : ` (${digest})`}\n`);
   }
-  if (a.k8sOut !== undefined) await writeK8s(a.k8sOut, image, p);
+  if (a.k8sOut !== undefined) await writeK8s(a.k8sOut, image, p, a.k8s);
   return 0;
 }
 
 export async function generateDockerfileCommand({ values }: ParsedCommand): Promise<number> {
   const a = commonArgs(GENERATE_DOCKERFILE, values);
+  const { HOST_BASE_KEYWORD } = await import('../docker/index.js');
+  if (a.baseImage === HOST_BASE_KEYWORD) {
+    throw commandError(
+      GENERATE_DOCKERFILE,
+      `--base-image ${HOST_BASE_KEYWORD} loads a base into a Docker daemon, which generate-dockerfile does not use: run build-image, or name a base image your builder has (one build-image loaded is listed by docker images as modelgate/host-node)`,
+    );
+  }
   const dir = values.directory as string | undefined;
   if (dir === undefined) throw missingFlag(GENERATE_DOCKERFILE, 'directory');
   const p = await plan(a);
@@ -148,6 +216,6 @@ export async function generateDockerfileCommand({ values }: ParsedCommand): Prom
     `Wrote the Dockerfile and build context of ${p.model.uri} (${p.platform}, ${p.entries.length} files, ${mb(p.contextBytes)}) to ${resolve(dir)}\n` +
       `Build it with: docker build --platform ${p.platform} -t ${a.name ?? 'NAME:TAG'} ${dir}\n`,
   );
-  if (a.k8sOut !== undefined && a.name !== undefined) await writeK8s(a.k8sOut, a.name, p);
+  if (a.k8sOut !== undefined && a.name !== undefined) await writeK8s(a.k8sOut, a.name, p, a.k8s);
   return 0;
 }

@@ -22,7 +22,7 @@ export interface ProgressEvent {
 
 export class DockerDaemonError extends Error {
   constructor(
-    readonly operation: 'build' | 'push',
+    readonly operation: 'build' | 'push' | 'pull',
     readonly daemonMessage: string,
   ) {
     super(`docker ${operation} failed: ${daemonMessage.trim()}`);
@@ -49,7 +49,7 @@ export function formatProgress(e: ProgressEvent, last: Map<string, string> = new
 function follow(
   docker: Dockerode,
   stream: NodeJS.ReadableStream,
-  op: 'build' | 'push',
+  op: 'build' | 'push' | 'pull',
   onProgress?: (text: string) => void,
 ): Promise<ProgressEvent[]> {
   const seen = new Map<string, string>();
@@ -80,11 +80,75 @@ export interface BuildOptions {
   onProgress?: (text: string) => void;
 }
 
+/** Whether the daemon has `image` among its local images (a name, name:tag, or an ID). */
+export async function hasLocalImage(docker: Dockerode, image: string): Promise<boolean> {
+  return docker
+    .getImage(image)
+    .inspect()
+    .then(
+      () => true,
+      (err: unknown) => {
+        if ((err as { statusCode?: number }).statusCode === 404) return false;
+        throw err;
+      },
+    );
+}
+
+/** The base image could not be pulled; the message says what to do offline. */
+export class BaseImageUnavailableError extends Error {
+  constructor(
+    readonly image: string,
+    readonly daemonMessage: string,
+  ) {
+    super(
+      `cannot pull the base image ${image}: it is not among the Docker daemon's local images and pulling it failed ` +
+        `(${oneLine(daemonMessage)}). To build offline, use an image the daemon already has (--base-image NAME, as \`docker images\` lists them) ` +
+        `or one made from this machine's Node (--base-image host).`,
+    );
+    this.name = 'BaseImageUnavailableError';
+  }
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/**
+ * Pulls a base image the daemon does not have, for the target platform, with the credentials
+ * given. Done before the build so that a failure is known to be the base's, whatever the builder.
+ */
+export async function pullBaseImage(
+  docker: Dockerode,
+  image: string,
+  platform: ImagePlatform,
+  auth: AuthConfig,
+  onProgress?: (text: string) => void,
+): Promise<void> {
+  try {
+    const stream = (await docker.createImage(auth, { fromImage: image, platform })) as NodeJS.ReadableStream;
+    await follow(docker, stream, 'pull', onProgress);
+  } catch (err) {
+    const message = err instanceof DockerDaemonError ? err.daemonMessage : daemonText(err);
+    throw new BaseImageUnavailableError(image, message);
+  }
+}
+
+/**
+ * The daemon's own words from a failed API call: dockerode puts them in `json.message`, or for
+ * streaming calls after its own "(HTTP code 500) server error - " prefix.
+ */
+export function daemonText(err: unknown): string {
+  const json = (err as { json?: { message?: string } | null }).json;
+  if (typeof json === 'object' && json !== null && typeof json.message === 'string') return json.message;
+  return String((err as Error).message).replace(/^\(HTTP code \d+\)[^-]*- /, '');
+}
+
 /** Builds `context` (a tar stream from createBuildContext); returns the image id. */
 export async function buildImage(docker: Dockerode, context: Readable, options: BuildOptions): Promise<{ id: string }> {
   const stream = await docker.buildImage(context, {
     t: options.tag,
     platform: options.platform,
+    // Never pull: the base is either local already or pulled by pullBaseImage first. With `pull`
+    // set the classic builder contacts the registry even for a local base, which fails offline.
+    pull: false,
     nocache: options.noCache === true,
     rm: true,
     forcerm: true,

@@ -12,6 +12,7 @@ export {
   splitImageReference,
 } from './auth.js';
 export {
+  BaseImageUnavailableError,
   DockerDaemonError,
   type BuildOptions,
   type ImageReport,
@@ -21,9 +22,23 @@ export {
   describeImage,
   formatImageReport,
   formatProgress,
+  hasLocalImage,
   platformMismatch,
+  pullBaseImage,
   pushImage,
 } from './build.js';
+export {
+  HOST_BASE_KEYWORD,
+  HOST_BASE_REPOSITORY,
+  type HostBase,
+  type HostBaseOptions,
+  type HostBasePlan,
+  checkHostBasePlatform,
+  ensureHostBase,
+  hostBaseArchive,
+  loadHostBase,
+  planHostBase,
+} from './host-base.js';
 export { type ContextEntry, type FileEntry, type TextEntry, contextSize, createBuildContext, writeBuildContext } from './context.js';
 export { BUILDER_ONLY_PACKAGES, FLAVOR_PACKAGES, type RuntimePackage, runtimePackages } from './dependencies.js';
 export {
@@ -40,5 +55,20 @@ export {
   readDockerfileTemplate,
 } from './dockerfile.js';
 export { type ImageModel, type ImagePlan, type ImagePlanOptions, LABEL_PREFIX, imageLabels, planImage } from './image-plan.js';
-export { DEFAULT_K8S_RESOURCES, type K8sManifests, type K8sOptions, k8sFiles, k8sManifests, k8sName } from './k8s.js';
+export {
+  AUTOSCALE_MODES,
+  type AutoscaleMode,
+  DEFAULT_K8S_RESOURCES,
+  DEFAULT_PROMETHEUS_URL,
+  IN_FLIGHT_METRIC,
+  type K8sManifests,
+  type K8sOptions,
+  PRESTOP_MODES,
+  type PreStopMode,
+  inFlightQuery,
+  k8sFiles,
+  k8sManifests,
+  k8sName,
+  prometheusAdapterRule,
+} from './k8s.js';
 export { modelDigest } from './model-files.js';

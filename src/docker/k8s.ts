@@ -1,9 +1,14 @@
 /**
  * Kubernetes manifests for an image built by build-image: a Deployment, a Service, a
- * HorizontalPodAutoscaler and a PodDisruptionBudget, as plain objects and as YAML files.
+ * PodDisruptionBudget, and an autoscaler on what the server saturates on: CPU (a
+ * HorizontalPodAutoscaler on metrics-server's figures), requests in flight (the same HPA on a
+ * custom metric through the Prometheus adapter, plus a ServiceMonitor and the adapter rule), or
+ * KEDA (a ScaledObject with a Prometheus trigger, which can scale to zero). As plain objects and
+ * as YAML files.
+ *
  * The probes map onto the server's endpoints (startup and readiness: /ready, which turns 200 once
- * the model is loaded and warmed up and 503 while shutting down; liveness: /ping), and the
- * termination grace period covers the preStop pause plus the server's drain time.
+ * the model is loaded and warmed up and 503 while shutting down; liveness: /livez, 200 while the
+ * process runs), and the termination grace period covers the preStop pause plus the drain.
  */
 // Types only (erased from the JS): object literals below are checked against the Kubernetes API
 // types, so a misspelt field fails type-checking. kubernetes-models is a dev dependency.
@@ -11,11 +16,28 @@ import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type { IService } from 'kubernetes-models/v1';
-import { stringify } from 'yaml';
+import { Document, isMap, isScalar } from 'yaml';
 import { SERVE_DEFAULTS } from '../config/index.js';
+import { GatewayError } from '../errors.js';
 import { MODELGATE_VERSION } from '../serve/app.js';
 import { splitImageReference } from './auth.js';
 import { IMAGE_USER } from './dockerfile.js';
+
+export const AUTOSCALE_MODES = ['cpu', 'requests', 'keda'] as const;
+export type AutoscaleMode = (typeof AUTOSCALE_MODES)[number];
+/** `sleep`: the kubelet's own pause (Kubernetes >= 1.30). `exec`: `node -e` in the container, for older clusters. */
+export const PRESTOP_MODES = ['sleep', 'exec'] as const;
+export type PreStopMode = (typeof PRESTOP_MODES)[number];
+
+/** The custom metric the `requests` HPA reads, as the Prometheus adapter rule names it. */
+export const IN_FLIGHT_METRIC = 'modelgate_invocations_in_flight';
+/** The Prometheus operator's governing Service in kube-prometheus's `monitoring` namespace. */
+export const DEFAULT_PROMETHEUS_URL = 'http://prometheus-operated.monitoring.svc:9090';
+/** Window of the rates: four samples at the ServiceMonitor's 15 s interval. */
+const RATE_WINDOW = '1m';
+const SCRAPE_INTERVAL = '15s';
+export const LIVENESS_PATH = '/livez';
+export const READINESS_PATH = '/ready';
 
 export interface K8sResources {
   requests: { cpu: string; memory: string };
@@ -35,15 +57,25 @@ export interface K8sOptions {
   drainSeconds?: number;
   /**
    * Seconds the pod keeps serving after it is told to stop, while endpoints and load balancers
-   * stop sending it traffic (the kubelet's sleep action; no shell in the image). @default 5
+   * stop sending it traffic. @default 5
    */
   preStopSeconds?: number;
-  /** @default 2 */
+  /** How the pause is made. @default 'sleep' */
+  preStop?: PreStopMode;
+  /** @default 'cpu' */
+  autoscale?: AutoscaleMode;
+  /** @default 2; 0 only with `keda` */
   minReplicas?: number;
   /** @default 10 */
   maxReplicas?: number;
-  /** Average CPU use (percent of requests) the autoscaler aims for. @default 70 */
+  /** Average CPU use (percent of requests) the autoscaler aims for (cpu; also a second metric of requests). @default 70 */
   targetCpuPercent?: number;
+  /** Average /invocations requests in flight per pod the autoscaler aims for (requests, keda). @default 8 */
+  targetInFlight?: number;
+  /** The Prometheus KEDA queries. @default DEFAULT_PROMETHEUS_URL */
+  prometheusUrl?: string;
+  /** Write a ServiceMonitor. @default true unless autoscale is cpu */
+  serviceMonitor?: boolean;
   /** @default requests 500m / 256Mi, limits 1 CPU / 512Mi */
   resources?: K8sResources;
 }
@@ -52,6 +84,8 @@ export const DEFAULT_K8S_RESOURCES: K8sResources = {
   requests: { cpu: '500m', memory: '256Mi' },
   limits: { cpu: '1', memory: '512Mi' },
 };
+export const DEFAULT_TARGET_CPU_PERCENT = 70;
+export const DEFAULT_TARGET_IN_FLIGHT = 8;
 
 /** Seconds after the drain for unloading the model and exiting. */
 const EXIT_MARGIN_SECONDS = 10;
@@ -73,18 +107,108 @@ function labelValue(s: string): string | undefined {
   return /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(s) ? s : undefined;
 }
 
+/** The operator's CRD (monitoring.coreos.com/v1), the fields written here. */
+export interface ServiceMonitor {
+  apiVersion: 'monitoring.coreos.com/v1';
+  kind: 'ServiceMonitor';
+  metadata: Record<string, unknown>;
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    endpoints: { port: string; path: string; interval: string; scrapeTimeout: string }[];
+  };
+}
+
+/** KEDA's CRD (keda.sh/v1alpha1), the fields written here. */
+export interface ScaledObject {
+  apiVersion: 'keda.sh/v1alpha1';
+  kind: 'ScaledObject';
+  metadata: Record<string, unknown>;
+  spec: {
+    scaleTargetRef: { apiVersion: string; kind: string; name: string };
+    minReplicaCount: number;
+    maxReplicaCount: number;
+    pollingInterval: number;
+    cooldownPeriod: number;
+    advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown: { stabilizationWindowSeconds: number } } } };
+    triggers: { type: 'prometheus'; metricType: 'AverageValue'; metadata: Record<string, string> }[];
+  };
+}
+
 export interface K8sManifests {
   deployment: Record<string, unknown>;
   service: Record<string, unknown>;
-  horizontalPodAutoscaler: Record<string, unknown>;
   podDisruptionBudget: Record<string, unknown>;
+  /** cpu and requests. */
+  horizontalPodAutoscaler?: Record<string, unknown>;
+  /** keda. */
+  scaledObject?: Record<string, unknown>;
+  serviceMonitor?: Record<string, unknown>;
+}
+
+/**
+ * Average number of /invocations requests in flight, by Little's law: the rate of the summed
+ * request durations (seconds of requests per second). Exact over the window, unlike samples of the
+ * in-flight gauge taken once a scrape (which also counts the scrape itself), and blind to probes
+ * and scrapes. `matchers` are extra label matchers, e.g. `service="iris"`.
+ */
+export function inFlightQuery(matchers: readonly string[]): string {
+  const labels = [...matchers, 'route="/invocations"'].join(',');
+  return `sum(rate(modelgate_http_request_duration_seconds_sum{${labels}}[${RATE_WINDOW}]))`;
+}
+
+/**
+ * The prometheus-adapter rule that serves IN_FLIGHT_METRIC per pod to the custom metrics API.
+ * It is not a manifest: it goes into the adapter's own configuration (see README).
+ */
+export function prometheusAdapterRule(): { rules: Record<string, unknown>[] } {
+  return {
+    rules: [
+      {
+        seriesQuery: 'modelgate_http_request_duration_seconds_sum{route="/invocations",namespace!="",pod!=""}',
+        resources: { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } },
+        name: { matches: '^modelgate_http_request_duration_seconds_sum$', as: IN_FLIGHT_METRIC },
+        metricsQuery: `sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>}[${RATE_WINDOW}]))`,
+      },
+    ],
+  };
+}
+
+function checkOptions(o: K8sOptions, autoscale: AutoscaleMode, minReplicas: number): void {
+  if (!(AUTOSCALE_MODES as readonly string[]).includes(autoscale))
+    throw new GatewayError('INVALID_PARAMETER_VALUE', `autoscale must be ${AUTOSCALE_MODES.join(', ')}, got '${String(autoscale)}'`);
+  if (o.preStop !== undefined && !(PRESTOP_MODES as readonly string[]).includes(o.preStop))
+    throw new GatewayError('INVALID_PARAMETER_VALUE', `preStop must be ${PRESTOP_MODES.join(' or ')}, got '${String(o.preStop)}'`);
+  if (!Number.isInteger(minReplicas) || minReplicas < 0)
+    throw new GatewayError('INVALID_PARAMETER_VALUE', 'minReplicas must be an integer >= 0');
+  // An HPA cannot go below one replica (HPAScaleToZero is an alpha gate); KEDA scales to zero itself.
+  if (minReplicas === 0 && autoscale !== 'keda')
+    throw new GatewayError(
+      'INVALID_PARAMETER_VALUE',
+      'minReplicas 0 needs autoscale keda: a HorizontalPodAutoscaler keeps at least one replica',
+    );
+  for (const [k, v] of [
+    ['targetCpuPercent', o.targetCpuPercent],
+    ['targetInFlight', o.targetInFlight],
+  ] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new GatewayError('INVALID_PARAMETER_VALUE', `${k} must be > 0`);
+  }
+  if (o.targetCpuPercent !== undefined && !Number.isInteger(o.targetCpuPercent))
+    throw new GatewayError('INVALID_PARAMETER_VALUE', 'targetCpuPercent must be a whole percentage');
+}
+
+/** A Kubernetes quantity for a positive number (integers as such, fractions in milli-units). */
+function quantity(n: number): string {
+  return Number.isInteger(n) ? String(n) : `${Math.round(n * 1000)}m`;
 }
 
 export function k8sManifests(o: K8sOptions): K8sManifests {
+  const autoscale = o.autoscale ?? 'cpu';
   const drain = o.drainSeconds ?? SERVE_DEFAULTS.drainSeconds;
-  const preStop = o.preStopSeconds ?? 5;
+  const preStopSeconds = o.preStopSeconds ?? 5;
   const minReplicas = o.minReplicas ?? 2;
-  const maxReplicas = Math.max(o.maxReplicas ?? 10, minReplicas);
+  checkOptions(o, autoscale, minReplicas);
+  const maxReplicas = Math.max(o.maxReplicas ?? 10, minReplicas, 1);
+  const monitored = o.serviceMonitor ?? autoscale !== 'cpu';
   const selector = { 'app.kubernetes.io/name': o.name, 'app.kubernetes.io/instance': o.name };
   const version = labelValue(o.model.version);
   const labels: Record<string, string> = {
@@ -100,28 +224,29 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
     'modelgate.io/generated-by': `modelgate ${MODELGATE_VERSION}`,
   };
   const metadata = { name: o.name, ...(o.namespace === undefined ? {} : { namespace: o.namespace }), labels, annotations };
-  const http = { path: '/ready', port: 'http', scheme: 'HTTP' } as const;
+  const http = { path: READINESS_PATH, port: 'http', scheme: 'HTTP' } as const;
+  // The image has no shell and no sleep binary, so the exec form runs node.
+  const preStop =
+    o.preStop === 'exec'
+      ? { exec: { command: ['node', '-e', `setTimeout(() => {}, ${preStopSeconds * 1000})`] } }
+      : { sleep: { seconds: preStopSeconds } };
+  // With a ServiceMonitor, annotation-based scraping as well would store every series twice and double the sums.
+  const scrapeAnnotations: Record<string, string> = monitored
+    ? {}
+    : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(o.port), 'prometheus.io/path': '/metrics' };
 
   const deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata,
     spec: {
-      // No `replicas`: the HorizontalPodAutoscaler owns the count (an applied value would reset it).
+      // No `replicas`: the autoscaler owns the count (an applied value would reset it).
       selector: { matchLabels: selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
       template: {
-        metadata: {
-          labels,
-          annotations: {
-            ...annotations,
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(o.port),
-            'prometheus.io/path': '/metrics',
-          },
-        },
+        metadata: { labels, annotations: { ...annotations, ...scrapeAnnotations } },
         spec: {
-          terminationGracePeriodSeconds: preStop + drain + EXIT_MARGIN_SECONDS,
+          terminationGracePeriodSeconds: preStopSeconds + drain + EXIT_MARGIN_SECONDS,
           automountServiceAccountToken: false,
           securityContext: {
             runAsNonRoot: true,
@@ -150,8 +275,8 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
               // Loading and warming the model may take a while; liveness and readiness start after it.
               startupProbe: { httpGet: http, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 90 },
               readinessProbe: { httpGet: http, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-              livenessProbe: { httpGet: { ...http, path: '/ping' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-              lifecycle: { preStop: { sleep: { seconds: preStop } } },
+              livenessProbe: { httpGet: { ...http, path: LIVENESS_PATH }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+              lifecycle: { preStop },
               resources: o.resources ?? DEFAULT_K8S_RESOURCES,
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -173,21 +298,6 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
     spec: { type: 'ClusterIP', selector, ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] },
   } satisfies IService;
 
-  const horizontalPodAutoscaler = {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata,
-    spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: o.name },
-      minReplicas,
-      maxReplicas,
-      metrics: [
-        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: o.targetCpuPercent ?? 70 } } },
-      ],
-      behavior: { scaleDown: { stabilizationWindowSeconds: 300 } },
-    },
-  } satisfies IHorizontalPodAutoscaler;
-
   const podDisruptionBudget = {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
@@ -196,18 +306,179 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
     spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
   } satisfies IPodDisruptionBudget;
 
-  return { deployment, service, horizontalPodAutoscaler, podDisruptionBudget };
+  const targetCpu = o.targetCpuPercent ?? DEFAULT_TARGET_CPU_PERCENT;
+  const targetInFlight = o.targetInFlight ?? DEFAULT_TARGET_IN_FLIGHT;
+  const cpuMetric = {
+    type: 'Resource',
+    resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: targetCpu } },
+  } as const;
+  const inFlightMetric = {
+    type: 'Pods',
+    pods: { metric: { name: IN_FLIGHT_METRIC }, target: { type: 'AverageValue', averageValue: quantity(targetInFlight) } },
+  } as const;
+  const scaleDown = { stabilizationWindowSeconds: 300 };
+  const scaleTargetRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: o.name };
+
+  const horizontalPodAutoscaler =
+    autoscale === 'keda'
+      ? undefined
+      : ({
+          apiVersion: 'autoscaling/v2',
+          kind: 'HorizontalPodAutoscaler',
+          metadata,
+          spec: {
+            scaleTargetRef,
+            minReplicas,
+            maxReplicas,
+            // With several metrics the HPA takes the largest replica count any of them asks for.
+            metrics: autoscale === 'requests' ? [inFlightMetric, cpuMetric] : [cpuMetric],
+            behavior: { scaleDown },
+          },
+        } satisfies IHorizontalPodAutoscaler);
+
+  const serviceMonitor = monitored
+    ? ({
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata,
+        spec: {
+          selector: { matchLabels: selector },
+          endpoints: [{ port: 'http', path: '/metrics', interval: SCRAPE_INTERVAL, scrapeTimeout: '10s' }],
+        },
+      } satisfies ServiceMonitor)
+    : undefined;
+
+  const matchers = [...(o.namespace === undefined ? [] : [`namespace="${o.namespace}"`]), `service="${o.name}"`];
+  const scaledObject =
+    autoscale === 'keda'
+      ? ({
+          apiVersion: 'keda.sh/v1alpha1',
+          kind: 'ScaledObject',
+          metadata,
+          spec: {
+            scaleTargetRef,
+            minReplicaCount: minReplicas,
+            maxReplicaCount: maxReplicas,
+            pollingInterval: 15,
+            // Only scaling to zero waits for it; above one replica the HPA's own behaviour applies.
+            cooldownPeriod: 300,
+            advanced: { horizontalPodAutoscalerConfig: { behavior: { scaleDown } } },
+            triggers: [
+              {
+                type: 'prometheus',
+                metricType: 'AverageValue',
+                metadata: {
+                  serverAddress: o.prometheusUrl ?? DEFAULT_PROMETHEUS_URL,
+                  query: inFlightQuery(matchers),
+                  threshold: String(targetInFlight),
+                  activationThreshold: '0',
+                },
+              },
+            ],
+          },
+        } satisfies ScaledObject)
+      : undefined;
+
+  return {
+    deployment,
+    service,
+    podDisruptionBudget,
+    ...(horizontalPodAutoscaler === undefined ? {} : { horizontalPodAutoscaler }),
+    ...(scaledObject === undefined ? {} : { scaledObject }),
+    ...(serviceMonitor === undefined ? {} : { serviceMonitor }),
+  };
 }
 
-/** The manifests as YAML files: deployment.yaml, service.yaml, hpa.yaml, pdb.yaml (`kubectl apply -f <dir>`). */
+type Path = readonly (string | number)[];
+
+/**
+ * YAML without anchors or aliases (objects shared between fields are written out each time: yq and
+ * kustomize trip on anchors), with comments above the keys at `comments`' paths.
+ */
+export function toYaml(value: unknown, comments: readonly { path: Path; text: string }[] = []): string {
+  const doc = new Document(value, { aliasDuplicateObjects: false });
+  for (const { path, text } of comments) {
+    const parent = doc.getIn(path.slice(0, -1), true);
+    const pair = isMap(parent) ? parent.items.find((p) => isScalar(p.key) && p.key.value === path[path.length - 1]) : undefined;
+    if (pair === undefined || !isScalar(pair.key)) throw new Error(`No ${path.join('.')} to comment on`);
+    pair.key.commentBefore = text
+      .split('\n')
+      .map((l) => ` ${l}`)
+      .join('\n');
+  }
+  return doc.toString({ lineWidth: 0 });
+}
+
+const CONTAINER: Path = ['spec', 'template', 'spec', 'containers', 0];
+
+function deploymentComments(o: K8sOptions): { path: Path; text: string }[] {
+  const preStop =
+    o.preStop === 'exec'
+      ? "preStop runs node for the pause (the image has no shell and no sleep binary); on Kubernetes >= 1.30\nthe kubelet's own `sleep` action does the same without a process (modelgate build-image --prestop sleep)."
+      : 'preStop.sleep needs Kubernetes >= 1.30 (PodLifecycleSleepAction: beta and on by default in 1.30, alpha in 1.29).\nOlder clusters refuse it: use --prestop exec (node -e, the image has no shell and no sleep binary).';
+  return [
+    {
+      path: [...CONTAINER, 'livenessProbe'],
+      text: `Liveness: ${LIVENESS_PATH} answers 200 while the process runs; readiness and startup wait for the model on ${READINESS_PATH}.`,
+    },
+    { path: [...CONTAINER, 'lifecycle'], text: preStop },
+  ];
+}
+
+function scaledObjectComments(o: K8sOptions): { path: Path; text: string }[] {
+  const zero =
+    (o.minReplicas ?? 2) === 0
+      ? 'minReplicaCount 0: with no pod the Service has no endpoints, so requests fail until one is ready: scheduling, the image pull\n' +
+        'on a node without it (the model is inside the image, so there is no separate download), start, model load and warm-up, and\n' +
+        "the startup probe. This trigger reads the pods' own metric, which does not exist while none runs, so it cannot wake the\n" +
+        'Deployment from zero: add a trigger on a metric seen upstream (the ingress controller) or use the KEDA HTTP add-on.'
+      : 'minReplicaCount 0 would allow scaling to zero (modelgate build-image --min-replicas 0; see README for what zero means).';
+  return [
+    { path: ['spec', 'minReplicaCount'], text: zero },
+    {
+      path: ['spec', 'triggers'],
+      text: `Average /invocations requests in flight per replica (Little's law over ${RATE_WINDOW}), scraped through servicemonitor.yaml.`,
+    },
+  ];
+}
+
+/**
+ * The manifests as YAML files (`kubectl apply -f <dir>`): deployment.yaml, service.yaml, hpa.yaml
+ * or scaledobject.yaml, pdb.yaml, and servicemonitor.yaml as the options ask; with `requests`,
+ * also the Prometheus adapter rule as prometheus-adapter-rule.yaml.example, which kubectl skips.
+ */
 export function k8sFiles(o: K8sOptions): { path: string; content: string }[] {
   const m = k8sManifests(o);
   const header = `# Generated by modelgate ${MODELGATE_VERSION} for ${o.model.uri} (${o.model.digest}) in ${o.image}.\n`;
-  const file = (path: string, doc: Record<string, unknown>) => ({ path, content: header + stringify(doc, { lineWidth: 0 }) });
-  return [
-    file('deployment.yaml', m.deployment),
-    file('service.yaml', m.service),
-    file('hpa.yaml', m.horizontalPodAutoscaler),
-    file('pdb.yaml', m.podDisruptionBudget),
-  ];
+  const file = (path: string, doc: unknown, comments: readonly { path: Path; text: string }[] = [], note = '') => ({
+    path,
+    content: header + note + toYaml(doc, comments),
+  });
+  const files = [file('deployment.yaml', m.deployment, deploymentComments(o)), file('service.yaml', m.service)];
+  if (m.horizontalPodAutoscaler !== undefined) {
+    const note =
+      o.autoscale === 'requests'
+        ? `# ${IN_FLIGHT_METRIC} comes from the Prometheus adapter: add prometheus-adapter-rule.yaml.example to its rules.\n`
+        : '';
+    files.push(file('hpa.yaml', m.horizontalPodAutoscaler, [], note));
+  }
+  if (m.scaledObject !== undefined) files.push(file('scaledobject.yaml', m.scaledObject, scaledObjectComments(o)));
+  files.push(file('pdb.yaml', m.podDisruptionBudget));
+  if (m.serviceMonitor !== undefined) {
+    const note = '# For the Prometheus operator; its Prometheus must select this ServiceMonitor (e.g. a release: label).\n';
+    files.push(file('servicemonitor.yaml', m.serviceMonitor, [], note));
+  }
+  if (o.autoscale === 'requests') {
+    files.push({
+      path: 'prometheus-adapter-rule.yaml.example',
+      content:
+        header +
+        '# Not a manifest (kubectl apply -f DIR skips this file): a rule for prometheus-adapter, which serves\n' +
+        `# ${IN_FLIGHT_METRIC} per pod to the custom metrics API for hpa.yaml. Add the entry under \`rules:\` to the\n` +
+        "# adapter's config.yaml (Helm chart prometheus-community/prometheus-adapter: values `rules.custom`). It needs the\n" +
+        '# namespace and pod labels the Prometheus operator puts on series scraped through servicemonitor.yaml.\n' +
+        toYaml(prometheusAdapterRule()),
+    });
+  }
+  return files;
 }

@@ -1,19 +1,17 @@
 /**
- * A Docker engine for the image tests, and a base image that needs no registry: this machine's
- * Node binary plus the glibc libraries it and onnxruntime link against (`ldd`), imported as a
- * FROM-scratch image (~104 MB). No container registry is reachable here, so nothing is pulled.
+ * A Docker engine for the image tests, and a base image that needs no registry: the product's
+ * `--base-image host` (src/docker/host-base.ts: this machine's Node binary plus the glibc
+ * libraries it and onnxruntime link against, loaded as a FROM-scratch image of ~104 MB). No
+ * container registry is reachable here, so nothing is pulled.
  *
  * Without an engine the tests skip with a warning, except under CI (CI=1, set by .ci/run), where a
  * missing engine must fail the run rather than quietly skip it.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
-import { createBuildContext, type FileEntry } from '../../../src/docker/context.js';
+import { createBuildContext } from '../../../src/docker/context.js';
+import { ensureHostBase } from '../../../src/docker/host-base.js';
 import { ROOT } from '../../fixtures/cli.js';
 
 export interface Engine {
@@ -46,39 +44,12 @@ export function warnSkipped(e: Engine, what: string): void {
   );
 }
 
-const NODE_ARCH = process.arch === 'arm64' ? 'arm64' : 'x64';
-export const BASE_IMAGE = `modelgate-test/node-base:${process.versions.node}-${NODE_ARCH}`;
-
-async function lddPaths(file: string): Promise<string[]> {
-  const { stdout } = await promisify(execFile)('ldd', [file]);
-  return [...stdout.matchAll(/(\/\S+)\s+\(0x[0-9a-f]+\)/g)].map((m) => m[1]);
-}
-
-/** Imports the base image unless the daemon has it; returns its name. */
+/**
+ * The host base, loaded unless the daemon has it. It is content-addressed and left in the daemon
+ * afterwards like a pulled base: test files run in parallel and build on it, so none removes it.
+ */
 export async function ensureNodeBase(docker: Dockerode): Promise<string> {
-  const have = await docker
-    .getImage(BASE_IMAGE)
-    .inspect()
-    .then(() => true)
-    .catch(() => false);
-  if (have) return BASE_IMAGE;
-  const node = realpathSync(process.execPath);
-  const ort = join(ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux', NODE_ARCH, 'libonnxruntime.so.1');
-  const libs = new Set([...(await lddPaths(node)), ...(await lddPaths(ort))].filter((p) => !p.includes('/node_modules/')));
-  const files: [string, string][] = [['usr/bin/node', node], ...[...libs].map((p): [string, string] => [p.slice(1), realpathSync(p)])];
-  const entries: FileEntry[] = files.map(([path, source]) => {
-    const st = statSync(source);
-    return { path, source, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644 };
-  });
-  const stream = await docker.importImage(createBuildContext(entries), { repo: BASE_IMAGE.split(':')[0], tag: BASE_IMAGE.split(':')[1] });
-  await new Promise<void>((res, rej) =>
-    docker.modem.followProgress(stream, (err: Error | null, out: { error?: string }[]) => {
-      const failed = out?.find((e) => e.error !== undefined);
-      if (err || failed) rej(err ?? new Error(failed!.error));
-      else res();
-    }),
-  );
-  return BASE_IMAGE;
+  return (await ensureHostBase(docker, { appRoot: ROOT })).image;
 }
 
 /** The platform that is not this machine's: images for it can be built here but not run. */
@@ -91,25 +62,22 @@ async function tarBuffer(entries: { path: string; content: string | Buffer }[]):
   return Buffer.concat(chunks);
 }
 
-/**
- * A base image for FOREIGN_PLATFORM, written as a docker-archive and loaded (`docker load`): one
- * small layer and an image config naming that CPU. Enough to build on; it cannot run here.
- */
-export async function loadForeignBase(docker: Dockerode): Promise<string> {
-  const layer = await tarBuffer([{ path: 'etc/modelgate-foreign-base', content: `a ${FOREIGN_PLATFORM} test base\n` }]);
+/** A one-layer image of these files, written as a docker-archive and loaded (`docker load`). */
+async function loadArchive(docker: Dockerode, name: string, platform: string, files: { path: string; content: string }[]): Promise<string> {
+  const layer = await tarBuffer(files);
   const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-  const [os, architecture] = FOREIGN_PLATFORM.split('/');
+  const [os, architecture] = platform.split('/');
   const config = JSON.stringify({
     architecture,
     os,
     created: '2020-01-01T00:00:00Z',
     config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
     rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created: '2020-01-01T00:00:00Z', created_by: 'modelgate test: loadForeignBase' }],
+    history: [{ created: '2020-01-01T00:00:00Z', created_by: `modelgate test: ${name}` }],
   });
   const configName = `${createHash('sha256').update(config).digest('hex')}.json`;
   const archive = await tarBuffer([
-    { path: 'manifest.json', content: JSON.stringify([{ Config: configName, RepoTags: [FOREIGN_BASE], Layers: ['layer/layer.tar'] }]) },
+    { path: 'manifest.json', content: JSON.stringify([{ Config: configName, RepoTags: [name], Layers: ['layer/layer.tar'] }]) },
     { path: configName, content: config },
     { path: 'layer/layer.tar', content: layer },
   ]);
@@ -121,5 +89,18 @@ export async function loadForeignBase(docker: Dockerode): Promise<string> {
     stream.on('error', rej);
   });
   if (text.includes('"error"')) throw new Error(`docker load failed: ${text}`);
-  return FOREIGN_BASE;
+  return name;
+}
+
+/** A base image for FOREIGN_PLATFORM: one small layer and a config naming that CPU. Enough to build on; it cannot run here. */
+export function loadForeignBase(docker: Dockerode): Promise<string> {
+  return loadArchive(docker, FOREIGN_BASE, FOREIGN_PLATFORM, [
+    { path: 'etc/modelgate-foreign-base', content: `a ${FOREIGN_PLATFORM} test base\n` },
+  ]);
+}
+
+/** A local base the build itself fails on: /opt is a file, so nothing can be copied to /opt/modelgate. */
+export function loadBrokenBase(docker: Dockerode): Promise<string> {
+  const platform = process.arch === 'arm64' ? 'linux/arm64' : 'linux/amd64';
+  return loadArchive(docker, `modelgate-test/broken-base:${process.pid}`, platform, [{ path: 'opt', content: 'not a directory\n' }]);
 }

@@ -4,6 +4,8 @@
  * through MLflow's own table unless an error needs a status MLflow has no code for (415, 405).
  */
 
+import { redactText } from './util/redact.js';
+
 export type ErrorCode =
   | 'BAD_REQUEST'
   | 'INVALID_PARAMETER_VALUE'
@@ -71,7 +73,8 @@ export class GatewayError extends Error {
   readonly errorClass: ErrorClass | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // No message may carry a password from a URI (`https://user:password@host`), whoever built it.
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.status = options.status ?? ERROR_CODE_TO_STATUS[code];
@@ -207,6 +210,11 @@ export function toErrorBody(err: GatewayError, requestId?: string): ErrorBody {
 const QUOTE_CHARS = 64;
 /** The longest message a client is sent; longer ones (a huge column name, say) are cut. */
 const MAX_MESSAGE_CHARS = 2048;
+
+/** A message as a client may see it: at most a couple of kilobytes. */
+export function clientMessage(message: string): string {
+  return cut(message, MAX_MESSAGE_CHARS);
+}
 
 function cut(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters)`;

@@ -4,6 +4,7 @@
  * declare are dropped, as MLflow drops them (with a warning in the log).
  */
 import { GatewayError, quoteValue } from '../errors.js';
+import { setOwn } from '../util/dict.js';
 import { ajv } from './ajv.js';
 import type { ParamSpec, ParamType } from './signature.js';
 
@@ -98,7 +99,7 @@ export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEn
         } else if (!validate(value)) {
           invalid.push(`${pyRepr(name)}: 'Value ${quoteValue(value)} ${ajv.errorsText(validate.errors, { dataVar: '' }).trim()}'`);
         } else {
-          params[name] = value;
+          setOwn(params, name, value);
         }
       }
       if (invalid.length > 0) {

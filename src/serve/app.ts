@@ -98,6 +98,9 @@ function allowedMethods(path: string, admin: boolean): string | undefined {
 
 const REQUEST_ID_RE = /^[\w.:-]{1,128}$/;
 
+/** Scrapes within this window get the same /metrics text. */
+const SCRAPE_SHARE_MS = 500;
+
 /** Scores one request body with a model, in one protocol's terms. */
 type Scorer = (servable: ServableModel, options: ScoreOptions) => Promise<string>;
 
@@ -145,8 +148,12 @@ export function createApp(deps: AppDeps): Hono {
     let gerr: GatewayError;
     if (isGatewayError(err)) {
       gerr = err;
-      // A model failure is logged with the model's own error and stack; the caller sees the request id.
-      if (err.status >= 500) logger.error({ err: err.cause ?? err, requestId: id }, err.message);
+      // A model failure is logged with the model's own error and stack; the caller sees the request
+      // id. Overload (503) and deadlines (504) are the server's state, not faults: no stack, and
+      // 503s only at debug level, so a flood of them cannot flood the log.
+      if (err.status === 500 || err.status > 504) logger.error({ err: err.cause ?? err, requestId: id }, err.message);
+      else if (err.status === 504) logger.warn({ requestId: id, code: err.code }, err.message);
+      else if (err.status >= 500) logger.debug({ requestId: id, code: err.code, status: err.status }, err.message);
       // Client errors are logged without their message, which may quote the request's data.
       else logger.debug({ requestId: id, code: err.code, status: err.status }, 'client error');
     } else {
@@ -443,13 +450,27 @@ export function createApp(deps: AppDeps): Hono {
   get(
     '/metrics',
     async () => {
-      const m = deps.metricsText
-        ? await deps.metricsText()
-        : { text: await metrics.registry.metrics(), contentType: metrics.registry.contentType };
+      const m = await scrape();
       return reply(200, m.text, { 'content-type': m.contentType });
     },
     opts.authProtectMetrics === true,
   );
+
+  /**
+   * Scrapes that arrive within a short window share one rendering: rendering (and, with workers,
+   * collecting from every process) is costly, and a crowd of scrapers must not slow predictions.
+   */
+  let lastScrape: { at: number; result: Promise<{ text: string; contentType: string }> } | undefined;
+  function scrape(): Promise<{ text: string; contentType: string }> {
+    const now = performance.now();
+    if (lastScrape !== undefined && now - lastScrape.at < SCRAPE_SHARE_MS) return lastScrape.result;
+    const result = deps.metricsText
+      ? deps.metricsText()
+      : metrics.registry.metrics().then((text) => ({ text, contentType: metrics.registry.contentType }));
+    lastScrape = { at: now, result };
+    result.catch(() => (lastScrape = undefined));
+    return result;
+  }
 
   app.notFound(
     route('unmatched', 'ANY', (c) => {

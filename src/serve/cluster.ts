@@ -97,7 +97,13 @@ export function runPrimary(config: ResolvedServeConfig, logger: Logger): Promise
       if (c === undefined) return;
       collects.delete(id);
       clearTimeout(c.timer);
-      const registry = AggregatorRegistry.aggregate([...c.parts, ...retired] as never[]) as Registry;
+      // A worker that did not answer in time (stalled, busy) still counts what it last reported:
+      // leaving it out would make the cluster's counters go backwards.
+      const stalled = [...c.waiting].flatMap((w) => {
+        const last = lastParts.get(w);
+        return last === undefined ? [] : [cumulativeOnly(last)];
+      });
+      const registry = AggregatorRegistry.aggregate([...c.parts, ...stalled, ...retired] as never[]) as Registry;
       // The server's start, which the per-process gauges cannot say once aggregated.
       new Gauge({
         name: 'process_start_time_seconds',

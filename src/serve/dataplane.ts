@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { pathInside } from '../flavors/paths.js';
 import { parseJsonText } from '../util/json-parse.js';
+import { TextLimitError } from '../util/py-json.js';
 import {
   DeadlineExceededError,
   GatewayError,
@@ -162,6 +163,9 @@ async function loadAndWarm(md: ModelDir, ref: ModelRef, options: LoadOptions, si
       cause: err,
     });
   }
+  // Past the deadline during the warm-up, the loaded model goes at once (a JS model's thread with it).
+  const unloadOnAbort = () => void model.unload().catch(() => undefined);
+  signal.addEventListener('abort', unloadOnAbort, { once: true });
   try {
     const signature = model.signature;
     const servable: ServableModel = {
@@ -197,8 +201,10 @@ async function loadAndWarm(md: ModelDir, ref: ModelRef, options: LoadOptions, si
       },
       'model loaded',
     );
+    signal.removeEventListener('abort', unloadOnAbort);
     return { ...servable, loadSeconds, ...(batcher === undefined ? {} : { batcher }) };
   } catch (err) {
+    signal.removeEventListener('abort', unloadOnAbort);
     await model.unload().catch(() => undefined);
     throw err;
   }
@@ -289,6 +295,16 @@ export async function predictDecoded(servable: ServableModel, request: DecodedRe
   }
 }
 
+/** Encodes a model's output; an output that cannot be encoded is the model's failure (500), not the caller's. */
+export function encodeOutput<T>(encode: () => T): T {
+  try {
+    return encode();
+  } catch (err) {
+    if (isGatewayError(err) && err.status < 500) throw err;
+    throw new ModelExecutionError(err);
+  }
+}
+
 const responseLimit = (options: ScoreOptions) => options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
 /** Elements in an output's arrays: each takes at least three characters of JSON (a digit and ", "). */
@@ -309,31 +325,28 @@ function elementsOf(output: ModelOutput): number {
 }
 
 /**
- * Encodes an output within the response limit: one that could not fit is refused before any text
- * is written (writing it would hold the event loop), one that turned out too long after.
+ * Encodes an output within the response limit: one that cannot fit is refused before any text is
+ * written, and the writers stop as soon as the text passes it (writing a huge answer whole would
+ * hold the event loop for seconds).
  */
-export function encodeWithin(output: ModelOutput, options: ScoreOptions, encode: () => string): string {
+export function encodeWithin(output: ModelOutput, options: ScoreOptions, encode: (limit: number) => string): string {
   const limit = responseLimit(options);
   if (elementsOf(output) * 3 > limit) throw new ResponseTooLargeError(limit);
-  const text = encodeOutput(encode);
+  let text: string;
+  try {
+    text = encodeOutput(() => encode(limit));
+  } catch (err) {
+    if (err instanceof ModelExecutionError && err.cause instanceof TextLimitError) throw new ResponseTooLargeError(limit);
+    throw err;
+  }
   if (text.length > limit) throw new ResponseTooLargeError(limit);
   return text;
-}
-
-/** Encodes a model's output; an output that cannot be encoded is the model's failure (500), not the caller's. */
-export function encodeOutput<T>(encode: () => T): T {
-  try {
-    return encode();
-  } catch (err) {
-    if (isGatewayError(err) && err.status < 500) throw err;
-    throw new ModelExecutionError(err);
-  }
 }
 
 /** {@link predictDecoded}, answered as MLflow's `{"predictions": …}` JSON text. */
 export async function score(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<string> {
   const output = await predictDecoded(servable, request, options);
-  return encodeWithin(output, options, () => encodePredictions(output, request.unwrapped));
+  return encodeWithin(output, options, (limit) => encodePredictions(output, request.unwrapped, limit));
 }
 
 /** Decodes a body by its content type (MLflow's rules) and scores it; a parquet body must be bytes. */

@@ -4,7 +4,7 @@
  * model inputs/outputs lives here; schema enforcement, params and batching stay the dataplane's, so
  * both protocols validate and predict identically.
  */
-import { type GatewayError, InvalidInputError } from '../errors.js';
+import { type GatewayError, InvalidInputError, clientMessage } from '../errors.js';
 import { type DataFrame, type ModelInput, type ModelOutput, decodedOutput } from '../schema/model-io.js';
 import { type DType, type NDArray, fromNested, inferDType, reshape, shapeSize } from '../schema/ndarray.js';
 import { ajv } from '../schema/ajv.js';
@@ -13,7 +13,7 @@ import { ndarrayToPyJson, pyJson, pyString } from '../util/py-json.js';
 import { type DecodeLimits, type DecodedRequest, parseJsonBody } from './codecs/index.js';
 import { typedFrame } from './codecs/frame-cast.js';
 import { type ModelRef, type ScoreOptions, type ServableModel, decoding, encodeWithin, predictDecoded } from './dataplane.js';
-import { dict } from '../util/dict.js';
+import { dict, setOwn } from '../util/dict.js';
 
 const DATATYPE_DTYPE: Readonly<Record<string, DType>> = {
   BOOL: 'bool',
@@ -186,7 +186,7 @@ export function decodeInferRequest(text: string, schema: Schema | undefined, lim
   }
   let params: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(body.parameters ?? {})) {
-    if (!PROTOCOL_PARAMETERS.has(k)) (params ??= {})[k] = v;
+    if (!PROTOCOL_PARAMETERS.has(k)) setOwn((params ??= {}), k, v);
   }
   return {
     decoded: { input: toModelInput(body.inputs, schema), params, unwrapped: false },
@@ -235,7 +235,7 @@ export interface InferResponseContext {
 }
 
 /** The V2 response body: each output flattened row-major, with its shape and datatype. */
-export function encodeInferResponse(output: ModelOutput, ctx: InferResponseContext): string {
+export function encodeInferResponse(output: ModelOutput, ctx: InferResponseContext, limit = Infinity): string {
   let tensors = outputTensors(output, ctx.signature);
   if (ctx.outputs !== undefined) {
     const have = new Map(tensors);
@@ -252,6 +252,7 @@ export function encodeInferResponse(output: ModelOutput, ctx: InferResponseConte
       `{"name": ${pyString(name)}, "datatype": "${v2Datatype(a.dtype)}", "shape": [${a.shape.join(', ')}], "data": ${ndarrayToPyJson(
         reshape(a, [shapeSize(a.shape)]),
         true,
+        limit,
       )}}`,
   );
   const id = ctx.id === undefined ? '' : `, "id": ${pyString(ctx.id)}`;
@@ -296,14 +297,16 @@ export function modelMetadata(
 
 /** `{"error": "…"}`, the protocol's error body. */
 export function v2ErrorBody(err: GatewayError, requestId: string): string {
-  const message = err.status >= 500 ? `${err.message} (request id ${requestId})` : err.message;
-  return pyJson({ error: message });
+  const message = clientMessage(err.message);
+  return pyJson({ error: err.status >= 500 ? `${message} (request id ${requestId})` : message });
 }
 
 /** Scores a V2 `/infer` body: the V2 counterpart of the dataplane's `scoreBody`. */
 export async function scoreInferRequest(servable: ServableModel, body: string, options: ScoreOptions = {}): Promise<string> {
-  const request = decoding(() => decodeInferRequest(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64 }));
+  const request = decoding(() =>
+    decodeInferRequest(body, servable.signature?.inputs, { maxJsonDepth: options.maxJsonDepth ?? 64, maxRows: options.maxRows ?? 100_000 }),
+  );
   const output = await predictDecoded(servable, request.decoded, options);
   const ctx = { ref: servable.ref, signature: servable.signature, id: request.id, outputs: request.outputs };
-  return encodeWithin(output, options, () => encodeInferResponse(output, ctx));
+  return encodeWithin(output, options, (limit) => encodeInferResponse(output, ctx, limit));
 }

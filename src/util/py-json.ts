@@ -108,10 +108,23 @@ function formatterFor(dtype: NDArray['dtype'], strict = false): (v: unknown) => 
   }
 }
 
-function listToPyJson(d: ArrayLike<unknown>, from: number, n: number, fmt: (v: unknown) => string): string {
+/** Text past a writer's limit: thrown as soon as it is passed, so a huge answer is never written whole. */
+export class TextLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`more than ${limit} characters`);
+  }
+}
+
+/** How often (in elements) a list being written checks its length against the limit. */
+const CHECK_EVERY = 4096;
+
+function listToPyJson(d: ArrayLike<unknown>, from: number, n: number, fmt: (v: unknown) => string, limit: number): string {
   if (n === 0) return '[]';
   let s = `[${fmt(d[from])}`;
-  for (let i = 1; i < n; i++) s += `, ${fmt(d[from + i])}`;
+  for (let i = 1; i < n; i++) {
+    s += `, ${fmt(d[from + i])}`;
+    if (i % CHECK_EVERY === 0 && s.length > limit) throw new TextLimitError(limit);
+  }
   return `${s}]`;
 }
 
@@ -121,26 +134,31 @@ function nestedToPyJson(
   depth: number,
   offset: number,
   fmt: (v: unknown) => string,
+  limit: number,
 ): string {
   const n = shape[depth];
-  if (depth === shape.length - 1) return listToPyJson(d, offset, n, fmt);
+  if (depth === shape.length - 1) return listToPyJson(d, offset, n, fmt, limit);
   let stride = 1;
   for (let i = depth + 1; i < shape.length; i++) stride *= shape[i];
   if (n === 0) return '[]';
   let s = '[';
-  for (let i = 0; i < n; i++) s += (i === 0 ? '' : ', ') + nestedToPyJson(d, shape, depth + 1, offset + i * stride, fmt);
+  for (let i = 0; i < n; i++) {
+    s += (i === 0 ? '' : ', ') + nestedToPyJson(d, shape, depth + 1, offset + i * stride, fmt, limit);
+    if (s.length > limit) throw new TextLimitError(limit);
+  }
   return `${s}]`;
 }
 
 /**
  * `ndarray.tolist()` written as Python would. `strict` writes non-finite floats as null, for
- * protocols whose clients parse strict JSON (V2); MLflow's own answers keep Python's NaN.
+ * protocols whose clients parse strict JSON (V2); MLflow's own answers keep Python's NaN. Past
+ * `limit` characters it stops with a TextLimitError.
  */
-export function ndarrayToPyJson(a: NDArray, strict = false): string {
+export function ndarrayToPyJson(a: NDArray, strict = false, limit = Infinity): string {
   const fmt = formatterFor(a.dtype, strict);
   const d = a.data as ArrayLike<unknown>;
   if (a.shape.length === 0) return fmt(d[0]);
-  return nestedToPyJson(d, a.shape, 0, 0, fmt);
+  return nestedToPyJson(d, a.shape, 0, 0, fmt, limit);
 }
 
 /** Row r of an array as JSON: a scalar for 1-D arrays, a nested list otherwise (`df.to_dict('records')` cells). */
@@ -150,5 +168,5 @@ export function rowToPyJson(a: NDArray, r: number): string {
   if (a.shape.length <= 1) return fmt(d[r]);
   let stride = 1;
   for (let i = 1; i < a.shape.length; i++) stride *= a.shape[i];
-  return nestedToPyJson(d, a.shape, 1, r * stride, fmt);
+  return nestedToPyJson(d, a.shape, 1, r * stride, fmt, Infinity);
 }

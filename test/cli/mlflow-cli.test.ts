@@ -207,6 +207,11 @@ describe('credentials in registry URIs', () => {
     const missing = await runCli(['registry', 'show', 'models:/iris@nope', '--registry', withUser()]);
     expect(missing.code).toBe(1);
     expect(missing.stderr + missing.stdout).not.toContain(SECRET);
+    // A password holding '@', and a URI that does not even parse.
+    for (const uri of [withUser().replace(SECRET, `${SECRET}@more`), `http://alice:${SECRET}@127.0.0.1:70000`]) {
+      const r = await runCli(['registry', 'list', '--registry', uri]);
+      expect(r.stderr + r.stdout).not.toContain(SECRET);
+    }
   });
 
   it('never bakes them into an image context', async () => {

@@ -205,6 +205,33 @@ describe('--workers', () => {
     expect((await stop(s)).code).toBe(0);
   }, 90_000);
 
+  it('keeps counters monotonic while a worker is stalled and misses the scrape', async () => {
+    const port = await freePort();
+    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', String(port)], '127.0.0.1', port, {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0', MODELGATE_LOG_LEVEL: 'warn' },
+    });
+    await waitReady(s);
+    await sleep(1000);
+    await Promise.all(Array.from({ length: 40 }, () => postOnce(s.base)));
+    const count = async () => {
+      const text = await (await fetch(`${s.base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      return Number(/modelgate_http_requests_total\{method="POST",route="\/invocations",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    await sleep(600);
+    const before = await count();
+    expect(before).toBe(40);
+    const [victim] = childPids(s.child.pid as number);
+    process.kill(victim, 'SIGSTOP');
+    try {
+      await sleep(600);
+      // The scrape waits for the stalled worker up to its timeout, then counts what it last reported.
+      expect(await count()).toBeGreaterThanOrEqual(before);
+    } finally {
+      process.kill(victim, 'SIGCONT');
+    }
+    expect((await stop(s)).code).toBe(0);
+  }, 90_000);
+
   it('exits 1 when the workers cannot load the model', async () => {
     const r = await startCli(['serve', '-m', join(root, 'no-such-model'), '--workers', '2', '-p', String(await freePort())], {
       timeoutMs: 60_000,

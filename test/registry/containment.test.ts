@@ -5,7 +5,7 @@
  * cleaned up without touching live ones.
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildOnnxModel } from '../../src/onnx/writer.js';
@@ -135,6 +135,24 @@ describe('symbolic links', () => {
     await symlink(outside, join(dir2, 'extra'));
     await expect(registry.register(dir2, { name: 'm' })).rejects.toThrow(/extra .* is a symbolic link/);
     await nothingRegistered(root);
+  });
+
+  it('registers a folder reached through a link (absolute or relative) as a copy of what it points at', async () => {
+    const { registry } = await setup();
+    const parent = await temps.make();
+    await cp(IRIS, join(parent, 'model'), { recursive: true });
+    await symlink(join(parent, 'model'), join(parent, 'abs-link'));
+    await symlink('model', join(parent, 'current'));
+    for (const link of ['abs-link', 'current']) {
+      const v = await registry.register(join(parent, link), { name: `m-${link}` });
+      const files = await registry.materialize(v);
+      expect((await lstat(files.dir)).isDirectory()).toBe(true);
+      expect((await lstat(files.dir)).isSymbolicLink()).toBe(false);
+      // Changing the user's folder afterwards changes nothing in the registry.
+      await writeFile(join(parent, 'model', 'notes.txt'), 'added later');
+      await expect(registry.materialize(v)).resolves.toMatchObject({ dir: files.dir });
+      await rm(join(parent, 'model', 'notes.txt'));
+    }
   });
 
   it('serves a model folder that is itself reached through a link', async () => {

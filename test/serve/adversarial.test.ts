@@ -132,16 +132,29 @@ describe('slow bodies', () => {
 });
 
 describe('bodies and results too large for the event loop', () => {
-  it('refuses bodies past the body memory budget with 503 before reading them', async () => {
+  it('refuses bodies past the body memory budget with 503, counting what has arrived', async () => {
     const s = await serve({ modelUri: IRIS, maxBodyMemory: 1_000_000 });
     const rows = JSON.stringify({ inputs: Array.from({ length: 9000 }, () => [5.1, 3.5, 1.4, 0.2]) }); // ≈ 190 KB
     const big = `${rows.slice(0, -1)}${' '.repeat(700_000)}}`;
-    // Two at once need 1.8 MB of the 1 MB budget: one of them waits its turn (503, Retry-After).
-    const statuses = (await Promise.all([post(s.base, '/invocations', big), post(s.base, '/invocations', big)]))
-      .map((r) => r.status)
-      .sort();
-    expect(statuses).toEqual([200, 503]);
-    // Alone, each fits.
+    // A body that has sent 900 KB and not finished holds 836 KB of the 1 MB budget (its first 64 KiB are free).
+    const holder = connect(s.port, '127.0.0.1', () =>
+      holder.write(
+        `POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{${' '.repeat(900_000)}`,
+      ),
+    );
+    holder.on('error', () => undefined);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const refused = await post(s.base, '/invocations', big);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      // Small bodies are never refused for the budget.
+      expect((await post(s.base, '/invocations', IRIS_BODY)).status).toBe(200);
+    } finally {
+      holder.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    // Alone, it fits.
     expect((await post(s.base, '/invocations', big)).status).toBe(200);
   });
 
@@ -336,5 +349,111 @@ describe('a model folder with files the model reads', () => {
     await writeFile(join(dir, 'data', 'deep', 'x.txt'), 'x');
     const s = await serve({ modelUri: dir });
     expect((await post(s.base, '/invocations', '{"dataframe_records": [{"x": 1}]}')).status).toBe(200);
+  });
+});
+
+describe('second round: the campaign against the first fixes', () => {
+  it('is not starved by clients that declare huge bodies and send little', async () => {
+    const s = await serve({ modelUri: IRIS });
+    // Three connections claim 32 MiB each (all of the 64 MiB budget and more) and trickle.
+    const socks = Array.from({ length: 3 }, () => {
+      const sock = connect(s.port, '127.0.0.1', () =>
+        sock.write(
+          `POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${32 * 1024 * 1024 - 1}\r\n\r\n{`,
+        ),
+      );
+      sock.on('error', () => undefined);
+      return sock;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => post(s.base, '/invocations', IRIS_BODY).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([200]));
+    } finally {
+      socks.forEach((x) => x.destroy());
+    }
+  });
+
+  it.each([
+    ['a CSV of millions of one-cell lines', 'text/csv', () => `a\n${'0\n'.repeat(15_000_000)}`, /more than 100000 rows/],
+    ['millions of empty rows', 'application/json', () => `{"inputs": [${Array(7_000_000).fill('{}').join(',')}]}`, /more than 100000 rows/],
+    [
+      'a record with millions of keys',
+      'application/json',
+      () => `{"dataframe_records": [{${Array.from({ length: 1_500_000 }, (_, i) => `"k${i}": 1`).join(', ')}}]}`,
+      /more than 100000 keys in one object/,
+    ],
+  ])('refuses %s before building it, with the event loop free', async (_what, contentType, body, message) => {
+    const s = await serve({ modelUri: IRIS });
+    const text = body();
+    expect(text.length).toBeGreaterThan(10_000_000);
+    const t = performance.now();
+    const pinged = (async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      return pingMs(s.base);
+    })();
+    const res = await post(s.base, '/invocations', text, { 'content-type': contentType });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(message);
+    expect(performance.now() - t).toBeLessThan(3000);
+    expect(await pinged).toBeLessThan(1000);
+  });
+
+  it('stops writing an ONNX answer as soon as it passes the response limit', async () => {
+    const dir = await temps.make();
+    const { buildOnnxModel } = await import('../../src/onnx/writer.js');
+    await writeFile(
+      join(dir, 'model.onnx'),
+      buildOnnxModel({
+        inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 4] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: ['N', 100] }],
+        nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }],
+        initializers: [{ name: 'w', dtype: 'float32', dims: [4, 100], data: Array.from({ length: 400 }, (_, i) => 0.1234567 + i / 7) }],
+      }),
+    );
+    const s = await serve({ modelUri: dir, maxResponseBytes: 4_000_000 });
+    const rows = JSON.stringify({ inputs: Array.from({ length: 50_000 }, () => [5.1, 3.5, 1.4, 0.2]) });
+    const t = performance.now();
+    const res = await post(s.base, '/invocations', rows);
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { message: string }).message).toBe('The prediction is larger than the response limit of 4000000 bytes.');
+    // 5 M values are ~100 MB of text; stopping at 4 MB takes a fraction of writing it all.
+    expect(performance.now() - t).toBeLessThan(1500);
+    const v2 = await post(
+      s.base,
+      `/v2/models/${dir.split('/').pop()}/infer`,
+      JSON.stringify({ inputs: [{ name: 'x', shape: [50_000, 4], datatype: 'FP32', data: Array(200_000).fill(1.5) }] }),
+    );
+    expect(v2.status).toBe(500);
+  });
+
+  it('caps V2 error messages as it caps MLflow ones, and passes a V2 parameter named __proto__ to the model', async () => {
+    const dir = await jsModel(
+      'export function load() { return { predict: (rows, params) => rows.map(() => Object.getOwnPropertyDescriptor(params, "__proto__")?.value ?? "none") }; }',
+    );
+    await writeFile(
+      join(dir, 'MLmodel'),
+      `flavors:\n  js:\n    module: model.mjs\nsignature:\n  inputs: '[{"type": "double", "name": "x", "required": true}]'\n  outputs: null\n  params: '[{"name": "__proto__", "type": "string", "default": "default", "shape": null}]'\n`,
+    );
+    const s = await serve({ modelUri: dir });
+    const name = dir.split('/').pop() as string;
+    const many = Array.from(
+      { length: 2000 },
+      (_, i) => `{"name": "${'n'.repeat(200)}${i}", "shape": [1], "datatype": "FP64", "data": [1]}`,
+    );
+    const res = await post(s.base, `/v2/models/${name}/infer`, `{"inputs": [${many.join(', ')}]}`);
+    expect(res.status).toBe(400);
+    expect((await res.text()).length).toBeLessThan(3000);
+    const v2 = '{"inputs": [{"name": "x", "shape": [1], "datatype": "FP64", "data": [1]}], "parameters": {"__proto__": "given"}}';
+    const ok = await post(s.base, `/v2/models/${name}/infer`, v2);
+    expect(((await ok.json()) as { outputs: { data: unknown[] }[] }).outputs[0].data).toEqual(['given']);
+    const mlflow = await post(s.base, '/invocations', '{"dataframe_records": [{"x": 1}], "params": {"__proto__": "given"}}');
+    expect(await mlflow.text()).toBe('{"predictions": ["given"]}');
+  });
+
+  it('shares one /metrics rendering between scrapes that arrive together', async () => {
+    const s = await serve({ modelUri: IRIS });
+    const texts = await Promise.all(Array.from({ length: 10 }, () => fetch(`${s.base}/metrics`).then((r) => r.text())));
+    expect(new Set(texts).size).toBe(1);
   });
 });

@@ -147,6 +147,22 @@ describe('overload and timeouts', () => {
     expect((await post(s.base, '{"inputs": [[1, 2]]}')).status).toBe(200);
   });
 
+  it('logs overload 503s quietly, without a stack, so a flood of them cannot flood the log', async () => {
+    const { logger, lines } = captureLogger('debug');
+    const s = await appServer({ kind: 'slow', ms: 400 }, { maxInFlight: 1 }, logger);
+    const holder = post(s.base, '{"inputs": [[1, 2]]}');
+    await new Promise((r) => setTimeout(r, 100));
+    const statuses = await Promise.all(Array.from({ length: 5 }, () => post(s.base, '{"inputs": [[1, 2]]}').then((r) => r.status)));
+    expect(statuses).toEqual([503, 503, 503, 503, 503]);
+    await holder;
+    const overload = lines().filter((l) => l.code === 'TEMPORARILY_UNAVAILABLE');
+    expect(overload).toHaveLength(5);
+    for (const l of overload) {
+      expect(l.level).toBe(20);
+      expect(l.err).toBeUndefined();
+    }
+  });
+
   it('answers 504 DEADLINE_EXCEEDED as JSON when the model takes longer than the timeout, and counts it', async () => {
     const s = await appServer({ kind: 'slow', ms: 800 }, { requestTimeoutMs: 200 });
     const started = Date.now();

@@ -3,7 +3,7 @@
  * is a failed switch (logged once, counted, shown in /ready), and later alias moves are still
  * followed. Registry lookups that fail are logged once and are not failed switches.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/index.js';
@@ -57,6 +57,21 @@ describe('loads that never finish', () => {
       expect(Date.now() - started).toBeLessThan(3000);
     }
     await expect(registry.listModels()).resolves.toEqual([]);
+  });
+
+  it('ends registration at the deadline when the warm-up never answers, without waiting for the call timeout', async () => {
+    requireBuiltCli();
+    const root = await temps.make();
+    const dir = await jsModel('export function load() { return { predict: () => new Promise(() => {}) }; }');
+    await writeFile(
+      join(dir, 'MLmodel'),
+      `${await readFile(join(dir, 'MLmodel'), 'utf8')}saved_input_example_info:\n  serving_input_path: serving_input_example.json\n  type: dataframe\n`,
+    );
+    const started = Date.now();
+    const r = await runCli(['registry', 'register', dir, '--name', 'm', '--registry', join(root, 'r'), '--load-timeout', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('did not finish within 1 s');
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('ends `registry register` of such a model with exit 1 and the reason', async () => {

@@ -7,7 +7,8 @@
  */
 import { InvalidInputError } from '../../errors.js';
 import type { Schema } from '../../schema/signature.js';
-import type { BodyCodec } from './codec.js';
+import type { BodyCodec, DecodeLimits } from './codec.js';
+import { PRESCAN_FROM_BYTES, prescanCsv } from './prescan.js';
 import { typedFrame } from './frame-cast.js';
 
 /** Splits CSV text into rows of fields; quoted fields keep commas, quotes ("") and newlines. */
@@ -100,7 +101,9 @@ function headerNames(header: string[]): string[] {
 
 export const csvCodec: BodyCodec = {
   mimeType: 'text/csv',
-  decode(body: string, schema: Schema | undefined) {
+  decode(body: string, schema: Schema | undefined, limits?: DecodeLimits) {
+    // Splitting millions of one-cell lines costs gigabytes: count them first.
+    if (body.length >= PRESCAN_FROM_BYTES) prescanCsv(body, limits?.maxRows ?? 100_000);
     const rows = parseCsvRows(body);
     if (rows.length === 0) throw new InvalidInputError('Failed to parse input as a Pandas DataFrame: No columns to parse from file');
     const names = headerNames(rows[0]);

@@ -6,6 +6,10 @@ import { GatewayError, InvalidInputError, UnsupportedMediaTypeError } from '../.
 import type { Schema } from '../../schema/signature.js';
 import { JsonSyntaxError, parseJsonText } from '../../util/json-parse.js';
 import type { AnyBodyCodec, BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
+import { PRESCAN_FROM_BYTES, prescanJson } from './prescan.js';
+
+/** Keys in one JSON object: far beyond any model's columns, and what keeps a body from building an object with millions. */
+const MAX_KEYS = 100_000;
 import { csvCodec } from './csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from './dataframe.js';
 import { inputsCodec, instancesCodec } from './inputs.js';
@@ -125,8 +129,19 @@ export function nestedDeeperThan(value: unknown, max: number, depth = 0): boolea
   return false;
 }
 
-/** Parses a JSON request body within the depth limit (every JSON protocol goes through here). */
+/** Arrays and objects a body may hold: a row is one, so this is generous for any row limit, and bounds what empty containers can cost. */
+const containersFor = (maxRows: number) => Math.max(1_000_000, 4 * maxRows);
+
+/**
+ * Parses a JSON request body within the limits (every JSON protocol goes through here): a large
+ * body is looked over first, so one that would be refused, or would cost far more than its size
+ * to build, is refused before it is built.
+ */
 export function parseJsonBody(text: string, schema: Schema | undefined, limits?: DecodeLimits): unknown {
+  if (text.length >= PRESCAN_FROM_BYTES) {
+    const maxRows = limits?.maxRows ?? 100_000;
+    prescanJson(text, { maxRows, maxContainers: containersFor(maxRows), maxKeys: MAX_KEYS });
+  }
   const value = parseJson(text, schema);
   const max = limits?.maxJsonDepth;
   if (max !== undefined && nestedDeeperThan(value, max)) {

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, watch } from 'node:fs';
-import { cp, link, mkdir, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { cp, link, mkdir, readFile, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { GatewayError, ResourceNotFoundError } from '../../../errors.js';
 import { digestTree, leftByCrash, listFiles, ownedName, writeFileAtomic } from '../../../util/files.js';
@@ -393,7 +393,8 @@ export class LocalRegistry implements RegistryBackend {
 
   async registerVersion(name: string, sourceDir: string, options: RegisterOptions = {}): Promise<ModelVersion> {
     const modelDir = this.modelDir(name);
-    const source = resolve(sourceDir);
+    // The folder itself may be reached through a link: copy what it points at, not the link.
+    const source = await realpath(resolve(sourceDir)).catch(() => resolve(sourceDir));
     const st = await stat(source).catch(() => undefined);
     if (!st?.isDirectory()) throw new ResourceNotFoundError(`Model directory ${source} does not exist or is not a directory`);
     // Refuses symbolic links before anything is copied: followed, they would copy files from

@@ -40,7 +40,7 @@ export {
   tfjsFlavor,
   tfjsRuntime,
 } from './flavors/tfjs/index.js';
-export { type ModelDir, openModelDir } from './model/model-dir.js';
+export { type ModelDir, openModelDir } from './core/model-dir.js';
 export { type MLModel, parseMLModel, readMLModel, writeMLModel } from './model/mlmodel.js';
 export {
   type MlflowSignatureJson,
@@ -51,7 +51,7 @@ export {
   type SavedModel,
   type TfjsSavable,
   saveModel,
-} from './model/save.js';
+} from './core/save.js';
 export type { FileDigest, MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend } from './registry/backend.js';
 export { type BackendFactory, openBackend, registerBackend } from './registry/backends/index.js';
 export { LocalRegistry } from './registry/backends/local/index.js';
@@ -70,10 +70,10 @@ export { type RegisterModelOptions, Registry, openRegistry } from './registry/re
 export type { DataFrame, ModelInput, ModelOutput, Params } from './schema/model-io.js';
 export type { DType, NDArray } from './schema/ndarray.js';
 export { type ModelSignature, parseSignature, signatureToDict } from './schema/signature.js';
-export { type AppDeps, type AppOptions, MODELGATE_VERSION, createApp } from './serve/app.js';
-export { type LoadOptions, type ModelRef, type ServableModel, loadServable, score, scoreBody } from './serve/dataplane.js';
-export { loadModel } from './serve/load-model.js';
-export { type GatewayMetrics, createMetrics } from './serve/metrics.js';
-export { type HostStatus, type ModelHost, SingleModelHost } from './serve/model-host.js';
-export { type RunningServer, startServer } from './serve/server.js';
+export { type AppDeps, type AppOptions, MODELGATE_VERSION, createApp } from './http/app.js';
+export { type LoadOptions, type ModelRef, type ServableModel, loadServable, score, scoreBody } from './core/dataplane.js';
+export { loadModel } from './core/load-model.js';
+export { type GatewayMetrics, createMetrics } from './core/metrics.js';
+export { type HostStatus, type ModelHost, SingleModelHost } from './core/model-host.js';
+export { type RunningServer, startServer } from './server/server.js';
 export { type Logger, createLogger, silentLogger } from './util/log.js';

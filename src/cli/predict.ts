@@ -2,8 +2,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { defaultRegistryUri, environment } from '../config/index.js';
 import { openRegistry } from '../registry/registry.js';
-import { scoreBody } from '../serve/dataplane.js';
-import { loadModel } from '../serve/load-model.js';
+import { scoreBody } from '../core/dataplane.js';
+import { loadModel } from '../core/load-model.js';
 import { type ParsedCommand, missingFlag } from './spec.js';
 import { PREDICT } from './specs.js';
 

@@ -2,8 +2,8 @@
 import cluster from 'node:cluster';
 import { type ServeOptions, environment, loadServeConfig } from '../config/index.js';
 import { describeError } from '../errors.js';
-import { runPrimary, startWorker } from '../serve/cluster.js';
-import { STOP_SIGNALS, startServer } from '../serve/server.js';
+import { runPrimary, startWorker } from '../server/cluster.js';
+import { STOP_SIGNALS, startServer } from '../server/server.js';
 import { type Logger, createLogger, errorForLog } from '../util/log.js';
 import type { ParsedCommand } from './spec.js';
 

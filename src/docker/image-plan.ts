@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
-import { openModelDir } from '../model/model-dir.js';
+import { openModelDir } from '../core/model-dir.js';
 import type { FileDigest } from '../registry/backend.js';
 import { isModelUri, parseModelUri } from '../registry/model-uri.js';
 import type { Registry } from '../registry/registry.js';

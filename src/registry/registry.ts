@@ -4,10 +4,10 @@
  */
 import { resolve } from 'node:path';
 import { GatewayError, describeError, isGatewayError } from '../errors.js';
-import { openModelDir } from '../model/model-dir.js';
+import { openModelDir } from '../core/model-dir.js';
 import { writeMLModel } from '../model/mlmodel.js';
 import { signatureToDict } from '../schema/signature.js';
-import { loadServable } from '../serve/dataplane.js';
+import { loadServable } from '../core/dataplane.js';
 import type { Logger } from '../util/log.js';
 import type { MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend } from './backend.js';
 import { openBackend } from './backends/index.js';

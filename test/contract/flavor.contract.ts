@@ -11,13 +11,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listFlavors } from '../../src/flavors/index.js';
-import { openModelDir } from '../../src/model/model-dir.js';
+import { openModelDir } from '../../src/core/model-dir.js';
 import { shapeSize } from '../../src/schema/ndarray.js';
 import { COL_TYPE_DTYPE, type ParamSpec, type ScalarColType } from '../../src/schema/signature.js';
-import { createApp } from '../../src/serve/app.js';
-import { type ServableModel, loadServable } from '../../src/serve/dataplane.js';
-import { SingleModelHost } from '../../src/serve/model-host.js';
-import { v2Datatype } from '../../src/serve/oip.js';
+import { createApp } from '../../src/http/app.js';
+import { type ServableModel, loadServable } from '../../src/core/dataplane.js';
+import { SingleModelHost } from '../../src/core/model-host.js';
+import { v2Datatype } from '../../src/protocols/v2/oip.js';
 
 export interface FlavorContractSkip {
   reason: string;

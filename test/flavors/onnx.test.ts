@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/flavors/onnx/float16.js';
-import { openModelDir } from '../../src/model/model-dir.js';
-import { type ServableModel, loadServable, scoreBody } from '../../src/serve/dataplane.js';
+import { openModelDir } from '../../src/core/model-dir.js';
+import { type ServableModel, loadServable, scoreBody } from '../../src/core/dataplane.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
 import { boolNotModel, doubleModel, int64Model, irisClassifier, multiInputModel, stringIdentityModel } from '../../tools/onnx/models.js';
 

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildOnnxModel } from '../../src/onnx/writer.js';
 import { openRegistry } from '../../src/registry/registry.js';
-import { loadModel } from '../../src/serve/load-model.js';
-import { scoreBody } from '../../src/serve/dataplane.js';
+import { loadModel } from '../../src/core/load-model.js';
+import { scoreBody } from '../../src/core/dataplane.js';
 import { IRIS } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 

@@ -20,8 +20,8 @@ import {
   progressReporter,
 } from '../../src/registry/backends/mlflow/index.js';
 import { Registry } from '../../src/registry/registry.js';
-import { scoreBody } from '../../src/serve/dataplane.js';
-import { loadModel } from '../../src/serve/load-model.js';
+import { scoreBody } from '../../src/core/dataplane.js';
+import { loadModel } from '../../src/core/load-model.js';
 import { runRegistryBackendContract } from '../contract/registry-backend.contract.js';
 import { freePort } from '../fixtures/cli.js';
 import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-server.js';

@@ -3,7 +3,7 @@ import { GatewayError } from '../../src/errors.js';
 import type { LoadedModel } from '../../src/flavors/flavor.js';
 import type { ModelInput, ModelOutput, Params } from '../../src/schema/model-io.js';
 import type { NDArray } from '../../src/schema/ndarray.js';
-import { Batcher } from '../../src/serve/batcher.js';
+import { Batcher } from '../../src/core/batcher.js';
 
 const rowsInput = (...rows: number[][]): ModelInput => ({
   kind: 'tensor',

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/index.js';
-import { saveModel } from '../../src/model/save.js';
-import { startServer } from '../../src/serve/server.js';
+import { saveModel } from '../../src/core/save.js';
+import { startServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/util/log.js';
 import { BENCH_MLP_OPTIONS, benchMlp, mulberry32 } from '../../tools/onnx/models.js';
 

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/index.js';
-import { saveModel } from '../../src/model/save.js';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { saveModel } from '../../src/core/save.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 
 const MODULE = `

@@ -9,9 +9,9 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openModelDir } from '../../src/model/model-dir.js';
-import { type ServableModel, loadServable, scoreBody } from '../../src/serve/dataplane.js';
-import type { RunningServer } from '../../src/serve/server.js';
+import { openModelDir } from '../../src/core/model-dir.js';
+import { type ServableModel, loadServable, scoreBody } from '../../src/core/dataplane.js';
+import type { RunningServer } from '../../src/server/server.js';
 import { IRIS_COLS_V1, IRIS_V1, IRIS_V1_PROBABILITIES, MLFLOW_FILE_NAMES } from '../fixtures/mlflow-iris.js';
 import { serveModelDir } from '../fixtures/serve-dir.js';
 

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/index.js';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/util/log.js';
 import { pyFloat, pyJson } from '../../src/util/py-json.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';

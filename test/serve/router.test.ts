@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelRef, ServableModel } from '../../src/serve/dataplane.js';
-import { createMetrics } from '../../src/serve/metrics.js';
-import { ModelRouter, PIN_HEADER, type RoutesConfig, stickyBucket } from '../../src/serve/router/router.js';
-import type { ModelSource } from '../../src/serve/router/source.js';
+import type { ModelRef, ServableModel } from '../../src/core/dataplane.js';
+import { createMetrics } from '../../src/core/metrics.js';
+import { ModelRouter, PIN_HEADER, type RoutesConfig, stickyBucket } from '../../src/core/routing/router.js';
+import type { ModelSource } from '../../src/core/routing/source.js';
 import { silentLogger } from '../../src/util/log.js';
 import { fakeServable } from '../fixtures/fake-flavors.js';
 

@@ -20,11 +20,11 @@ import {
   codecFor,
   decodeJsonValue,
   jsonCodec,
-} from '../../src/serve/codecs/index.js';
-import { csvCodec, parseCsvRows } from '../../src/serve/codecs/csv.js';
-import { dataframeRecordsCodec, dataframeSplitCodec } from '../../src/serve/codecs/dataframe.js';
-import { inputsCodec, instancesCodec } from '../../src/serve/codecs/inputs.js';
-import { MAX_PARQUET_DECODED_BYTES, MAX_PARQUET_VALUES, parquetCodec } from '../../src/serve/codecs/parquet.js';
+} from '../../src/protocols/mlflow/index.js';
+import { csvCodec, parseCsvRows } from '../../src/protocols/mlflow/csv.js';
+import { dataframeRecordsCodec, dataframeSplitCodec } from '../../src/protocols/mlflow/dataframe.js';
+import { inputsCodec, instancesCodec } from '../../src/protocols/mlflow/inputs.js';
+import { MAX_PARQUET_DECODED_BYTES, MAX_PARQUET_VALUES, parquetCodec } from '../../src/protocols/mlflow/parquet.js';
 import { compileEnforcer } from '../../src/schema/enforce.js';
 import { compileParams } from '../../src/schema/params.js';
 import { parseParams } from '../../src/schema/signature.js';
@@ -1130,8 +1130,8 @@ describe('parquet (application/vnd.apache.parquet)', () => {
 
   it('loads its reader only when the first parquet body arrives', async () => {
     vi.resetModules();
-    const fresh = await import('../../src/serve/codecs/parquet.js');
-    const index = await import('../../src/serve/codecs/index.js');
+    const fresh = await import('../../src/protocols/mlflow/parquet.js');
+    const index = await import('../../src/protocols/mlflow/index.js');
     index.jsonCodec.decode('{"inputs": [[1.5]]}', undefined);
     expect(fresh.parquetReaderLoaded()).toBe(false);
     await fresh.parquetCodec.decode(bytes('iris.parquet'), undefined);

@@ -11,7 +11,7 @@ import type { ModelInput } from '../../src/schema/model-io.js';
 import type { DType, NDArray } from '../../src/schema/ndarray.js';
 import { compileParams } from '../../src/schema/params.js';
 import { type Schema, parseParams, schemaRepr } from '../../src/schema/signature.js';
-import { decodeJsonValue } from '../../src/serve/codecs/index.js';
+import { decodeJsonValue } from '../../src/protocols/mlflow/index.js';
 import { IRIS_COLUMNS, IRIS_NAMES, TENSOR_4, frameOf, schemaOf, tensorOf, tensorsOf, values } from '../fixtures/schemas.js';
 
 // ------------------------------------------------------------------------------------------------

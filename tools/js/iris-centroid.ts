@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type SavedModel, saveModel } from '../../src/model/save.js';
+import { type SavedModel, saveModel } from '../../src/core/save.js';
 import { IRIS_CLASS_NAMES, IRIS_FEATURES, IRIS_FEATURE_NAMES, IRIS_LABELS } from '../iris/iris-data.js';
 import { isMain } from '../is-main.js';
 

@@ -17,7 +17,7 @@ import type { ModelInput, ModelOutput, Params } from '../../schema/model-io.js';
 import { type ModelSignature, schemaToJson } from '../../schema/signature.js';
 import type { Logger } from '../../util/log.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, type Flavor, type FlavorLoadContext, type LoadedModel } from '../flavor.js';
-import { pathInside } from '../paths.js';
+import { pathInside } from '../../model/paths.js';
 import type { JsLoadPlan } from './instantiate.js';
 import { encodeJsResult } from './encode.js';
 import { inputToPlain } from './plain.js';

@@ -12,7 +12,7 @@ import { type DType, type NDArray, castArray, isNumericDType, shapeSize } from '
 import type { ModelSignature, TensorSpec } from '../../schema/signature.js';
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
 import { frameColumnTensor, frameMatrix } from '../frame-input.js';
-import { pathInside } from '../paths.js';
+import { pathInside } from '../../model/paths.js';
 import { type OrtModule, loadOnnxRuntime } from './runtime.js';
 import { OnnxFormatError, externalDataLocations } from '../../onnx/external-data.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.js';

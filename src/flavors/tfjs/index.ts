@@ -18,7 +18,7 @@ import { DTYPES, type DType, type NDArray, castArray, isNumericDType, shapeSize 
 import type { ModelSignature, TensorSpec } from '../../schema/signature.js';
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
 import { frameColumnTensor, frameMatrix } from '../frame-input.js';
-import { pathInside } from '../paths.js';
+import { pathInside } from '../../model/paths.js';
 import { TFJS_BACKENDS, type TfCoreModule, type TfjsBackendName, type TfjsRuntime, tfjsRuntime } from './backend.js';
 import { type TfjsFormat, fileSystemLoadHandler, readModelJson, tfjsFormatOf } from './io.js';
 

@@ -12,7 +12,7 @@ import { dirname, join, relative } from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
 import { GatewayError } from '../../errors.js';
 import { ajv } from '../../schema/ajv.js';
-import { pathInside } from '../paths.js';
+import { pathInside } from '../../model/paths.js';
 
 export type TfjsFormat = 'layers-model' | 'graph-model';
 

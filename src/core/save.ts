@@ -15,10 +15,10 @@ import { GatewayError, describeError } from '../errors.js';
 import { fileSystemSaveHandler, modelFiles, readModelJson, tfjsFormatOf } from '../flavors/tfjs/io.js';
 import { type ModelSignature, type ParamSpec, type Schema, parseParams, parseSchema, signatureToDict } from '../schema/signature.js';
 import { MODELGATE_VERSION } from '../version.js';
-import { loadServable } from '../serve/dataplane.js';
+import { loadServable } from './dataplane.js';
 import { pyJson, pyString } from '../util/py-json.js';
 import { openModelDir } from './model-dir.js';
-import { writeMLModel } from './mlmodel.js';
+import { writeMLModel } from '../model/mlmodel.js';
 
 /** A signature as MLflow writes it in JSON: lists of column, tensor and param specs. */
 export interface MlflowSignatureJson {

@@ -3,7 +3,7 @@
  * alias (promote/rollback), and, where the registry can, a push notice when aliases change.
  */
 import { basename, resolve } from 'node:path';
-import { openModelDir } from '../../model/model-dir.js';
+import { openModelDir } from '../model-dir.js';
 import { isModelUri, modelLocation, parseModelUri } from '../../registry/model-uri.js';
 import type { Registry } from '../../registry/registry.js';
 import { type LoadOptions, type ModelRef, type ServableModel, loadServable } from '../dataplane.js';

@@ -15,8 +15,8 @@ import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
 import { describeError } from '../errors.js';
 import type { ResolvedServeConfig } from '../config/index.js';
 import type { Logger } from '../util/log.js';
-import type { RouteControl } from './admin.js';
-import type { ModelRouter, RouteEvent } from './router/router.js';
+import type { RouteControl } from '../http/admin.js';
+import type { ModelRouter, RouteEvent } from '../core/routing/router.js';
 import { type RunningServer, STOP_SIGNALS, startServer } from './server.js';
 
 type Message =

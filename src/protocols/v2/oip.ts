@@ -4,16 +4,16 @@
  * model inputs/outputs lives here; schema enforcement, params and batching stay the dataplane's, so
  * both protocols validate and predict identically.
  */
-import { type GatewayError, InvalidInputError, clientMessage } from '../errors.js';
-import { type DataFrame, type ModelInput, type ModelOutput, decodedOutput } from '../schema/model-io.js';
-import { type DType, type NDArray, fromNested, inferDType, reshape, shapeSize } from '../schema/ndarray.js';
-import { ajv } from '../schema/ajv.js';
-import { COL_TYPE_DTYPE, type ModelSignature, type Schema } from '../schema/signature.js';
-import { ndarrayToPyJson, pyJson, pyString } from '../util/py-json.js';
-import { type DecodeLimits, type DecodedRequest, parseJsonBody } from './codecs/index.js';
-import { typedFrame } from './codecs/frame-cast.js';
-import { type ModelRef, type ScoreOptions, type ServableModel, decoding, encodeWithin, predictDecoded } from './dataplane.js';
-import { dict, setOwn } from '../util/dict.js';
+import { type GatewayError, InvalidInputError, clientMessage } from '../../errors.js';
+import { type DataFrame, type ModelInput, type ModelOutput, decodedOutput } from '../../schema/model-io.js';
+import { type DType, type NDArray, fromNested, inferDType, reshape, shapeSize } from '../../schema/ndarray.js';
+import { ajv } from '../../schema/ajv.js';
+import { COL_TYPE_DTYPE, type ModelSignature, type Schema } from '../../schema/signature.js';
+import { ndarrayToPyJson, pyJson, pyString } from '../../util/py-json.js';
+import { type DecodeLimits, type DecodedRequest, parseJsonBody } from '../mlflow/index.js';
+import { typedFrame } from '../mlflow/frame-cast.js';
+import { type ModelRef, type ScoreOptions, type ServableModel, decoding, encodeWithin, predictDecoded } from '../../core/dataplane.js';
+import { dict, setOwn } from '../../util/dict.js';
 
 const DATATYPE_DTYPE: Readonly<Record<string, DType>> = {
   BOOL: 'bool',

@@ -11,12 +11,12 @@ import { MODELGATE_VERSION } from '../version.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../flavors/flavor.js';
 import { BodyBudget, BodyReader, type RequestBody, requestHeader } from './body.js';
 import { type Handler, closeConnection, reply } from './respond.js';
-import { type ScoreOptions, type ServableModel, scoreBody } from './dataplane.js';
-import { modelMetadata, scoreInferRequest, v2ErrorBody } from './oip.js';
-import { type CounterCell, type GatewayMetrics, type ModelCells, createMetrics, modelCells } from './metrics.js';
+import { type ScoreOptions, type ServableModel, scoreBody } from '../core/dataplane.js';
+import { modelMetadata, scoreInferRequest, v2ErrorBody } from '../protocols/v2/oip.js';
+import { type CounterCell, type GatewayMetrics, type ModelCells, createMetrics, modelCells } from '../core/metrics.js';
 import { type AdminDeps, checkBearer, mountAdmin } from './admin.js';
-import { Deadlines } from './deadlines.js';
-import { type HeaderLookup, type Lease, type ModelHost, PIN_HEADER } from './model-host.js';
+import { Deadlines } from '../core/deadlines.js';
+import { type HeaderLookup, type Lease, type ModelHost, PIN_HEADER } from '../core/model-host.js';
 
 export { MODELGATE_VERSION } from '../version.js';
 

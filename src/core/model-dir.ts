@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { listFiles } from '../util/files.js';
 import { type Flavor, flavorFor, listFlavors } from '../flavors/index.js';
-import { type MLModel, readMLModel } from './mlmodel.js';
+import { type MLModel, readMLModel } from '../model/mlmodel.js';
 
 export interface ModelDir {
   readonly path: string;

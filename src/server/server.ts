@@ -9,11 +9,11 @@ import type { ResolvedServeConfig } from '../config/index.js';
 import { openRegistry } from '../registry/registry.js';
 import type { Logger } from '../util/log.js';
 import { redactUri } from '../util/redact.js';
-import { createApp } from './app.js';
-import type { RouteControl } from './admin.js';
-import { type GatewayMetrics, batchObserver, createMetrics } from './metrics.js';
-import { ModelRouter } from './router/router.js';
-import { registrySource } from './router/source.js';
+import { createApp } from '../http/app.js';
+import type { RouteControl } from '../http/admin.js';
+import { type GatewayMetrics, batchObserver, createMetrics } from '../core/metrics.js';
+import { ModelRouter } from '../core/routing/router.js';
+import { registrySource } from '../core/routing/source.js';
 
 export interface RunningServer {
   readonly server: Server;

@@ -4,7 +4,7 @@
  * `predict` CLI and registration-time validation all go through here, so they agree exactly.
  */
 import { readFile } from 'node:fs/promises';
-import { pathInside } from '../flavors/paths.js';
+import { pathInside } from '../model/paths.js';
 import { parseJsonText } from '../util/json-parse.js';
 import { TextLimitError } from '../util/py-json.js';
 import {
@@ -19,15 +19,15 @@ import {
 } from '../errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../flavors/flavor.js';
 import type { FlavorLoadOptions, LoadedModel } from '../flavors/index.js';
-import type { ModelDir } from '../model/model-dir.js';
+import type { ModelDir } from './model-dir.js';
 import { type SchemaEnforcer, compileEnforcer } from '../schema/enforce.js';
 import { type ModelInput, type ModelOutput, objectColumn } from '../schema/model-io.js';
 import { type ParamsEnforcer, compileParams } from '../schema/params.js';
 import { type ModelSignature, schemaRepr } from '../schema/signature.js';
 import { type Logger, silentLogger } from '../util/log.js';
-import { type DecodedRequest, codecFor, decodeBody } from './codecs/index.js';
+import { type DecodedRequest, codecFor, decodeBody } from '../protocols/mlflow/index.js';
 import { type BatchObserver, type BatchOptions, Batcher } from './batcher.js';
-import { encodePredictions } from './codecs/response.js';
+import { encodePredictions } from '../protocols/mlflow/response.js';
 
 /** Which registered model version this is; the labels of every metric about it. */
 export interface ModelRef {

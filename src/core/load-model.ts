@@ -2,7 +2,7 @@
  * From what a user typed (`models:/…` or a directory) to a loaded, warmed-up model.
  */
 import { basename, resolve } from 'node:path';
-import { openModelDir } from '../model/model-dir.js';
+import { openModelDir } from './model-dir.js';
 import { modelLocation } from '../registry/model-uri.js';
 import type { Registry } from '../registry/registry.js';
 import { type LoadOptions, type ServableModel, loadServable } from './dataplane.js';

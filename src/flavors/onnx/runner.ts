@@ -9,8 +9,9 @@
  * - `none`: the session lives in the server's thread, as onnxruntime-node gives it.
  * - `auto` (the default): the session is first created in a thread, and stays there when it is
  *   slow: its creation took over {@link AUTO_LIMITS}.createMs, or its fastest inference on zero
- *   inputs took over `runMs` (or no zero inputs could be run). Otherwise it is created again in
- *   the server's thread, where small models answer without a hop between threads.
+ *   inputs (64 rows where the batch dimension is variable) took over `runMs`, or no zero inputs
+ *   could be run. Otherwise it is created again in the server's thread, where small models
+ *   answer without two wake-ups between threads per call.
  */
 import type * as Ort from 'onnxruntime-node';
 import { type Logger, silentLogger } from '../../util/log.js';
@@ -47,16 +48,19 @@ export interface RunnerOptions {
 }
 
 /**
- * The `auto` rule's limits, from measurements on the 2-core machines here: a thread costs about
- * 25–40 µs per call (iris: 20 µs in the server's thread, 45–60 µs through a thread), which is
- * under 4 % of a 1 ms inference; a 100 ms creation in the server's thread is one short stall per
- * load. Iris creates in 1–2 ms (25 ms for the process's first session) and runs in 0.02 ms.
+ * The `auto` rule's limits, from measurements on the 2-core machines here. A thread costs
+ * 0.05–0.2 ms per call (two wake-ups between threads): iris took 0.14 ms more per request at one
+ * connection and 15–33 % fewer req/s at 16; the bench MLP (0.25 ms at 1 row, 1.2 ms at 64) took
+ * 0.19 ms more at one connection and was even (±4 %) at 64 with batching. So a thread pays off
+ * once a full batch takes over 2 ms (its cost is then under 10 %), and a stall shorter than that
+ * holds no health check or deadline back. Creation: iris 1–2 ms (25 ms for the process's first
+ * session), the MLP 7–30 ms; a 100 ms creation in the server's thread is one short stall per load.
  */
 export const AUTO_LIMITS = {
   /** A creation slower than this keeps the thread. */
   createMs: 100,
-  /** An inference slower than this keeps the thread. */
-  runMs: 1,
+  /** An inference (of `probeRows` rows) slower than this keeps the thread. */
+  runMs: 2,
   /** Rows fed where the first dimension is variable: a full batch at the default --max-batch-size. */
   probeRows: 64,
   /** Inferences timed at most, after a first one that pays one-time costs; the fastest counts… */

@@ -12,7 +12,6 @@
  * works the same from the TypeScript sources, the compiled tree and the one-file bundle.
  */
 import { createHash } from 'node:crypto';
-import type * as workerThreads from 'node:worker_threads';
 import { Worker } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
 import type { Logger } from '../../util/log.js';
@@ -53,11 +52,16 @@ interface ThreadData {
   options: Ort.InferenceSession.SessionOptions;
 }
 
-/** The thread's main function. Self-contained: it is started from its source text. */
-function sessionThreadMain(require: (id: string) => unknown): void {
-  const { parentPort, workerData } = require('node:worker_threads') as typeof workerThreads;
+/**
+ * The thread's main function. Self-contained: it is started from its source text, which Node
+ * reads as CommonJS or as an ES module depending on the process's flags (`--input-type`), so it
+ * reaches modules through `process.getBuiltinModule` rather than `require` or `import`.
+ */
+function sessionThreadMain(): void {
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
   const { ortPath, model, options } = workerData as ThreadData;
-  const ort = require(ortPath) as typeof Ort;
+  const { createRequire } = process.getBuiltinModule('node:module');
+  const ort = createRequire(ortPath)(ortPath) as typeof Ort;
   const port = parentPort!;
   const post = (m: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
   const serialize = (e: unknown): SerializedError =>
@@ -186,7 +190,7 @@ function sessionThreadMain(require: (id: string) => unknown): void {
   );
 }
 
-const THREAD_SOURCE = `'use strict';\n(${sessionThreadMain.toString()})(require);\n`;
+const THREAD_SOURCE = `'use strict';\n(${sessionThreadMain.toString()})();\n`;
 
 function revive(e: SerializedError): Error {
   const err = new Error(e.message);
@@ -336,6 +340,7 @@ export class ThreadSession {
             this.runtimeVersion = m.version;
             this.inputMetadata = m.inputMetadata;
             this.outputMetadata = m.outputMetadata;
+            this.idle(worker);
             return resolve();
           case 'create-error':
             // The thread exits by itself.
@@ -346,6 +351,7 @@ export class ThreadSession {
             const p = this.pending.get(m.id);
             if (p === undefined) return;
             this.pending.delete(m.id);
+            this.idle(worker);
             return m.type === 'error' ? p.reject(revive(m.error)) : p.resolve(m);
           }
         }
@@ -366,6 +372,14 @@ export class ThreadSession {
         if (!this.closing) this.restart(why);
       });
     });
+  }
+
+  /**
+   * An idle thread does not keep the process alive (as a session in the server's thread would not);
+   * a busy one does, so the process never exits (stopping its threads) while one is inside onnxruntime.
+   */
+  private idle(worker: Worker): void {
+    if (this.pending.size === 0) worker.unref();
   }
 
   /** A thread that died: its calls fail (500) and a new one creates the session again. */
@@ -395,6 +409,8 @@ export class ThreadSession {
     }
     const gone: Promise<void> = new Promise<void>((resolve) => worker.once('exit', () => resolve())).finally(() => exits.delete(gone));
     exits.add(gone);
+    // Releasing the session is a native call too: the process waits for the thread to end by itself.
+    worker.ref();
     this.failPending(reason);
     if (this.creating) this.failStart(reason);
     this.creating = false;
@@ -426,6 +442,7 @@ export class ThreadSession {
     const worker = await this.running();
     return new Promise<FromThread>((resolve, reject) => {
       this.pending.set(message.id, { resolve, reject });
+      worker.ref();
       worker.postMessage(message, transfer);
     });
   }

@@ -14,7 +14,7 @@ import { openRegistry } from '../../src/registry/registry.js';
 import { loadServable } from '../../src/serve/dataplane.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
-import { IRIS, requireBuiltCli, runCli } from '../fixtures/cli.js';
+import { IRIS, freePort, killAll, requireBuiltCli, runCli, startCliServer, stop } from '../fixtures/cli.js';
 import { slowModelDir } from '../fixtures/slow-onnx.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 
@@ -24,6 +24,7 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 afterAll(async () => {
+  killAll();
   await stopSessionThreads();
   await temps.removeAll();
 });
@@ -134,6 +135,28 @@ describe('slow ONNX models', () => {
     expect(r.code).toBe(1);
     expect(r.signal).toBeNull();
     await expect(openRegistry(join(root, 'r')).listModels()).resolves.toEqual([]);
+  });
+
+  it('stops `modelgate serve` (exit 0, not an abort) during a slow session creation, once onnxruntime returns', async () => {
+    requireBuiltCli();
+    const dir = await slowModelDir(join(await temps.make(), 'slow-create'), 'create', 2000);
+    const port = await freePort();
+    const s = startCliServer(['serve', '-m', dir, '-p', String(port), '--host', '127.0.0.1'], '127.0.0.1', port, {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0' },
+    });
+    const end = Date.now() + 10_000;
+    while (
+      (await fetch(`${s.base}/ping`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200 &&
+      Date.now() < end
+    )
+      await new Promise((r) => setTimeout(r, 50));
+    expect((await timedGet(`${s.base}/ping`)).ms).toBeLessThan(200);
+    const r = await stop(s);
+    expect([r.code, r.signal], s.output()).toEqual([0, null]);
+    expect(r.stdout).toContain('it exits when that call returns');
   });
 });
 

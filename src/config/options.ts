@@ -105,6 +105,17 @@ export const SERVE_OPTIONS = [
     doc: "JS-code models in a thread of their own (thread) or in the server's (none: no protection)",
   },
   {
+    key: 'onnxIsolation',
+    flag: 'onnx-isolation',
+    env: 'MODELGATE_ONNX_ISOLATION',
+    kind: 'enum',
+    values: ['auto', 'thread', 'none'],
+    default: 'auto',
+    arg: 'MODE',
+    group: 'model',
+    doc: "onnxruntime sessions in a thread of their own (thread), in the server's (none: a slow graph stalls it), or in a thread only when slow to create or run (auto)",
+  },
+  {
     key: 'port',
     flag: 'port',
     short: 'p',

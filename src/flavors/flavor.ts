@@ -19,6 +19,12 @@ export interface FlavorLoadOptions {
    * cannot take the server with it (`thread`), or in the server's thread (`none`). @default 'thread'
    */
   jsIsolation?: 'thread' | 'none';
+  /**
+   * Where onnxruntime sessions run: in a worker thread of their own, so a slow graph cannot stall
+   * the server (`thread`), in the server's thread (`none`), or in a thread only when creating or
+   * running the session is slow (`auto`, see src/flavors/onnx/runner.ts). @default 'auto'
+   */
+  onnxIsolation?: 'auto' | 'thread' | 'none';
   /** A JS-code model's predict call running longer than this restarts its thread. @default 60000 */
   callTimeoutMs?: number;
   /** The largest prediction, as JSON text, a model may return. @default 33554432 (32 MiB) */
@@ -49,7 +55,8 @@ export interface LoadedModel {
   readonly batchable?: boolean;
   /**
    * Scores one request. Input has passed schema enforcement; errors meaning "bad input" are
-   * `GatewayError`s with a 4xx code, anything else is treated as a model failure (500).
+   * `GatewayError`s with a 4xx code, anything else is treated as a model failure (500). The
+   * input's typed arrays may be moved to the model's thread (detached): do not reuse them.
    */
   predict(input: ModelInput, params: Params): Promise<ModelOutput>;
   /** Frees native memory; the model is not used afterwards. */

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { type AddressInfo, Server as NetServer } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { ResolvedServeConfig } from '../config/index.js';
+import { stopSessionThreads } from '../flavors/onnx/runner.js';
 import { openRegistry } from '../registry/registry.js';
 import type { Logger } from '../util/log.js';
 import { redactUri } from '../util/redact.js';
@@ -51,6 +52,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     flavor: {
       intraOpThreads: config.intraOpThreads,
       jsIsolation: config.jsIsolation,
+      onnxIsolation: config.onnxIsolation,
       callTimeoutMs: config.requestTimeoutSeconds * 1000,
       maxResponseBytes: config.maxResponseBytes,
     },
@@ -167,6 +169,8 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
       await drained;
       clearTimeout(timer);
       await router.close();
+      // Loads still in progress give up their onnxruntime threads; the process may exit once they are gone.
+      await stopSessionThreads();
     })());
 
   return { server, router, metrics, port, loaded, close };

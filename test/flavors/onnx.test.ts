@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/flavors/onnx/float16.js';
 import { openModelDir } from '../../src/core/model-dir.js';
+import type { OnnxIsolation } from '../../src/flavors/onnx/runner.js';
 import { type ServableModel, loadServable, scoreBody } from '../../src/core/dataplane.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
 import { boolNotModel, doubleModel, int64Model, irisClassifier, multiInputModel, stringIdentityModel } from '../../tools/onnx/models.js';
@@ -19,8 +20,10 @@ async function modelDir(name: string, onnx: Uint8Array, mlmodel?: string): Promi
   return dir;
 }
 
+let isolation: OnnxIsolation = 'auto';
+
 async function serve(dir: string): Promise<ServableModel> {
-  const s = await loadServable(await openModelDir(dir), { name: 'm', version: '1' });
+  const s = await loadServable(await openModelDir(dir), { name: 'm', version: '1' }, { flavor: { onnxIsolation: isolation } });
   loaded.push(s);
   return s;
 }
@@ -36,9 +39,19 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('ONNX flavour', () => {
+// Every case runs with the session in the server's thread (auto picks it for these small models) and in a thread of its own.
+describe.each(['auto', 'thread'] as const)('ONNX flavour (isolation %s)', (mode) => {
+  beforeAll(() => {
+    isolation = mode;
+  });
+
+  it('places small models as the isolation setting says', async () => {
+    const s = await serve(await modelDir(`place-${mode}`, int64Model()));
+    expect(s.model.info.isolation).toBe(mode === 'auto' ? 'none' : 'thread');
+  });
+
   it('infers a named tensor signature from a bare model.onnx', async () => {
-    const s = await serve(await modelDir('multi', multiInputModel()));
+    const s = await serve(await modelDir(`multi-${mode}`, multiInputModel()));
     expect(s.flavor).toBe('onnx');
     expect(s.signature?.inputs).toEqual({
       kind: 'tensors',
@@ -51,7 +64,7 @@ describe('ONNX flavour', () => {
   });
 
   it('feeds named inputs from a dict, instances objects and DataFrames with list cells', async () => {
-    const s = await serve(await modelDir('multi2', multiInputModel()));
+    const s = await serve(await modelDir(`multi2-${mode}`, multiInputModel()));
     const expected = '{"predictions": {"sum": [[5.0, 7.0, 9.0]], "product": [[4.0, 10.0, 18.0]]}}';
     expect(await json(s, { inputs: { a: [[1, 2, 3]], b: [[4, 5, 6]] } })).toBe(expected);
     expect(await json(s, { instances: [{ a: [1, 2, 3], b: [4, 5, 6] }] })).toBe(expected);
@@ -77,7 +90,7 @@ describe('ONNX flavour', () => {
   });
 
   it('keeps int64 exact, including values beyond 2^53 sent as strings', async () => {
-    const s = await serve(await modelDir('int64', int64Model()));
+    const s = await serve(await modelDir(`int64-${mode}`, int64Model()));
     expect(await json(s, { inputs: [[1, -2]] })).toBe('{"predictions": {"y": [[2, -4]]}}');
     expect(await json(s, { inputs: [['4611686018427387903', 0]] })).toBe('{"predictions": {"y": [[9223372036854775806, 0]]}}');
     await expect(json(s, { inputs: [[1.5, 2]] })).rejects.toMatchObject({ status: 400 });
@@ -88,11 +101,11 @@ describe('ONNX flavour', () => {
   });
 
   it('serves float64, string and bool tensors', async () => {
-    const d = await serve(await modelDir('double', doubleModel()));
+    const d = await serve(await modelDir(`double-${mode}`, doubleModel()));
     expect(await json(d, { inputs: [[0.1, 2, -3]] })).toBe('{"predictions": {"y": [[1.1, 3.0, -2.0]]}}');
-    const t = await serve(await modelDir('string', stringIdentityModel()));
+    const t = await serve(await modelDir(`string-${mode}`, stringIdentityModel()));
     expect(await json(t, { inputs: ['héllo', 'a"b'] })).toBe('{"predictions": {"text_out": ["h\\u00e9llo", "a\\"b"]}}');
-    const b = await serve(await modelDir('bool', boolNotModel()));
+    const b = await serve(await modelDir(`bool-${mode}`, boolNotModel()));
     expect(await json(b, { inputs: [true, false, 1] })).toBe('{"predictions": {"negated": [false, true, false]}}');
   });
 
@@ -107,7 +120,7 @@ describe('ONNX flavour', () => {
       '  outputs: null',
       '  params: null',
     ].join('\n');
-    const s = await serve(await modelDir('iris64sig', irisClassifier({ weights, bias }), mlmodel));
+    const s = await serve(await modelDir(`iris64sig-${mode}`, irisClassifier({ weights, bias }), mlmodel));
     const out = JSON.parse(
       await json(s, {
         inputs: [
@@ -124,7 +137,7 @@ describe('ONNX flavour', () => {
     const cols = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
     const colSig = JSON.stringify(cols.map((name) => ({ type: 'double', name, required: true }))).replaceAll("'", "''");
     const mlmodel = ['flavors:', '  onnx:', '    data: model.onnx', 'signature:', `  inputs: '${colSig}'`].join('\n');
-    const s = await serve(await modelDir('iris-cols-2out', irisClassifier({ weights, bias }), mlmodel));
+    const s = await serve(await modelDir(`iris-cols-2out-${mode}`, irisClassifier({ weights, bias }), mlmodel));
     const body = {
       dataframe_split: {
         columns: cols,
@@ -139,7 +152,7 @@ describe('ONNX flavour', () => {
     expect(out.predictions.map((r) => r.label)).toEqual([0, 2]);
     expect(out.predictions[0].probabilities).toHaveLength(3);
 
-    const one = await serve(await modelDir('iris-cols-1out', irisClassifier({ weights, bias, label: false }), mlmodel));
+    const one = await serve(await modelDir(`iris-cols-1out-${mode}`, irisClassifier({ weights, bias, label: false }), mlmodel));
     const flat = JSON.parse(await json(one, body)) as { predictions: { probabilities: number }[] };
     // MLflow's reshape(-1): 2 rows × 3 classes → 6 records.
     expect(flat.predictions).toHaveLength(6);
@@ -155,7 +168,7 @@ describe('ONNX flavour', () => {
       'signature:',
       `  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, -1]}}]'`,
     ].join('\n');
-    const s = await serve(await modelDir('loose', irisClassifier({ weights, bias }), loose));
+    const s = await serve(await modelDir(`loose-${mode}`, irisClassifier({ weights, bias }), loose));
     await expect(json(s, { inputs: [[1, 2, 3]] })).rejects.toMatchObject({
       status: 400,
       message: expect.stringContaining('rejected the input'),
@@ -164,18 +177,20 @@ describe('ONNX flavour', () => {
 
   it('refuses a model whose serving example does not score, with the reason', async () => {
     const dir = await modelDir(
-      'badexample',
+      `badexample-${mode}`,
       int64Model(),
       ['flavors:', '  onnx:', '    data: model.onnx', 'saved_input_example_info:', '  serving_input_path: ex.json'].join('\n'),
     );
     await writeFile(join(dir, 'ex.json'), '{"inputs": [[1, 2, 3]]}');
-    await expect(loadServable(await openModelDir(dir), { name: 'x', version: '1' })).rejects.toMatchObject({
+    await expect(
+      loadServable(await openModelDir(dir), { name: 'x', version: '1' }, { flavor: { onnxIsolation: mode } }),
+    ).rejects.toMatchObject({
       message: expect.stringContaining('serving input example does not score'),
     });
   });
 
   it('refuses an MLflow flavour it cannot serve with a hint', async () => {
-    const dir = join(root, 'sk');
+    const dir = join(root, `sk-${mode}`);
     await mkdir(dir);
     await writeFile(
       join(dir, 'MLmodel'),

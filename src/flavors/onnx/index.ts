@@ -13,7 +13,7 @@ import type { ModelSignature, TensorSpec } from '../../schema/signature.js';
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
 import { frameColumnTensor, frameMatrix } from '../frame-input.js';
 import { pathInside } from '../../model/paths.js';
-import { type OrtModule, loadOnnxRuntime } from './runtime.js';
+import { type SessionRunner, type TensorLike, createSessionRunner, runnerOptions } from './runner.js';
 import { OnnxFormatError, externalDataLocations } from '../../onnx/external-data.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.js';
 
@@ -54,7 +54,7 @@ function toMeta(m: Ort.InferenceSession.ValueMetadata): IoMeta | undefined {
 }
 
 /** Turns an NDArray into a feed of the graph's declared element type. */
-function toOrtTensor(ort: OrtModule, a: NDArray, meta: IoMeta): Ort.Tensor {
+function toFeed(a: NDArray, meta: IoMeta): TensorLike {
   const want = meta.type;
   let dims = a.shape.slice();
   // An (N,) column fed to an (N, 1) input, or similar: reshape when only unit dims differ.
@@ -65,11 +65,11 @@ function toOrtTensor(ort: OrtModule, a: NDArray, meta: IoMeta): Ort.Tensor {
   }
   if (want === 'string') {
     if (a.dtype !== 'str') throw new GatewayError('INVALID_PARAMETER_VALUE', `Input '${meta.name}' must be strings, got ${a.dtype}.`);
-    return new ort.Tensor('string', a.data as string[], dims);
+    return { type: 'string', data: a.data as string[], dims };
   }
   if (want === 'float16') {
     const src = a.dtype === 'float32' || a.dtype === 'float16' ? a : castArray(a, 'float32');
-    return new ort.Tensor('float16', float32ToFloat16Bits(src.data as Float32Array), dims);
+    return { type: 'float16', data: float32ToFloat16Bits(src.data as Float32Array), dims };
   }
   const target = dtypeOf(want);
   if (a.dtype !== target) {
@@ -78,10 +78,10 @@ function toOrtTensor(ort: OrtModule, a: NDArray, meta: IoMeta): Ort.Tensor {
     }
     a = castArray(a, target);
   }
-  return new ort.Tensor(want, a.data as Ort.Tensor.DataTypeMap[typeof want], dims);
+  return { type: want, data: a.data as Ort.Tensor.DataType, dims };
 }
 
-function fromOrtTensor(t: Ort.Tensor): NDArray {
+function fromOrtTensor(t: TensorLike): NDArray {
   const shape = Array.from(t.dims);
   if (t.type === 'float16') return { dtype: 'float16', shape, data: float16BitsToFloat32(t.data as Uint16Array) };
   return { dtype: dtypeOf(t.type as OrtType), shape, data: t.data as NDArray['data'] };
@@ -110,18 +110,17 @@ class OnnxModel implements LoadedModel {
   private readonly fetches: string[];
 
   constructor(
-    private readonly ort: OrtModule,
-    private readonly session: Ort.InferenceSession,
+    private readonly session: SessionRunner,
     private readonly inputs: readonly IoMeta[],
     private readonly outputs: readonly IoMeta[],
     readonly signature: ModelSignature | undefined,
   ) {
-    this.info = { runtime: 'onnxruntime', runtimeVersion: ort.env.versions.node ?? 'unknown' };
+    this.info = { runtime: 'onnxruntime', runtimeVersion: session.runtimeVersion, isolation: session.isolation };
     this.fetches = outputs.map((o) => o.name);
   }
 
-  private feedsFor(input: ModelInput): Record<string, Ort.Tensor> {
-    const feeds: Record<string, Ort.Tensor> = {};
+  private feedsFor(input: ModelInput): Record<string, TensorLike> {
+    const feeds: Record<string, TensorLike> = {};
     switch (input.kind) {
       case 'tensor':
         if (this.inputs.length !== 1) {
@@ -131,7 +130,7 @@ class OnnxModel implements LoadedModel {
               `This model requires ${this.inputs.length} inputs. Please reformat the input data as a dictionary mapping input names to numpy arrays.`,
           );
         }
-        feeds[this.inputs[0].name] = toOrtTensor(this.ort, input.value, this.inputs[0]);
+        feeds[this.inputs[0].name] = toFeed(input.value, this.inputs[0]);
         return feeds;
       case 'tensors':
         for (const meta of this.inputs) {
@@ -142,16 +141,16 @@ class OnnxModel implements LoadedModel {
               `Model is missing inputs ['${meta.name}']. The model's inputs are ${this.inputs.map((m) => `'${m.name}'`).join(', ')}.`,
             );
           }
-          feeds[meta.name] = toOrtTensor(this.ort, v, meta);
+          feeds[meta.name] = toFeed(v, meta);
         }
         return feeds;
       case 'dataframe': {
         const df = input.value;
         if (this.inputs.length === 1) {
           const meta = this.inputs[0];
-          feeds[meta.name] = toOrtTensor(this.ort, frameMatrix(df, meta.type === 'string' ? 'str' : dtypeOf(meta.type)), meta);
+          feeds[meta.name] = toFeed(frameMatrix(df, meta.type === 'string' ? 'str' : dtypeOf(meta.type)), meta);
         } else {
-          for (const meta of this.inputs) feeds[meta.name] = toOrtTensor(this.ort, frameColumnTensor(df, meta.name), meta);
+          for (const meta of this.inputs) feeds[meta.name] = toFeed(frameColumnTensor(df, meta.name), meta);
         }
         return feeds;
       }
@@ -162,7 +161,7 @@ class OnnxModel implements LoadedModel {
 
   async predict(input: ModelInput): Promise<ModelOutput> {
     const feeds = this.feedsFor(input);
-    let results: Ort.InferenceSession.ReturnType;
+    let results: Record<string, TensorLike>;
     try {
       results = await this.session.run(feeds, this.fetches);
     } catch (err) {
@@ -192,7 +191,7 @@ function inferSignature(inputs: readonly IoMeta[], outputs: readonly IoMeta[]): 
 }
 
 /** MLflow's `onnx_session_options` keys, mapped to onnxruntime-node's option names. */
-function sessionOptions(config: Readonly<Record<string, unknown>>, intraOpThreads: number): Ort.InferenceSession.SessionOptions {
+export function sessionOptions(config: Readonly<Record<string, unknown>>, intraOpThreads: number): Ort.InferenceSession.SessionOptions {
   const mlflowOpts = (config.onnx_session_options ?? {}) as Record<string, unknown>;
   const levels: Record<number, Ort.InferenceSession.SessionOptions['graphOptimizationLevel']> = {
     0: 'disabled',
@@ -244,8 +243,7 @@ export const onnxFlavor: Flavor = {
     const config = ctx.mlmodel.flavors.onnx ?? ctx.mlmodel.flavors.python_function ?? {};
     const file = pathInside(ctx.dir, ctx.dir, typeof config.data === 'string' ? config.data : 'model.onnx', 'The ONNX model file');
     await checkExternalData(ctx.dir, file);
-    const ort = await loadOnnxRuntime();
-    const session = await ort.InferenceSession.create(file, sessionOptions(config, ctx.options.intraOpThreads ?? 1));
+    const session = await createSessionRunner({ path: file }, sessionOptions(config, ctx.options.intraOpThreads ?? 1), runnerOptions(ctx));
     const inputs = session.inputMetadata.map(toMeta);
     if (inputs.some((m) => m === undefined)) {
       await session.release();
@@ -267,6 +265,6 @@ export const onnxFlavor: Flavor = {
           ...inferSignature(inputs as IoMeta[], outputs),
           ...(ctx.mlmodel.signature?.params ? { params: ctx.mlmodel.signature.params } : {}),
         };
-    return new OnnxModel(ort, session, inputs as IoMeta[], outputs, signature);
+    return new OnnxModel(session, inputs as IoMeta[], outputs, signature);
   },
 };

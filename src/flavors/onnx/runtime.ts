@@ -2,6 +2,9 @@
  * onnxruntime-node, from wherever it is: the project's own install first (that is how CUDA is
  * opted into), else the CPU runtime modelgate's postinstall put in `vendor/onnxruntime-node/`
  * (scripts/install-onnxruntime.mjs says why modelgate does not depend on it directly).
+ *
+ * The entry file is resolved once and loaded with `require`, so a session thread (runner.ts)
+ * given the same path loads exactly the runtime the server's thread does.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,6 +15,7 @@ import { packageRoot } from '../../util/package-root.js';
 
 export type OrtModule = typeof Ort;
 
+let resolving: Promise<string> | undefined;
 let loading: Promise<OrtModule> | undefined;
 
 function notFound(err: unknown): boolean {
@@ -19,9 +23,10 @@ function notFound(err: unknown): boolean {
   return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
 }
 
-async function load(): Promise<OrtModule> {
+async function resolveEntry(): Promise<string> {
   try {
-    return (await import('onnxruntime-node')) as OrtModule;
+    // A CommonJS package without an exports map: require's resolution is the one import() uses.
+    return createRequire(import.meta.url).resolve('onnxruntime-node');
   } catch (err) {
     if (!notFound(err)) throw err;
   }
@@ -34,13 +39,19 @@ async function load(): Promise<OrtModule> {
         '`npm install onnxruntime-node@1.30.0 --onnxruntime-node-install=skip` in your project.',
     );
   }
-  // A CommonJS package; require gives its exports whole.
-  return createRequire(entry)(entry) as OrtModule;
+  return entry;
+}
+
+/** The absolute path of the runtime's entry file (what a session thread requires). */
+export function resolveOnnxRuntime(): Promise<string> {
+  resolving ??= resolveEntry();
+  resolving.catch(() => (resolving = undefined));
+  return resolving;
 }
 
 /** The runtime module, loaded once per process. */
 export function loadOnnxRuntime(): Promise<OrtModule> {
-  loading ??= load();
+  loading ??= resolveOnnxRuntime().then((entry) => createRequire(entry)(entry) as OrtModule);
   loading.catch(() => (loading = undefined));
   return loading;
 }

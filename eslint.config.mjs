@@ -1,6 +1,45 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The dependency direction of src/ (ARCHITECTURE.md): a folder may import only from the layers
+ * before its own, and not from its siblings in the same layer. One rule per folder, so a wrong
+ * import fails `npm run lint` with the rule that says which layer it belongs to.
+ */
+const LAYERS = [
+  ['util'],
+  ['schema'],
+  ['model', 'onnx'],
+  ['flavors', 'registry', 'protocols'],
+  ['config'],
+  ['core'],
+  ['http', 'docker'],
+  ['server'],
+  ['cli'],
+];
+const layerRules = LAYERS.flatMap((layer, i) =>
+  layer.flatMap((folder) => {
+    const forbidden = [...LAYERS.slice(i + 1).flat(), ...layer.filter((f) => f !== folder)];
+    if (forbidden.length === 0) return [];
+    return {
+      files: [`src/${folder}/**/*.ts`],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              {
+                regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
+                message: `src/${folder} is in layer ${i} (${layer.join(', ')}): it may import only from ${LAYERS.slice(0, i).flat().join(', ') || 'nothing of src/'}, errors.ts, limits.ts and version.ts.`,
+              },
+            ],
+          },
+        ],
+      },
+    };
+  }),
+);
+
 export default tseslint.config(
   { ignores: ['.scratch-*/**', 'dist/**', 'node_modules/**', 'coverage/**', 'examples/**', 'bench/k6/**'] },
   js.configs.recommended,
@@ -17,6 +56,7 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  ...layerRules,
   {
     files: ['**/*.mjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,

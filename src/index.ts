@@ -19,7 +19,6 @@ export {
   resolveServeConfig,
 } from './config/index.js';
 export {
-  type ErrorBody,
   type ErrorCode,
   ERROR_CODE_TO_STATUS,
   GatewayError,
@@ -27,8 +26,8 @@ export {
   ModelExecutionError,
   ResourceNotFoundError,
   SchemaEnforcementError,
-  toErrorBody,
 } from './errors.js';
+export { type ErrorBody, toErrorBody } from './protocols/mlflow/errors.js';
 export { type DetectedModel, type Flavor, type FlavorLoadContext, type LoadedModel, listFlavors, registerFlavor } from './flavors/index.js';
 export { type JsModel, type JsModelContext, type JsModelModule, type JsModelSignature, jsFlavor } from './flavors/js/index.js';
 export { onnxFlavor } from './flavors/onnx/index.js';
@@ -66,12 +65,16 @@ export {
   progressReporter,
 } from './registry/backends/mlflow/index.js';
 export { type ModelUri, InvalidModelUriError, formatModelUri, parseModelUri } from './registry/model-uri.js';
-export { type RegisterModelOptions, Registry, openRegistry } from './registry/registry.js';
+export { type RegisterModelOptions, Registry, type StagedValidator } from './registry/registry.js';
+export { openRegistry } from './core/registration.js';
 export type { DataFrame, ModelInput, ModelOutput, Params } from './schema/model-io.js';
 export type { DType, NDArray } from './schema/ndarray.js';
 export { type ModelSignature, parseSignature, signatureToDict } from './schema/signature.js';
 export { type AppDeps, type AppOptions, MODELGATE_VERSION, createApp } from './http/app.js';
-export { type LoadOptions, type ModelRef, type ServableModel, loadServable, score, scoreBody } from './core/dataplane.js';
+export type { ModelRef } from './model/ref.js';
+export type { ServableModel } from './core/servable.js';
+export { type LoadOptions, loadServable } from './core/load.js';
+export { score, scoreBody, scoreInferRequest } from './core/scoring.js';
 export { loadModel } from './core/load-model.js';
 export { type GatewayMetrics, createMetrics } from './core/metrics.js';
 export { type HostStatus, type ModelHost, SingleModelHost } from './core/model-host.js';

@@ -6,7 +6,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { saveModel } from '../../src/core/save.js';
-import { openRegistry } from '../../src/registry/registry.js';
+import { openRegistry } from '../../src/core/registration.js';
 import { BENCH_MLP_OPTIONS, benchMlp, mulberry32 } from '../../tools/onnx/models.js';
 import { writeIrisLayersModel } from '../../tools/tfjs/models.js';
 import { ROOT } from './servers.js';

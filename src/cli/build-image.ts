@@ -11,7 +11,7 @@ import { SERVE_DEFAULTS, defaultRegistryUri, environment } from '../config/index
 import type { ImagePlatform } from '../docker/dockerfile.js';
 import type { HostBasePlan, ImagePlan } from '../docker/index.js';
 import type { AutoscaleMode, K8sOptions, PreStopMode } from '../docker/k8s.js';
-import { openRegistry } from '../registry/registry.js';
+import { openRegistry } from '../core/registration.js';
 import { type CommandSpec, type ParsedCommand, commandError, missingFlag } from './spec.js';
 import { BUILD_IMAGE, GENERATE_DOCKERFILE } from './specs.js';
 

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_REGISTRY_URI, environment } from '../config/index.js';
 import { ResourceNotFoundError } from '../errors.js';
-import { openRegistry } from '../registry/registry.js';
+import { openRegistry } from '../core/registration.js';
 import { runServe } from './serve.js';
 import type { ParsedCommand } from './spec.js';
 

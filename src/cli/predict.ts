@@ -1,8 +1,8 @@
 /** `modelgate predict`: score a file exactly as /invocations scores a body. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { defaultRegistryUri, environment } from '../config/index.js';
-import { openRegistry } from '../registry/registry.js';
-import { scoreBody } from '../core/dataplane.js';
+import { openRegistry } from '../core/registration.js';
+import { scoreBody } from '../core/scoring.js';
 import { loadModel } from '../core/load-model.js';
 import { type ParsedCommand, missingFlag } from './spec.js';
 import { PREDICT } from './specs.js';

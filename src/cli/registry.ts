@@ -1,7 +1,8 @@
 /** `modelgate registry …`: the local registry (or an MLflow server's) from the command line. */
 import { defaultRegistryUri, environment } from '../config/index.js';
 import type { ModelVersion } from '../registry/backend.js';
-import { type Registry, openRegistry } from '../registry/registry.js';
+import type { Registry } from '../registry/registry.js';
+import { openRegistry } from '../core/registration.js';
 import { type ParsedCommand, commandError, missingFlag } from './spec.js';
 import { REGISTER } from './specs.js';
 

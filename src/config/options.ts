@@ -4,6 +4,7 @@
  * The flag parser, the environment parser, `--help`, docs/configuration.md and the option types
  * are all derived from it (test/unit/config.test.ts fails when the generated docs drift).
  */
+import { LIMIT_DEFAULTS } from '../limits.js';
 
 export type OptionKind =
   /** Free text. */
@@ -59,7 +60,6 @@ export const GROUP_TITLES: Readonly<Record<OptionGroup, string>> = {
   logging: 'Logging',
 };
 
-const MiB = 1024 * 1024;
 
 /** Every option of `modelgate serve`, in help order. */
 export const SERVE_OPTIONS = [
@@ -88,7 +88,7 @@ export const SERVE_OPTIONS = [
     flag: 'load-timeout',
     env: 'MODELGATE_LOAD_TIMEOUT_SECONDS',
     kind: 'seconds',
-    default: 300,
+    default: LIMIT_DEFAULTS.loadTimeoutSeconds,
     arg: 'S',
     group: 'model',
     doc: 'deadline for loading a version and scoring its example; a miss is a failed load or switch (0 = none)',
@@ -164,7 +164,7 @@ export const SERVE_OPTIONS = [
     flag: 'max-body-bytes',
     env: 'MODELGATE_MAX_BODY_BYTES',
     kind: 'int',
-    default: 32 * MiB,
+    default: LIMIT_DEFAULTS.maxBodyBytes,
     defaultDoc: '33554432 (32 MiB)',
     min: 1,
     arg: 'N',
@@ -176,7 +176,7 @@ export const SERVE_OPTIONS = [
     flag: 'max-body-memory',
     env: 'MODELGATE_MAX_BODY_MEMORY',
     kind: 'int',
-    default: 64 * MiB,
+    default: LIMIT_DEFAULTS.maxBodyMemory,
     defaultDoc: '67108864 (64 MiB)',
     min: 0,
     arg: 'N',
@@ -188,7 +188,7 @@ export const SERVE_OPTIONS = [
     flag: 'min-body-rate',
     env: 'MODELGATE_MIN_BODY_RATE',
     kind: 'int',
-    default: 1024,
+    default: LIMIT_DEFAULTS.minBodyRate,
     min: 0,
     arg: 'BYTES',
     group: 'limits',
@@ -199,7 +199,7 @@ export const SERVE_OPTIONS = [
     flag: 'body-grace',
     env: 'MODELGATE_BODY_GRACE_SECONDS',
     kind: 'seconds',
-    default: 5,
+    default: LIMIT_DEFAULTS.bodyGraceSeconds,
     arg: 'S',
     group: 'limits',
     doc: 'seconds a body may take before the minimum body rate applies',
@@ -209,7 +209,7 @@ export const SERVE_OPTIONS = [
     flag: 'max-response-bytes',
     env: 'MODELGATE_MAX_RESPONSE_BYTES',
     kind: 'int',
-    default: 32 * MiB,
+    default: LIMIT_DEFAULTS.maxResponseBytes,
     defaultDoc: '33554432 (32 MiB)',
     min: 1,
     arg: 'N',
@@ -221,7 +221,7 @@ export const SERVE_OPTIONS = [
     flag: 'max-rows',
     env: 'MODELGATE_MAX_ROWS',
     kind: 'int',
-    default: 100_000,
+    default: LIMIT_DEFAULTS.maxRows,
     min: 1,
     arg: 'N',
     group: 'limits',
@@ -232,7 +232,7 @@ export const SERVE_OPTIONS = [
     flag: 'max-json-depth',
     env: 'MODELGATE_MAX_JSON_DEPTH',
     kind: 'int',
-    default: 64,
+    default: LIMIT_DEFAULTS.maxJsonDepth,
     min: 1,
     arg: 'N',
     group: 'limits',
@@ -243,7 +243,7 @@ export const SERVE_OPTIONS = [
     flag: 'max-in-flight',
     env: 'MODELGATE_MAX_IN_FLIGHT',
     kind: 'int',
-    default: 1024,
+    default: LIMIT_DEFAULTS.maxInFlight,
     min: 0,
     arg: 'N',
     group: 'limits',
@@ -254,7 +254,7 @@ export const SERVE_OPTIONS = [
     flag: 'request-timeout',
     env: 'MODELGATE_REQUEST_TIMEOUT_SECONDS',
     kind: 'seconds',
-    default: 60,
+    default: LIMIT_DEFAULTS.requestTimeoutSeconds,
     arg: 'S',
     group: 'limits',
     doc: 'seconds a request may take before 504 DEADLINE_EXCEEDED (0 = none)',

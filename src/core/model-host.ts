@@ -3,7 +3,7 @@
  * `acquire()` and releases the lease when the response is done; how models are loaded, swapped or
  * split is the host's business (a fixed model here, a canary router in router/).
  */
-import type { ServableModel } from './dataplane.js';
+import type { ServableModel } from './servable.js';
 import type { GatewayMetrics } from './metrics.js';
 import { modelLabels } from './metrics.js';
 
@@ -38,6 +38,15 @@ export type HeaderLookup = (name: string) => string | undefined;
 
 /** Header that pins a request to a route (`primary`, `canary`) or a version number; a host that serves one model ignores it. */
 export const PIN_HEADER = 'x-modelgate-route';
+
+/** Changing routes at run time (the admin API's verbs); the router implements it. */
+export interface RouteControl {
+  routes(): unknown;
+  setWeight(weight: number): void;
+  promote(): Promise<unknown>;
+  rollback(): Promise<unknown>;
+  refresh(): Promise<void>;
+}
 
 export interface ModelHost {
   /** The model for this request, or undefined while none is ready. May throw a GatewayError (bad pin). */

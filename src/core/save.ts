@@ -15,7 +15,7 @@ import { GatewayError, describeError } from '../errors.js';
 import { fileSystemSaveHandler, modelFiles, readModelJson, tfjsFormatOf } from '../flavors/tfjs/io.js';
 import { type ModelSignature, type ParamSpec, type Schema, parseParams, parseSchema, signatureToDict } from '../schema/signature.js';
 import { MODELGATE_VERSION } from '../version.js';
-import { loadServable } from './dataplane.js';
+import { loadServable } from './load.js';
 import { pyJson, pyString } from '../util/py-json.js';
 import { openModelDir } from './model-dir.js';
 import { writeMLModel } from '../model/mlmodel.js';

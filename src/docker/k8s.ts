@@ -19,7 +19,7 @@ import type { IService } from 'kubernetes-models/v1';
 import { Document, isMap, isScalar } from 'yaml';
 import { SERVE_DEFAULTS } from '../config/index.js';
 import { GatewayError } from '../errors.js';
-import { MODELGATE_VERSION } from '../http/app.js';
+import { MODELGATE_VERSION } from '../version.js';
 import { splitImageReference } from './auth.js';
 import { IMAGE_USER } from './dockerfile.js';
 

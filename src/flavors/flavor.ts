@@ -8,9 +8,6 @@ import type { ModelInput, ModelOutput, Params } from '../schema/model-io.js';
 import type { ModelSignature } from '../schema/signature.js';
 import type { Logger } from '../util/log.js';
 
-/** The largest prediction a model may return, as JSON text, unless configured otherwise. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
-
 export interface FlavorLoadOptions {
   /** Threads one inference may use inside the runtime. @default 1 */
   intraOpThreads?: number;

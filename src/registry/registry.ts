@@ -1,17 +1,13 @@
 /**
- * The registry as callers use it: a backend plus `models:/` resolution and registration that
- * refuses a model whose serving example does not score.
+ * The registry as callers use it: a backend plus `models:/` resolution, alias watching, and
+ * registration through a validator (the core's, which refuses a model whose serving example does
+ * not score: src/core/registration.ts). Registries are opened there, with the validator.
  */
 import { resolve } from 'node:path';
 import { GatewayError, describeError, isGatewayError } from '../errors.js';
-import { openModelDir } from '../core/model-dir.js';
-import { writeMLModel } from '../model/mlmodel.js';
-import { signatureToDict } from '../schema/signature.js';
-import { loadServable } from '../core/dataplane.js';
 import type { Logger } from '../util/log.js';
 import type { MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend } from './backend.js';
-import { openBackend } from './backends/index.js';
-import { type ModelUri, parseModelUri } from './model-uri.js';
+import { type ModelUri, isModelUri, parseModelUri } from './model-uri.js';
 import { validateAlias, validateModelName } from './names.js';
 
 export interface RegisterModelOptions {
@@ -27,8 +23,17 @@ export interface RegisterModelOptions {
   logger?: Logger;
 }
 
+/**
+ * Checks the staged copy of a model directory before it becomes a version, and may complete it
+ * (an MLmodel for a bare directory); returns the model's flavour.
+ */
+export type StagedValidator = (staged: string, options: RegisterModelOptions) => Promise<{ flavor: string }>;
+
 export class Registry {
-  constructor(readonly backend: RegistryBackend) {}
+  constructor(
+    readonly backend: RegistryBackend,
+    private readonly validator?: StagedValidator,
+  ) {}
 
   get uri(): string {
     return this.backend.uri;
@@ -91,34 +96,35 @@ export class Registry {
     return options.alias === undefined ? version : this.backend.getVersion(options.name, version.version);
   }
 
-  /** Loads the staged copy and scores its example; errors name the user's folder, not the staging one. */
+  /** Validates the staged copy; errors name the user's folder, not the staging one. */
   private async validateStaged(staged: string, source: string, options: RegisterModelOptions): Promise<{ flavor: string }> {
+    if (this.validator === undefined) {
+      throw new GatewayError('NOT_IMPLEMENTED', 'This registry was opened without a model validator: open it with openRegistry().');
+    }
     try {
-      const md = await openModelDir(staged);
-      if (options.skipValidation && !md.generated) return { flavor: md.flavor.name };
-      const servable = await loadServable(
-        md,
-        { name: options.name, version: 'staged' },
-        {
-          ...(options.logger ? { logger: options.logger } : {}),
-          ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
-        },
-      );
-      try {
-        if (md.generated) {
-          // Describe a bare directory with an MLmodel carrying the signature the flavour inferred.
-          const doc: Record<string, unknown> = { ...md.mlmodel.raw };
-          if (servable.signature) doc.signature = signatureToDict(servable.signature);
-          await writeMLModel(staged, doc);
-        }
-      } finally {
-        await servable.model.unload();
-      }
-      return { flavor: md.flavor.name };
+      return await this.validator(staged, options);
     } catch (err) {
       const message = `${resolve(source)} was not registered: ${describeError(err).replaceAll(staged, resolve(source))}`;
       throw new GatewayError(isGatewayError(err) ? err.code : 'INVALID_PARAMETER_VALUE', message, { cause: err });
     }
+  }
+
+  /** Whether a URI can point at another version later (an alias, `latest`, a stage). */
+  follows(uri: string): boolean {
+    if (!isModelUri(uri)) return false;
+    const kind = parseModelUri(uri).kind;
+    return kind !== 'version' && kind !== 'run' && kind !== 'logged-model';
+  }
+
+  /**
+   * Calls `onChange` soon after what a URI points at may have moved, where the backend can tell
+   * (the local one watches its files); returns a function that stops watching.
+   */
+  watch(uri: string, onChange: () => void): () => void {
+    if (!this.follows(uri) || this.backend.watchModel === undefined) return () => undefined;
+    const u = parseModelUri(uri);
+    if (u.kind === 'logged-model' || u.kind === 'run') return () => undefined;
+    return this.backend.watchModel(u.name, onChange);
   }
 
   /** Cleans up after crashed writers; best effort (a read-only registry, say in an image, is left as it is). */
@@ -182,8 +188,4 @@ export class Registry {
   materialize(version: ModelVersion): Promise<MaterializedModel> {
     return this.backend.materialize(version);
   }
-}
-
-export function openRegistry(uri: string): Registry {
-  return new Registry(openBackend(uri));
 }

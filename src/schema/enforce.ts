@@ -6,7 +6,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import { SchemaEnforcementError } from '../errors.js';
-import { ajv } from './ajv.js';
+import { type AjvSource, ajv as processAjv, lazyModelAjv } from './ajv.js';
 import type { DataFrame, ModelInput } from './model-io.js';
 import {
   type DType,
@@ -62,7 +62,7 @@ export interface SchemaEnforcer {
 }
 
 /** Compiles the checks for one schema (once per model version). */
-export function compileEnforcer(schema: Schema): SchemaEnforcer {
+export function compileEnforcer(schema: Schema, ajv: AjvSource = lazyModelAjv()): SchemaEnforcer {
   const repr = schemaRepr(schema);
   const fail = (detail: string): never => {
     throw new SchemaEnforcementError(repr, detail);
@@ -70,7 +70,7 @@ export function compileEnforcer(schema: Schema): SchemaEnforcer {
   if (schema.kind === 'tensors') return { schema, enforce: (input) => enforceTensors(input, schema.inputs, fail) };
   const validators = schema.inputs.map((c) =>
     c.colType.type === 'array' || c.colType.type === 'object' || c.colType.type === 'map'
-      ? ajv.compile(colTypeJsonSchema(c.colType))
+      ? ajv().compile(colTypeJsonSchema(c.colType))
       : undefined,
   );
   return { schema, enforce: (input) => enforceColumns(input, schema.inputs, validators, fail) };
@@ -235,7 +235,7 @@ function typedColumn(
     for (let i = 0; i < data.length; i++) {
       if (data[i] === null && !spec.required) continue;
       if (!validate(data[i])) {
-        fail(`Failed to enforce schema of column ${name}: row ${i}: ${ajv.errorsText(validate.errors, { dataVar: 'value' })}`);
+        fail(`Failed to enforce schema of column ${name}: row ${i}: ${processAjv.errorsText(validate.errors, { dataVar: 'value' })}`);
       }
     }
     return col;

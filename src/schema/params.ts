@@ -5,7 +5,7 @@
  */
 import { GatewayError, quoteValue } from '../errors.js';
 import { setOwn } from '../util/dict.js';
-import { ajv } from './ajv.js';
+import { type AjvSource, lazyModelAjv } from './ajv.js';
 import type { ParamSpec, ParamType } from './signature.js';
 
 function scalarSchema(type: ParamType, properties?: Record<string, unknown>): object {
@@ -26,13 +26,6 @@ function scalarSchema(type: ParamType, properties?: Record<string, unknown>): ob
       return { type: 'string' };
   }
 }
-
-ajv.addKeyword({
-  keyword: 'modelgateDatetime',
-  type: 'string',
-  validate: (_schema: unknown, data: string) => !Number.isNaN(Date.parse(data)),
-  error: { message: 'must be a date-time string' },
-});
 
 export interface ResolvedParams {
   params: Record<string, unknown>;
@@ -65,7 +58,7 @@ function pyTypeName(v: unknown): string {
  * MLflow's `_enforce_params_schema`: without a params schema, params are dropped with a warning,
  * even when they are not a dictionary; with one, they must be a dictionary.
  */
-export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEnforcer {
+export function compileParams(specs: readonly ParamSpec[] | undefined, ajv: AjvSource = lazyModelAjv()): ParamsEnforcer {
   if (specs === undefined || specs.length === 0) {
     return {
       resolve: (raw) => {
@@ -77,7 +70,7 @@ export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEn
   const validators = new Map(
     specs.map((s) => {
       const item = scalarSchema(s.type, s.properties);
-      return [s.name, ajv.compile(s.shape === null ? item : { type: 'array', items: item })] as const;
+      return [s.name, ajv().compile(s.shape === null ? item : { type: 'array', items: item })] as const;
     }),
   );
   const defaults = Object.fromEntries(specs.map((s) => [s.name, s.default]));
@@ -97,7 +90,7 @@ export function compileParams(specs: readonly ParamSpec[] | undefined): ParamsEn
         } else if (value === null) {
           // An explicit null asks for the default.
         } else if (!validate(value)) {
-          invalid.push(`${pyRepr(name)}: 'Value ${quoteValue(value)} ${ajv.errorsText(validate.errors, { dataVar: '' }).trim()}'`);
+          invalid.push(`${pyRepr(name)}: 'Value ${quoteValue(value)} ${ajv().errorsText(validate.errors, { dataVar: '' }).trim()}'`);
         } else {
           setOwn(params, name, value);
         }

@@ -15,7 +15,7 @@ import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
 import { describeError } from '../errors.js';
 import type { ResolvedServeConfig } from '../config/index.js';
 import type { Logger } from '../util/log.js';
-import type { RouteControl } from '../http/admin.js';
+import type { RouteControl } from '../core/model-host.js';
 import type { ModelRouter, RouteEvent } from '../core/routing/router.js';
 import { type RunningServer, STOP_SIGNALS, startServer } from './server.js';
 

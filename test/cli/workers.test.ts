@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRegistry } from '../../src/registry/registry.js';
+import { openRegistry } from '../../src/core/registration.js';
 import { IRIS, freePort, killAll, requireBuiltCli, sleep, startCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
 
 let root: string;

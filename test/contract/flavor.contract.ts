@@ -15,9 +15,10 @@ import { openModelDir } from '../../src/core/model-dir.js';
 import { shapeSize } from '../../src/schema/ndarray.js';
 import { COL_TYPE_DTYPE, type ParamSpec, type ScalarColType } from '../../src/schema/signature.js';
 import { createApp } from '../../src/http/app.js';
-import { type ServableModel, loadServable } from '../../src/core/dataplane.js';
+import type { ServableModel } from '../../src/core/servable.js';
+import { loadServable } from '../../src/core/load.js';
 import { SingleModelHost } from '../../src/core/model-host.js';
-import { v2Datatype } from '../../src/protocols/v2/oip.js';
+import { v2Datatype } from '../../src/protocols/v2/datatypes.js';
 
 export interface FlavorContractSkip {
   reason: string;

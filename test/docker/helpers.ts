@@ -3,7 +3,8 @@
  * registered, and polling an HTTP endpoint with timeouts. Processes, ports and the CLI itself come
  * from test/fixtures/cli.ts.
  */
-import { openRegistry, type Registry } from '../../src/registry/registry.js';
+import { openRegistry } from '../../src/core/registration.js';
+import type { Registry } from '../../src/registry/registry.js';
 import { IRIS, killAll, sleep } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 

@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/flavors/onnx/float16.js';
 import { openModelDir } from '../../src/core/model-dir.js';
 import type { OnnxIsolation } from '../../src/flavors/onnx/runner.js';
-import { type ServableModel, loadServable, scoreBody } from '../../src/core/dataplane.js';
+import type { ServableModel } from '../../src/core/servable.js';
+import { loadServable } from '../../src/core/load.js';
+import { scoreBody } from '../../src/core/scoring.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
 import { boolNotModel, doubleModel, int64Model, irisClassifier, multiInputModel, stringIdentityModel } from '../../tools/onnx/models.js';
 

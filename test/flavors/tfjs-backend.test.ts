@@ -5,7 +5,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { tfjsRuntime } from '../../src/flavors/tfjs/backend.js';
 import { openModelDir } from '../../src/core/model-dir.js';
-import { loadServable, scoreBody } from '../../src/core/dataplane.js';
+import { loadServable } from '../../src/core/load.js';
+import { scoreBody } from '../../src/core/scoring.js';
 import { IRIS_LAYERS, denseForward } from '../../tools/tfjs/models.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { IRIS_ROWS, ModelDirs } from '../fixtures/flavor-models.js';

@@ -6,8 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
-import { scoreBody } from '../../src/core/dataplane.js';
-import { scoreInferRequest } from '../../src/protocols/v2/oip.js';
+import { scoreBody } from '../../src/core/scoring.js';
+import { scoreInferRequest } from '../../src/core/scoring.js';
 import { fakeServable } from '../fixtures/fake-flavors.js';
 
 const DTYPES = ['float32', 'float64', 'int32', 'int64', 'bool', 'str', 'uint8', 'int8', 'object'];

@@ -9,9 +9,9 @@ import { cp, lstat, mkdir, readFile, readdir, rm, stat, symlink, utimes, writeFi
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildOnnxModel } from '../../src/onnx/writer.js';
-import { openRegistry } from '../../src/registry/registry.js';
+import { openRegistry } from '../../src/core/registration.js';
 import { loadModel } from '../../src/core/load-model.js';
-import { scoreBody } from '../../src/core/dataplane.js';
+import { scoreBody } from '../../src/core/scoring.js';
 import { IRIS } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 

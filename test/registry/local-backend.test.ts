@@ -10,7 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { LocalRegistry } from '../../src/registry/backends/local/index.js';
-import { openRegistry, Registry } from '../../src/registry/registry.js';
+import { openRegistry } from '../../src/core/registration.js';
+import type { Registry } from '../../src/registry/registry.js';
 import { runRegistryBackendContract } from '../contract/registry-backend.contract.js';
 import { IRIS, freePort, killAll, requireBuiltCli, runCli, sleep, startCli } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
@@ -47,7 +48,7 @@ runRegistryBackendContract({
   async newBackend() {
     const root = await tempDir('modelgate-contract-');
     const backend = new LocalRegistry(root, root);
-    const registry = new Registry(backend);
+    const registry = openRegistry(backend);
     return {
       backend,
       async seed(name, count) {

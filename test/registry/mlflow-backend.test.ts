@@ -19,8 +19,9 @@ import {
   mlflowOptionsFromEnv,
   progressReporter,
 } from '../../src/registry/backends/mlflow/index.js';
-import { Registry } from '../../src/registry/registry.js';
-import { scoreBody } from '../../src/core/dataplane.js';
+import { openRegistry } from '../../src/core/registration.js';
+import type { Registry } from '../../src/registry/registry.js';
+import { scoreBody } from '../../src/core/scoring.js';
 import { loadModel } from '../../src/core/load-model.js';
 import { runRegistryBackendContract } from '../contract/registry-backend.contract.js';
 import { freePort } from '../fixtures/cli.js';
@@ -111,7 +112,7 @@ describe('the replay server', () => {
 describe('resolving models:/ URIs', () => {
   let registry: Registry;
   beforeAll(async () => {
-    registry = new Registry(await newBackend());
+    registry = openRegistry(await newBackend());
   });
 
   it('models:/iris@champion is one alias lookup, as MLflow’s client does it', async () => {
@@ -218,7 +219,7 @@ describe('materialize: MLflow’s files, byte-identical, served', () => {
   });
 
   it('serves through loadModel + scoreBody with MLflow’s own serving example', async () => {
-    const registry = new Registry(await newBackend());
+    const registry = openRegistry(await newBackend());
     const servable = await loadModel('models:/iris@champion', registry);
     try {
       expect(servable.ref).toMatchObject({ name: 'iris', version: '1' });
@@ -233,7 +234,7 @@ describe('materialize: MLflow’s files, byte-identical, served', () => {
   });
 
   it('serves iris-cols (column signature, dataframe_split example)', async () => {
-    const registry = new Registry(await newBackend());
+    const registry = openRegistry(await newBackend());
     const servable = await loadModel('models:/iris-cols/1', registry);
     try {
       const log = replay.exchangeLog();
@@ -349,7 +350,7 @@ describe('aliases, against the recorded writes', () => {
   });
 
   it('registering is MLflow’s job: a clear NOT_IMPLEMENTED naming the MLflow API', async () => {
-    const registry = new Registry(await newBackend());
+    const registry = openRegistry(await newBackend());
     const err = await registry.register(join(MLFLOW_MODEL_FILES, 'iris-v1'), { name: 'iris' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'NOT_IMPLEMENTED', status: 501 });
     expect((err as Error).message).toMatch(/registered_model_name|create_model_version/);
@@ -692,7 +693,7 @@ describe('other artifact sources (MLflow-like fake)', () => {
       [...MLFLOW_FILE_NAMES.slice(0, 1), 'conda.yaml', 'extra/deep/notes.txt', ...MLFLOW_FILE_NAMES.slice(2)].sort(),
     );
     expect(await readFile(join(m.dir, 'extra', 'deep', 'notes.txt'), 'utf8')).toBe('nested');
-    const servable = await loadModel('models:/from-run/1', new Registry(backend));
+    const servable = await loadModel('models:/from-run/1', openRegistry(backend));
     await servable.model.unload();
   });
 
@@ -717,7 +718,7 @@ describe('other artifact sources (MLflow-like fake)', () => {
   });
 
   it('legacy stages: models:/<name>/<stage> is the newest version in that stage', async () => {
-    const registry = new Registry(await newBackend({}, fake.url));
+    const registry = openRegistry(await newBackend({}, fake.url));
     expect((await registry.resolve('models:/from-run/None')).version).toBe('1');
     await expect(registry.resolve('models:/from-run/Production')).rejects.toMatchObject({
       code: 'RESOURCE_DOES_NOT_EXIST',

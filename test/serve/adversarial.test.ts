@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig, type ServeOptions } from '../../src/config/index.js';
-import { openRegistry } from '../../src/registry/registry.js';
+import { openRegistry } from '../../src/core/registration.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/util/log.js';
 import { IRIS } from '../fixtures/cli.js';

@@ -8,7 +8,7 @@ import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/index.js';
 import { type AppOptions, createApp } from '../../src/http/app.js';
-import { score } from '../../src/core/dataplane.js';
+import { score } from '../../src/core/scoring.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { SingleModelHost } from '../../src/core/model-host.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';

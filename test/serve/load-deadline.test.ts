@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolveServeConfig } from '../../src/config/index.js';
-import { openRegistry } from '../../src/registry/registry.js';
+import { openRegistry } from '../../src/core/registration.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { IRIS, requireBuiltCli, runCli } from '../fixtures/cli.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelRef, ServableModel } from '../../src/core/dataplane.js';
+import type { ModelRef } from '../../src/model/ref.js';
+import type { ServableModel } from '../../src/core/servable.js';
 import { createMetrics } from '../../src/core/metrics.js';
 import { ModelRouter, PIN_HEADER, type RoutesConfig, stickyBucket } from '../../src/core/routing/router.js';
 import type { ModelSource } from '../../src/core/routing/source.js';

@@ -6,7 +6,7 @@
  */
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
-import type { ServableModel } from '../dataplane.js';
+import type { ServableModel } from '../servable.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { type HeaderLookup, type HostStatus, type Lease, type ModelHost, PIN_HEADER, recordLoaded, recordUnloaded } from '../model-host.js';
 

@@ -6,7 +6,7 @@
  */
 import { GatewayError, describeError, isGatewayError } from '../../errors.js';
 import { type Logger, errorForLog } from '../../util/log.js';
-import type { ServableModel } from '../dataplane.js';
+import type { ServableModel } from '../servable.js';
 import type { Lease } from '../model-host.js';
 import type { ModelSource } from './source.js';
 

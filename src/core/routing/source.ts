@@ -2,11 +2,13 @@
  * Where the router gets model versions: what a URI points at now, loading a version, moving an
  * alias (promote/rollback), and, where the registry can, a push notice when aliases change.
  */
-import { basename, resolve } from 'node:path';
-import { openModelDir } from '../model-dir.js';
+import { resolve } from 'node:path';
+import { loadModel, resolveRef } from '../load-model.js';
 import { isModelUri, modelLocation, parseModelUri } from '../../registry/model-uri.js';
 import type { Registry } from '../../registry/registry.js';
-import { type LoadOptions, type ModelRef, type ServableModel, loadServable } from '../dataplane.js';
+import type { LoadOptions } from '../load.js';
+import type { ModelRef } from '../../model/ref.js';
+import type { ServableModel } from '../servable.js';
 
 export interface ModelSource {
   /** The version a URI points at now: one cheap registry lookup. */
@@ -23,35 +25,15 @@ export interface ModelSource {
 
 export function registrySource(registry: Registry, options: LoadOptions = {}): ModelSource {
   return {
-    async resolve(uri) {
-      const where = modelLocation(uri);
-      if (where.kind === 'directory') return { name: basename(resolve(where.path)), version: 'local' };
-      const v = await registry.resolve(uri);
-      return { name: v.name, version: v.version };
-    },
-    async load(uri, ref) {
-      const where = modelLocation(uri);
-      if (where.kind === 'directory') return loadServable(await openModelDir(where.path), ref, options);
-      const version = await registry.versionOf(uri, ref);
-      const files = await registry.materialize(version);
-      return loadServable(await openModelDir(files.dir), ref, options);
-    },
-    follows(uri) {
-      if (!isModelUri(uri)) return false;
-      const kind = parseModelUri(uri).kind;
-      return kind !== 'version' && kind !== 'run' && kind !== 'logged-model';
-    },
+    resolve: (uri) => resolveRef(registry, uri),
+    load: (uri, ref) => loadModel(uri, registry, options, ref),
+    follows: (uri) => registry.follows(uri),
     async setAlias(uri, version) {
       const u = isModelUri(uri) ? parseModelUri(uri) : undefined;
       if (u?.kind !== 'alias') throw new Error(`${uri} is not an alias URI (models:/<name>@<alias>)`);
       await registry.setAlias(u.name, u.alias, version);
     },
-    watch(uri, onChange) {
-      if (!isModelUri(uri) || registry.backend.watchModel === undefined) return () => undefined;
-      const u = parseModelUri(uri);
-      if (u.kind === 'logged-model' || u.kind === 'run') return () => undefined;
-      return registry.backend.watchModel(u.name, onChange);
-    },
+    watch: (uri, onChange) => registry.watch(uri, onChange),
   };
 }
 

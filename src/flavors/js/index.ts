@@ -16,7 +16,8 @@ import { GatewayError } from '../../errors.js';
 import type { ModelInput, ModelOutput, Params } from '../../schema/model-io.js';
 import { type ModelSignature, schemaToJson } from '../../schema/signature.js';
 import type { Logger } from '../../util/log.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, type Flavor, type FlavorLoadContext, type LoadedModel } from '../flavor.js';
+import { LIMIT_DEFAULTS } from '../../limits.js';
+import { type Flavor, type FlavorLoadContext, type LoadedModel } from '../flavor.js';
 import { pathInside } from '../../model/paths.js';
 import type { JsLoadPlan } from './instantiate.js';
 import { encodeJsResult } from './encode.js';
@@ -133,7 +134,7 @@ export const jsFlavor: Flavor = {
       .update(await readFile(modulePath))
       .digest('hex');
     const signature = ctx.mlmodel.signature;
-    const maxResponseBytes = ctx.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const maxResponseBytes = ctx.options.maxResponseBytes ?? LIMIT_DEFAULTS.maxResponseBytes;
     const plan: JsLoadPlan = {
       moduleUrl: `${pathToFileURL(modulePath).href}?sha256=${digest}`,
       moduleName: config.module,

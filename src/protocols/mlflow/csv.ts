@@ -10,6 +10,7 @@ import type { Schema } from '../../schema/signature.js';
 import type { BodyCodec, DecodeLimits } from './codec.js';
 import { PRESCAN_FROM_BYTES, prescanCsv } from './prescan.js';
 import { typedFrame } from './frame-cast.js';
+import { LIMIT_DEFAULTS } from '../../limits.js';
 
 /** Splits CSV text into rows of fields; quoted fields keep commas, quotes ("") and newlines. */
 export function parseCsvRows(text: string): string[][] {
@@ -103,7 +104,7 @@ export const csvCodec: BodyCodec = {
   mimeType: 'text/csv',
   decode(body: string, schema: Schema | undefined, limits?: DecodeLimits) {
     // Splitting millions of one-cell lines costs gigabytes: count them first.
-    if (body.length >= PRESCAN_FROM_BYTES) prescanCsv(body, limits?.maxRows ?? 100_000);
+    if (body.length >= PRESCAN_FROM_BYTES) prescanCsv(body, limits?.maxRows ?? LIMIT_DEFAULTS.maxRows);
     const rows = parseCsvRows(body);
     if (rows.length === 0) throw new InvalidInputError('Failed to parse input as a Pandas DataFrame: No columns to parse from file');
     const names = headerNames(rows[0]);

@@ -7,13 +7,14 @@ import type { Schema } from '../../schema/signature.js';
 import { JsonSyntaxError, parseJsonText } from '../../util/json-parse.js';
 import type { AnyBodyCodec, BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
 import { PRESCAN_FROM_BYTES, prescanJson } from './prescan.js';
-
-/** Keys in one JSON object: far beyond any model's columns, and what keeps a body from building an object with millions. */
-const MAX_KEYS = 100_000;
 import { csvCodec } from './csv.js';
 import { dataframeRecordsCodec, dataframeSplitCodec } from './dataframe.js';
 import { inputsCodec, instancesCodec } from './inputs.js';
 import { parquetCodec } from './parquet.js';
+import { LIMIT_DEFAULTS } from '../../limits.js';
+
+/** Keys in one JSON object: far beyond any model's columns, and what keeps a body from building an object with millions. */
+const MAX_KEYS = 100_000;
 
 export type { AnyBodyCodec, BinaryBodyCodec, BodyCodec, DecodeLimits, DecodedRequest, JsonFormatCodec } from './codec.js';
 
@@ -139,7 +140,7 @@ const containersFor = (maxRows: number) => Math.max(1_000_000, 4 * maxRows);
  */
 export function parseJsonBody(text: string, schema: Schema | undefined, limits?: DecodeLimits): unknown {
   if (text.length >= PRESCAN_FROM_BYTES) {
-    const maxRows = limits?.maxRows ?? 100_000;
+    const maxRows = limits?.maxRows ?? LIMIT_DEFAULTS.maxRows;
     prescanJson(text, { maxRows, maxContainers: containersFor(maxRows), maxKeys: MAX_KEYS });
   }
   const value = parseJson(text, schema);

@@ -3,7 +3,8 @@
  * list, a dict of arrays as an object, a DataFrame as records, all inside `{"predictions": …}`.
  */
 import type { DataFrame, ModelOutput } from '../../schema/model-io.js';
-import { TextLimitError, ndarrayToPyJson, pyJson, pyString, rowToPyJson } from '../../util/py-json.js';
+import { ndarrayToPyJson, rowToPyJson } from '../../schema/ndarray-json.js';
+import { TextLimitError, pyJson, pyString } from '../../util/py-json.js';
 
 function recordsToPyJson(df: DataFrame, limit: number): string {
   const keys = df.columns.map((c) => `${pyString(String(c))}: `);

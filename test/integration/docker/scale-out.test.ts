@@ -16,7 +16,7 @@ import type Dockerode from 'dockerode';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { openRegistry } from '../../../src/registry/registry.js';
+import { openRegistry } from '../../../src/core/registration.js';
 import { SETOSA, cleanup, tempDir, waitFor200 } from '../../docker/helpers.js';
 import { IRIS, type Running, freePort, requireBuiltCli, runCli, sleep, startProcess } from '../../fixtures/cli.js';
 import { IN_CI, probeEngine, warnSkipped } from './engine.js';

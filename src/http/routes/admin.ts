@@ -2,20 +2,14 @@
  * The admin API: read the routes, set the canary weight, promote, roll back, look at the registry
  * now. Off unless a token is configured; every call needs `Authorization: Bearer <token>`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import { GatewayError } from '../errors.js';
-import { pyJson } from '../util/py-json.js';
-import { BodyBudget, BodyReader } from './body.js';
-import { type Handler, reply } from './respond.js';
-
-export interface RouteControl {
-  routes(): unknown;
-  setWeight(weight: number): void;
-  promote(): Promise<unknown>;
-  rollback(): Promise<unknown>;
-  refresh(): Promise<void>;
-}
+import { GatewayError } from '../../errors.js';
+import type { RouteControl } from '../../core/model-host.js';
+import { pyJson } from '../../util/py-json.js';
+import { checkBearer } from '../auth.js';
+import { BodyBudget, BodyReader } from '../body.js';
+import { type Handler, reply } from '../respond.js';
+import type { Mount } from '../route.js';
 
 export interface AdminDeps {
   /** Accepted bearer tokens (any of them). */
@@ -23,33 +17,10 @@ export interface AdminDeps {
   control: RouteControl;
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Compares digests, so the time taken says nothing about how much of a token matched. */
-export function tokenMatches(given: string, tokens: readonly string[]): boolean {
-  const g = digest(given);
-  let ok = false;
-  for (const t of tokens) ok = timingSafeEqual(g, digest(t)) || ok;
-  return ok;
-}
-
-/** Throws 401 unless `authorization` is `Bearer <one of tokens>`. */
-export function checkBearer(authorization: string | undefined, tokens: readonly string[], what: string): void {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (m === null || !tokenMatches(m[1], tokens)) {
-    throw new GatewayError('UNAUTHENTICATED', `${what} needs a valid bearer token (Authorization: Bearer <token>).`, {
-      headers: { 'www-authenticate': 'Bearer realm="modelgate"' },
-    });
-  }
-}
-
 /** Admin bodies are a few bytes of JSON; anything big is refused before it is read. */
 const ADMIN_BODY_BYTES = 64 * 1024;
 
-export function mountAdmin(
-  deps: AdminDeps,
-  mount: { get(path: string, h: Handler): unknown; post(path: string, h: Handler): unknown },
-): void {
+export function mountAdmin(mount: Mount, deps: AdminDeps): void {
   const bodies = new BodyReader({ maxBytes: ADMIN_BODY_BYTES, budget: new BodyBudget(0), minBytesPerSecond: 1024, graceSeconds: 5 });
   const authed =
     (h: Handler): Handler =>

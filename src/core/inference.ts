@@ -1,0 +1,149 @@
+/**
+ * One inference, whatever the protocol: the in-flight bound and the model checked before the body
+ * is read (an overloaded or unready server refuses at once), then the lease, the deadline, the
+ * per-model metrics and the shadow mirror. Routes decode nothing and count nothing themselves.
+ */
+import { GatewayError, ModelNotReadyError, isGatewayError } from '../errors.js';
+import { LIMIT_DEFAULTS } from '../limits.js';
+import type { ModelRef } from '../model/ref.js';
+import type { Logger } from '../util/log.js';
+import { Deadlines } from './deadlines.js';
+import { type GatewayMetrics, type ModelCells, modelCells } from './metrics.js';
+import type { HeaderLookup, Lease, ModelHost } from './model-host.js';
+import type { ScoreOptions } from './scoring.js';
+import type { ServableModel } from './servable.js';
+
+/** Scores one request body with a model, in one protocol's terms. */
+export type Scorer = (servable: ServableModel, options: ScoreOptions) => Promise<string>;
+
+/** The lease a request gets, from its headers; undefined while no model is ready. */
+export type Acquire = (header: HeaderLookup) => Lease | undefined;
+
+export interface InferenceLimits {
+  /** Inferences in progress at once before new requests get 503; 0 = no bound. */
+  readonly maxInFlight?: number;
+  /** Milliseconds before a request is answered 504; 0 = none. */
+  readonly requestTimeoutMs?: number;
+  readonly maxRows?: number;
+  readonly maxJsonDepth?: number;
+  readonly maxResponseBytes?: number;
+}
+
+export interface InferenceDeps {
+  readonly host: ModelHost;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  readonly limits?: InferenceLimits;
+}
+
+/** A scored request: the answer's text and which version (and route) gave it. */
+export interface Scored {
+  readonly body: string;
+  readonly ref: ModelRef;
+  /** `primary`, `canary`, or a pinned route's name. */
+  readonly route: string;
+}
+
+export interface Inference {
+  /** Before the body is read: 503 at the in-flight bound or while no model is ready. */
+  admit(acquire: Acquire, header: HeaderLookup): void;
+  /** With the body read: leases a model, scores within the deadline, mirrors to the shadow. */
+  run(acquire: Acquire, header: HeaderLookup, scorer: Scorer): Promise<Scored>;
+}
+
+export function createInference(deps: InferenceDeps): Inference {
+  const { host, metrics, logger } = deps;
+  const limits = deps.limits ?? {};
+  const maxInFlight = limits.maxInFlight ?? LIMIT_DEFAULTS.maxInFlight;
+  const timeoutMs = limits.requestTimeoutMs ?? LIMIT_DEFAULTS.requestTimeoutSeconds * 1000;
+  const scoreLimits = {
+    maxRows: limits.maxRows ?? LIMIT_DEFAULTS.maxRows,
+    maxJsonDepth: limits.maxJsonDepth ?? LIMIT_DEFAULTS.maxJsonDepth,
+    maxResponseBytes: limits.maxResponseBytes ?? LIMIT_DEFAULTS.maxResponseBytes,
+  };
+  const deadlines = new Deadlines();
+  const cells = new WeakMap<ServableModel, ModelCells>();
+  const cellsOf = (s: ServableModel): ModelCells => {
+    let x = cells.get(s);
+    if (x === undefined) cells.set(s, (x = modelCells(metrics, s.ref)));
+    return x;
+  };
+  let active = 0;
+
+  /** 503 when `maxInFlight` inferences are running; the connection closes so an unread body is not parsed as a request. */
+  const checkCapacity = (): void => {
+    if (maxInFlight > 0 && active >= maxInFlight) {
+      throw new GatewayError(
+        'TEMPORARILY_UNAVAILABLE',
+        `The server is at its limit of ${maxInFlight} requests in progress; retry shortly.`,
+        { headers: { 'retry-after': '1', connection: 'close' } },
+      );
+    }
+  };
+
+  const lease = (acquire: Acquire, header: HeaderLookup): Lease => {
+    checkCapacity();
+    const l = acquire(header);
+    if (l === undefined) throw new ModelNotReadyError();
+    return l;
+  };
+
+  /** Scores with a deadline; the lease is held until the model is really done, even after a 504. */
+  const scoreWithin = (l: Lease, scorer: Scorer, m: ModelCells): Promise<string> => {
+    const work = scorer(l.servable, {
+      logger,
+      onPredict: (s) => m.inferenceDuration.observe(s),
+      ...scoreLimits,
+      ...(timeoutMs > 0 ? { deadline: performance.now() + timeoutMs } : {}),
+    }).finally(() => l.release());
+    if (timeoutMs <= 0) return work;
+    return deadlines.race(work, timeoutMs);
+  };
+
+  /** Mirrors a request to the shadow model after the real answer; the outcome only reaches metrics. */
+  const mirror = (l: Lease, scorer: Scorer): void => {
+    const { ref } = l.servable;
+    const labels = { model: ref.name, version: ref.version };
+    const started = performance.now();
+    scorer(l.servable, { logger, ...scoreLimits })
+      .then(
+        () => metrics.shadow.inc({ ...labels, outcome: 'success' }),
+        (err: unknown) => {
+          const status = isGatewayError(err) ? err.status : 500;
+          metrics.shadow.inc({ ...labels, outcome: status >= 500 ? 'server_error' : 'client_error' });
+          if (status >= 500) logger.warn({ err: isGatewayError(err) ? (err.cause ?? err) : err, ...labels }, 'shadow model failed');
+        },
+      )
+      .finally(() => {
+        metrics.shadowDuration.observe(labels, (performance.now() - started) / 1000);
+        l.release();
+      });
+  };
+
+  return {
+    admit(acquire, header) {
+      lease(acquire, header).release();
+    },
+    async run(acquire, header, scorer) {
+      const l = lease(acquire, header);
+      const { servable } = l;
+      const m = cellsOf(servable);
+      const started = performance.now();
+      active++;
+      try {
+        const body = await scoreWithin(l, scorer, m);
+        m.success.inc();
+        const shadow = host.shadow?.(header);
+        if (shadow !== undefined) mirror(shadow, scorer);
+        return { body, ref: servable.ref, route: l.route };
+      } catch (err) {
+        const status = isGatewayError(err) ? err.status : 500;
+        (status >= 500 ? m.serverError : m.clientError).inc();
+        throw err;
+      } finally {
+        active--;
+        m.requestDuration.observe((performance.now() - started) / 1000);
+      }
+    },
+  };
+}

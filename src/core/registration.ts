@@ -1,0 +1,40 @@
+/**
+ * Registration-time validation, given to the registry: the staged copy is loaded and its serving
+ * example scored exactly as serving would, so a version that is registered is one that serves.
+ */
+import { writeMLModel } from '../model/mlmodel.js';
+import type { RegistryBackend } from '../registry/backend.js';
+import { openBackend } from '../registry/backends/index.js';
+import { Registry, type StagedValidator } from '../registry/registry.js';
+import { signatureToDict } from '../schema/signature.js';
+import { loadServable } from './load.js';
+import { openModelDir } from './model-dir.js';
+
+export const validateStaged: StagedValidator = async (staged, options) => {
+  const md = await openModelDir(staged);
+  if (options.skipValidation && !md.generated) return { flavor: md.flavor.name };
+  const servable = await loadServable(
+    md,
+    { name: options.name, version: 'staged' },
+    {
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.loadTimeoutMs === undefined ? {} : { loadTimeoutMs: options.loadTimeoutMs }),
+    },
+  );
+  try {
+    if (md.generated) {
+      // Describe a bare directory with an MLmodel carrying the signature the flavour inferred.
+      const doc: Record<string, unknown> = { ...md.mlmodel.raw };
+      if (servable.signature) doc.signature = signatureToDict(servable.signature);
+      await writeMLModel(staged, doc);
+    }
+  } finally {
+    await servable.model.unload();
+  }
+  return { flavor: md.flavor.name };
+};
+
+/** A registry (a URI, or a backend) whose registrations are validated by loading and scoring. */
+export function openRegistry(where: string | RegistryBackend): Registry {
+  return new Registry(typeof where === 'string' ? openBackend(where) : where, validateStaged);
+}

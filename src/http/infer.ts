@@ -1,0 +1,40 @@
+/**
+ * The HTTP side of an inference, for every protocol: refuse early (capacity, readiness), read the
+ * body without holding an inference slot or a model version, score through the core, answer with
+ * the model headers.
+ */
+import type { Context } from 'hono';
+import type { Acquire, Inference } from '../core/inference.js';
+import { scoreWith } from '../core/scoring.js';
+import type { WireProtocol } from '../protocols/protocol.js';
+import { type BodyReader, requestHeader } from './body.js';
+import { type Handler, reply } from './respond.js';
+import { requestId } from './route.js';
+
+export interface InferDeps {
+  readonly inference: Inference;
+  readonly bodies: BodyReader;
+}
+
+export function inferHandler(deps: InferDeps, protocol: WireProtocol, acquireFor: (c: Context) => Acquire): Handler {
+  const { inference, bodies } = deps;
+  return async (c) => {
+    const header = (name: string) => requestHeader(c, name);
+    const acquire = acquireFor(c);
+    inference.admit(acquire, header);
+    const body = await bodies.read(c);
+    try {
+      const contentType = header('content-type');
+      const scored = await inference.run(acquire, header, (servable, options) =>
+        scoreWith(protocol, servable, contentType, body.bytes, options),
+      );
+      const headers: Record<string, string> = { 'x-model-name': scored.ref.name, 'x-model-version': scored.ref.version };
+      if (scored.route !== 'primary') headers['x-modelgate-route'] = scored.route;
+      const id = requestId(c);
+      if (id !== undefined) headers['x-request-id'] = id;
+      return reply(200, scored.body, headers);
+    } finally {
+      body.release();
+    }
+  };
+}

@@ -41,16 +41,10 @@ export {
 } from './flavors/tfjs/index.js';
 export { type ModelDir, openModelDir } from './core/model-dir.js';
 export { type MLModel, parseMLModel, readMLModel, writeMLModel } from './model/mlmodel.js';
-export {
-  type MlflowSignatureJson,
-  type SaveJsModelOptions,
-  type SaveModelOptions,
-  type SaveOnnxModelOptions,
-  type SaveTfjsModelOptions,
-  type SavedModel,
-  type TfjsSavable,
-  saveModel,
-} from './core/save.js';
+export { type MlflowSignatureJson, type SaveModelCommonOptions, type SaveModelOptions, type SavedModel, saveModel } from './core/save.js';
+export type { SaveJsModelOptions } from './flavors/js/save.js';
+export type { SaveOnnxModelOptions } from './flavors/onnx/save.js';
+export type { SaveTfjsModelOptions, TfjsSavable } from './flavors/tfjs/save.js';
 export type { FileDigest, MaterializedModel, ModelVersion, RegisteredModel, RegistryBackend } from './registry/backend.js';
 export { type BackendFactory, openBackend, registerBackend } from './registry/backends/index.js';
 export { LocalRegistry } from './registry/backends/local/index.js';

@@ -14,3 +14,4 @@ export {
 export { checkValue, parseValue } from './values.js';
 export { loadServeConfig, readTokenFile } from './load.js';
 export { readRoutesFile } from './routes-file.js';
+export { registryOptions } from './registry.js';

@@ -60,7 +60,6 @@ export const GROUP_TITLES: Readonly<Record<OptionGroup, string>> = {
   logging: 'Logging',
 };
 
-
 /** Every option of `modelgate serve`, in help order. */
 export const SERVE_OPTIONS = [
   {

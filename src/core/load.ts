@@ -80,7 +80,6 @@ export async function readServingExample(md: ModelDir): Promise<ServingExample |
   return undefined;
 }
 
-
 /**
  * Loads a model directory and scores its serving example, within the load deadline. A load that
  * misses it is told to stop (flavours that can, like a JS model's thread, do) and is unloaded
@@ -173,4 +172,3 @@ async function loadAndWarm(md: ModelDir, ref: ModelRef, options: LoadOptions, si
     throw err;
   }
 }
-

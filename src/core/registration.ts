@@ -4,7 +4,9 @@
  */
 import { writeMLModel } from '../model/mlmodel.js';
 import type { RegistryBackend } from '../registry/backend.js';
-import { openBackend } from '../registry/backends/index.js';
+import { type BackendOptions, openBackend } from '../registry/backends/index.js';
+import { environment } from '../config/env.js';
+import { registryOptions } from '../config/registry.js';
 import { Registry, type StagedValidator } from '../registry/registry.js';
 import { signatureToDict } from '../schema/signature.js';
 import { loadServable } from './load.js';
@@ -34,7 +36,11 @@ export const validateStaged: StagedValidator = async (staged, options) => {
   return { flavor: md.flavor.name };
 };
 
-/** A registry (a URI, or a backend) whose registrations are validated by loading and scoring. */
-export function openRegistry(where: string | RegistryBackend): Registry {
-  return new Registry(typeof where === 'string' ? openBackend(where) : where, validateStaged);
+/**
+ * A registry (a URI, or a backend) whose registrations are validated by loading and scoring.
+ * A URI's backend gets `options`, by default from the environment (as MLflow's client reads it).
+ */
+export function openRegistry(where: string | RegistryBackend, options?: BackendOptions): Registry {
+  const backend = typeof where === 'string' ? openBackend(where, options ?? registryOptions(environment())) : where;
+  return new Registry(backend, validateStaged);
 }

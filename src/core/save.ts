@@ -6,73 +6,32 @@
  * cannot serve is refused here rather than at registration.
  */
 import { randomUUID } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { serialize } from 'node:v8';
-import type { io } from '@tensorflow/tfjs-core';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { Scalar } from 'yaml';
 import { GatewayError, describeError } from '../errors.js';
-import { fileSystemSaveHandler, modelFiles, readModelJson, tfjsFormatOf } from '../flavors/tfjs/io.js';
-import { type ModelSignature, type ParamSpec, type Schema, parseParams, parseSchema, signatureToDict } from '../schema/signature.js';
+import type { SaveOptionsByFlavor } from '../flavors/flavor.js';
+import { listFlavors } from '../flavors/index.js';
+import {
+  type MlflowSignatureJson,
+  type ModelSignature,
+  type ParamSpec,
+  type Schema,
+  parseParams,
+  parseSchema,
+  signatureToDict,
+} from '../schema/signature.js';
 import { MODELGATE_VERSION } from '../version.js';
 import { loadServable } from './load.js';
 import { pyJson, pyString } from '../util/py-json.js';
 import { openModelDir } from './model-dir.js';
 import { writeMLModel } from '../model/mlmodel.js';
 
-/** A signature as MLflow writes it in JSON: lists of column, tensor and param specs. */
-export interface MlflowSignatureJson {
-  inputs?: readonly unknown[];
-  outputs?: readonly unknown[];
-  params?: readonly unknown[];
-}
+export type { MlflowSignatureJson } from '../schema/signature.js';
+export type { SaveModelCommonOptions } from '../flavors/flavor.js';
 
-export interface SaveModelCommonOptions {
-  /** Our typed signature, or MLflow's JSON form (`{inputs: [{"type": "double", "name": "x"}], …}`). */
-  signature?: ModelSignature | MlflowSignatureJson;
-  /**
-   * An example input, saved as MLflow saves one: a list of row objects is a DataFrame, another
-   * list an ndarray, an object of lists a dict of named tensors, an object of scalars one row.
-   */
-  inputExample?: unknown;
-  /** Params saved with the example (MLflow's `(input, params)` example); inferred into the signature when it declares none. */
-  params?: Record<string, unknown>;
-  /** Load the saved model and score its example before returning. @default true */
-  validate?: boolean;
-}
-
-export interface SaveJsModelOptions extends SaveModelCommonOptions {
-  flavor: 'js';
-  /** The ES module file exporting `load(context)`; copied into `code/`. */
-  module: string;
-  /** More files or directories the module imports, copied into `code/` beside it (MLflow's `code_paths`). */
-  codePaths?: string[];
-  /** Any structured-cloneable value, written with `v8.serialize` and given to `load` as `context.state`. */
-  state?: unknown;
-  /** Name → file or directory, copied into `artifacts/` and given to `load` as absolute paths. */
-  artifacts?: Record<string, string>;
-}
-
-export interface SaveOnnxModelOptions extends SaveModelCommonOptions {
-  flavor: 'onnx';
-  /** The model's bytes, or the path of a .onnx file. */
-  model: Uint8Array | string;
-}
-
-/** Anything with TF.js's `save(handler)`: a LayersModel or a GraphModel. */
-export interface TfjsSavable {
-  save(handler: io.IOHandler): Promise<unknown>;
-}
-
-export interface SaveTfjsModelOptions extends SaveModelCommonOptions {
-  flavor: 'tfjs';
-  /** A directory holding model.json and its shards, or an in-memory LayersModel/GraphModel. */
-  model: string | TfjsSavable;
-  /** Shard size when saving an in-memory model. @default 4194304 (4 MiB) */
-  shardBytes?: number;
-}
-
-export type SaveModelOptions = SaveJsModelOptions | SaveOnnxModelOptions | SaveTfjsModelOptions;
+/** The options of every flavour that can save (each adds its own to `SaveOptionsByFlavor`). */
+export type SaveModelOptions = SaveOptionsByFlavor[keyof SaveOptionsByFlavor];
 
 export interface SavedModel {
   readonly dir: string;
@@ -183,78 +142,6 @@ function pyJsonIndented(value: unknown, depth = 0): string {
 // ---------------------------------------------------------------------------------------------
 // flavours
 
-type Flavors = Record<string, Record<string, unknown>>;
-
-function isInside(root: string, p: string): boolean {
-  const r = relative(root, p);
-  return r !== '' && !r.startsWith(`..${sep}`) && r !== '..';
-}
-
-async function saveJs(dir: string, o: SaveJsModelOptions): Promise<Flavors> {
-  const code = join(dir, 'code');
-  await mkdir(code, { recursive: true });
-  const modulePath = resolve(o.module);
-  let moduleRel: string | undefined;
-  for (const p of o.codePaths ?? []) {
-    const src = resolve(p);
-    await cp(src, join(code, basename(src)), { recursive: true, errorOnExist: true, force: false });
-    if (src === modulePath || isInside(src, modulePath)) moduleRel = join('code', basename(src), relative(src, modulePath));
-  }
-  if (moduleRel === undefined) {
-    await cp(modulePath, join(code, basename(modulePath)), { errorOnExist: true, force: false });
-    moduleRel = join('code', basename(modulePath));
-  }
-  // A .js file is ESM only under a package.json saying so; .mjs always is.
-  if (moduleRel.endsWith('.js')) await writeFile(join(code, 'package.json'), '{"type": "module"}\n');
-  const entry: Record<string, unknown> = { module: moduleRel.split(sep).join('/') };
-  if (o.artifacts !== undefined && Object.keys(o.artifacts).length > 0) {
-    const artifacts: Record<string, string> = {};
-    for (const [name, p] of Object.entries(o.artifacts)) {
-      if (!/^[\w.-]+$/.test(name) || name === '.' || name === '..') {
-        throw new GatewayError('INVALID_PARAMETER_VALUE', `Artifact name '${name}' must be letters, digits, '_', '-' or '.'`);
-      }
-      const src = resolve(p);
-      const rel = `artifacts/${name}/${basename(src)}`;
-      await mkdir(join(dir, 'artifacts', name), { recursive: true });
-      await cp(src, join(dir, rel), { recursive: true, errorOnExist: true, force: false });
-      artifacts[name] = rel;
-    }
-    entry.artifacts = artifacts;
-  }
-  if (o.state !== undefined) {
-    await writeFile(join(dir, 'state.bin'), serialize(o.state));
-    entry.state = 'state.bin';
-  }
-  entry.node_version = process.versions.node;
-  entry.modelgate_version = MODELGATE_VERSION;
-  return { js: entry };
-}
-
-async function saveOnnx(dir: string, o: SaveOnnxModelOptions): Promise<Flavors> {
-  const bytes = typeof o.model === 'string' ? await readFile(o.model) : o.model;
-  await writeFile(join(dir, 'model.onnx'), bytes);
-  // The same two entries mlflow.onnx writes, so MLflow can load the directory too.
-  return {
-    onnx: { code: null, data: 'model.onnx', onnx_session_options: null, providers: ['CPUExecutionProvider'] },
-    python_function: { data: 'model.onnx', loader_module: 'mlflow.onnx' },
-  };
-}
-
-async function saveTfjs(dir: string, o: SaveTfjsModelOptions): Promise<Flavors> {
-  if (typeof o.model === 'string') {
-    const src = resolve(o.model);
-    const json = await readModelJson(join(src, 'model.json'));
-    for (const f of modelFiles(src, join(src, 'model.json'), json)) {
-      await mkdir(dirname(join(dir, f)), { recursive: true });
-      await cp(join(src, f), join(dir, f), { errorOnExist: true, force: false });
-    }
-  } else {
-    await o.model.save(fileSystemSaveHandler(dir, o.shardBytes === undefined ? {} : { shardBytes: o.shardBytes }));
-  }
-  const format = tfjsFormatOf(await readModelJson(join(dir, 'model.json')));
-  return { tfjs: { model_json: 'model.json', format } };
-}
-
 async function directorySize(dir: string): Promise<number> {
   let total = 0;
   for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
@@ -281,7 +168,7 @@ function sortKeys(v: unknown): unknown {
 }
 
 /**
- * Writes a model directory for the `js`, `onnx` or `tfjs` flavour. The directory must not exist
+ * Writes a model directory for a flavour that can save (`js`, `onnx`, `tfjs`). The directory must not exist
  * or be empty; on any failure it is removed again.
  *
  * @example
@@ -304,23 +191,17 @@ export async function saveModel(dir: string, options: SaveModelOptions): Promise
   }
   await mkdir(path, { recursive: true });
   try {
-    let flavors: Flavors;
-    switch (options.flavor) {
-      case 'js':
-        flavors = await saveJs(path, options);
-        break;
-      case 'onnx':
-        flavors = await saveOnnx(path, options);
-        break;
-      case 'tfjs':
-        flavors = await saveTfjs(path, options);
-        break;
-      default:
-        throw new GatewayError(
-          'INVALID_PARAMETER_VALUE',
-          `saveModel: unknown flavour '${String((options as { flavor: unknown }).flavor)}' (js, onnx, tfjs)`,
-        );
+    const flavor = listFlavors().find((f) => f.name === options.flavor && f.save !== undefined);
+    if (flavor?.save === undefined) {
+      const savable = listFlavors()
+        .filter((f) => f.save !== undefined)
+        .map((f) => f.name);
+      throw new GatewayError(
+        'INVALID_PARAMETER_VALUE',
+        `saveModel: unknown flavour '${String((options as { flavor: unknown }).flavor)}' (${savable.join(', ')})`,
+      );
     }
+    const flavors = await flavor.save(path, options);
     let signature = normalizeSignature(options.signature);
     if (options.params !== undefined && signature?.params === undefined) {
       signature = { ...signature, params: inferParams(options.params) };

@@ -27,4 +27,3 @@ export interface ServableModel {
   /** Present when requests to this model are batched. */
   readonly batcher?: Batcher;
 }
-

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { type Environment, environment } from '../config/env.js';
 
 /** The Engine API's AuthConfig (sent as X-Registry-Auth). */
 export interface AuthConfig {
@@ -46,7 +47,7 @@ function normalizeKey(key: string): string {
   return host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host;
 }
 
-export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+export function dockerConfigPath(env: Environment = environment()): string {
   return join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
 }
 

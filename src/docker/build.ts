@@ -8,6 +8,7 @@ import type Dockerode from 'dockerode';
 import type { AuthConfig } from './auth.js';
 import { splitImageReference } from './auth.js';
 import type { ImagePlatform } from './dockerfile.js';
+import { GatewayError } from '../errors.js';
 
 /** One JSON message of a build, pull or push stream. */
 export interface ProgressEvent {
@@ -20,13 +21,12 @@ export interface ProgressEvent {
   aux?: { ID?: string; Digest?: string; Tag?: string };
 }
 
-export class DockerDaemonError extends Error {
+export class DockerDaemonError extends GatewayError {
   constructor(
     readonly operation: 'build' | 'push' | 'pull',
     readonly daemonMessage: string,
   ) {
-    super(`docker ${operation} failed: ${daemonMessage.trim()}`);
-    this.name = 'DockerDaemonError';
+    super('INTERNAL_ERROR', `docker ${operation} failed: ${daemonMessage.trim()}`);
   }
 }
 

@@ -8,6 +8,7 @@ import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type Environment, environment } from '../config/env.js';
 
 interface EntryBase {
   /** Relative path inside the context, forward slashes, no `..`. */
@@ -33,7 +34,7 @@ export type ContextEntry = FileEntry | TextEntry;
  * Every entry gets the same owner (root) and modification time, so the layers do not depend on
  * when or by whom the files were written. SOURCE_DATE_EPOCH sets it, as for other reproducible builds.
  */
-export function contextMtime(env: NodeJS.ProcessEnv = process.env): Date {
+export function contextMtime(env: Environment = environment()): Date {
   const epoch = env.SOURCE_DATE_EPOCH;
   return epoch !== undefined && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date('2020-01-01T00:00:00Z');
 }

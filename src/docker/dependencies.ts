@@ -8,79 +8,40 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { FileEntry } from './context.js';
 import type { ImagePlatform } from './dockerfile.js';
-
-/**
- * Packages the one-file bundle (dist/modelgate.mjs) leaves out and imports at run time: native or
- * heavy ones, loaded only when needed. Everything else modelgate uses is inside the bundle, so an
- * image needs only these (`@scope/*` covers a scope).
- */
-export const BUNDLE_EXTERNALS: readonly string[] = ['onnxruntime-node', '@tensorflow/*', 'dockerode', 'tar-stream', 'undici'];
-
-const isExternal = (name: string) => BUNDLE_EXTERNALS.some((e) => (e.endsWith('/*') ? name.startsWith(e.slice(0, -1)) : name === e));
+import { type PackageRule, listFlavors } from '../flavors/index.js';
 
 /** Dependencies only `build-image` itself uses; the server never imports them. */
 export const BUILDER_ONLY_PACKAGES: readonly string[] = ['dockerode', 'tar-stream'];
 
 /**
- * The packages each flavour loads (lazily, inside `load()`). A model's image carries only its own
- * flavour's. A flavour missing here gets every flavour's packages, which is safe but larger: that
- * includes `js`, whose model code may import onnxruntime-node or TF.js from the image.
+ * Packages the one-file bundle (dist/modelgate.mjs) leaves out and imports at run time: the
+ * flavours' runtimes (native or heavy, loaded only when needed), the builder's, and undici.
+ * Everything else modelgate uses is inside the bundle, so an image needs only these.
  */
-export const FLAVOR_PACKAGES: Readonly<Record<string, readonly string[]>> = {
-  onnx: ['onnxruntime-node'],
-  tfjs: [
-    '@tensorflow/tfjs-core',
-    '@tensorflow/tfjs-converter',
-    '@tensorflow/tfjs-layers',
-    '@tensorflow/tfjs-backend-wasm',
-    '@tensorflow/tfjs-backend-cpu',
-  ],
-};
+export const BUNDLE_EXTERNALS: readonly string[] = [
+  ...new Set([...listFlavors().flatMap((f) => f.image?.packages ?? []), ...BUILDER_ONLY_PACKAGES, 'undici']),
+];
 
-interface PackageRule {
-  /** Dependencies its run-time code never loads (used by an install script, or types only). */
-  notLoaded?: readonly string[];
-  /**
-   * Whether a file or directory (path relative to the package; directories end in `/`) is needed
-   * on the target platform. `main` is the package.json `main` field.
-   */
-  keep?: (path: string, platform: ImagePlatform, main: string | undefined) => boolean;
+const isExternal = (name: string) => BUNDLE_EXTERNALS.includes(name);
+
+/**
+ * The packages each flavour loads (lazily, inside `load()`), from the flavour table. A model's
+ * image carries only its own flavour's. A flavour that declares none gets every flavour's, which
+ * is safe but larger: that includes `js`, whose model code may import onnxruntime-node or TF.js.
+ */
+export function flavorPackages(): Readonly<Record<string, readonly string[]>> {
+  return Object.fromEntries(listFlavors().flatMap((f) => (f.image === undefined ? [] : [[f.name, f.image.packages]])));
+}
+
+function packageRule(name: string): PackageRule | undefined {
+  for (const f of listFlavors()) {
+    const rule = f.image?.packageRules?.[name];
+    if (rule !== undefined) return rule;
+  }
+  return undefined;
 }
 
 const NODE_ARCH: Record<ImagePlatform, string> = { 'linux/amd64': 'x64', 'linux/arm64': 'arm64' };
-
-/**
- * TF.js packages have no `exports` and no `"type": "module"`, so Node (import or require) loads
- * `main`, a CommonJS bundle (dist/tf-*.node.js); the rest of dist/ is the same code again as
- * ES modules and browser bundles. Kept: that bundle, the .wasm binaries beside it, the licence.
- */
-function mainBundleOnly(path: string, _platform: ImagePlatform, main: string | undefined): boolean {
-  if (main === undefined) return true;
-  const target = main.replace(/^\.\//, '');
-  const dir = target.includes('/') ? target.slice(0, target.lastIndexOf('/') + 1) : '';
-  if (path === 'package.json' || /^licen[cs]e/i.test(path) || path === target) return true;
-  if (path.endsWith('/')) return dir.startsWith(path);
-  return path.startsWith(dir) && !path.slice(dir.length).includes('/') && path.endsWith('.wasm');
-}
-
-export const PACKAGE_RULES: Readonly<Record<string, PackageRule>> = {
-  'onnxruntime-node': {
-    // adm-zip and global-agent download CUDA libraries in the postinstall script (script/).
-    notLoaded: ['adm-zip', 'global-agent'],
-    // The package ships every OS and CPU (288 MB); dist/binding.js loads bin/napi-v6/<os>/<arch>/.
-    keep: (path, platform) => {
-      if (path.startsWith('script/')) return false;
-      if (!path.startsWith('bin/')) return true;
-      const wanted = `bin/napi-v6/linux/${NODE_ARCH[platform]}/`;
-      return path.startsWith(wanted) || wanted.startsWith(path); // inside it, or one of its parents
-    },
-  },
-  '@tensorflow/tfjs-core': { notLoaded: ['@webgpu/types'], keep: mainBundleOnly },
-  '@tensorflow/tfjs-converter': { keep: mainBundleOnly },
-  '@tensorflow/tfjs-layers': { keep: mainBundleOnly },
-  '@tensorflow/tfjs-backend-cpu': { keep: mainBundleOnly },
-  '@tensorflow/tfjs-backend-wasm': { keep: mainBundleOnly },
-};
 
 /**
  * Top-level directories of a package that hold no run-time code. Only at the top: deeper down the
@@ -143,9 +104,10 @@ async function resolvePackage(root: string, from: string, name: string): Promise
 
 /** Which of modelgate's dependencies the bundled server imports at run time for these flavours. */
 export function directRuntimeDependencies(dependencies: readonly string[], flavors: readonly string[]): string[] {
-  const known = flavors.every((f) => f in FLAVOR_PACKAGES);
-  const wanted = new Set(known ? flavors.flatMap((f) => FLAVOR_PACKAGES[f]) : Object.values(FLAVOR_PACKAGES).flat());
-  const flavorOnly = new Set(Object.values(FLAVOR_PACKAGES).flat());
+  const byFlavor = flavorPackages();
+  const known = flavors.every((f) => f in byFlavor);
+  const wanted = new Set(known ? flavors.flatMap((f) => byFlavor[f]) : Object.values(byFlavor).flat());
+  const flavorOnly = new Set(Object.values(byFlavor).flat());
   return dependencies.filter((d) => isExternal(d) && !BUILDER_ONLY_PACKAGES.includes(d) && (!flavorOnly.has(d) || wanted.has(d))).sort();
 }
 
@@ -154,7 +116,7 @@ export async function runtimePackages(root: string, flavors: readonly string[]):
   const pj = await readPackageJson(root);
   if (pj === undefined) throw new Error(`No package.json in ${root}`);
   // Flavour runtimes are dependencies whether package.json lists them or they are vendored.
-  const declared = new Set([...Object.keys(pj.dependencies ?? {}), ...Object.values(FLAVOR_PACKAGES).flat()]);
+  const declared = new Set([...Object.keys(pj.dependencies ?? {}), ...Object.values(flavorPackages()).flat()]);
   const direct = directRuntimeDependencies([...declared], flavors);
   const found = new Map<string, string>(); // dir → name
   const visit = async (from: string, name: string, required: boolean, requiredBy: string): Promise<void> => {
@@ -166,7 +128,7 @@ export async function runtimePackages(root: string, flavors: readonly string[]):
     if (found.has(dir)) return;
     found.set(dir, name);
     const p = (await readPackageJson(dir)) ?? {};
-    const skip = new Set(PACKAGE_RULES[name]?.notLoaded ?? []);
+    const skip = new Set(packageRule(name)?.notLoaded ?? []);
     const deps: [string, boolean][] = [
       ...Object.keys(p.dependencies ?? {}).map((d): [string, boolean] => [d, true]),
       ...Object.keys(p.optionalDependencies ?? {}).map((d): [string, boolean] => [d, false]),
@@ -219,15 +181,17 @@ export async function listTree(dir: string, keep: Keep): Promise<{ path: string;
 
 /** Whether a file of a dependency is shipped for this platform. */
 export function keepPackageFile(pkg: string, platform: ImagePlatform, main?: string): Keep {
-  const rule = PACKAGE_RULES[pkg]?.keep;
+  const keep = packageRule(pkg)?.keep;
+  const arch = NODE_ARCH[platform];
+  const rule = keep === undefined ? undefined : (path: string, m: string | undefined) => keep(path, arch, m);
   return (rel, isDir) => {
     const name = rel.slice(rel.lastIndexOf('/') + 1);
     if (isDir) {
       if (name === 'node_modules' || (rel === name && PRUNED_TOP_DIRS.has(name))) return false;
-      return rule === undefined || rule(`${rel}/`, platform, main);
+      return rule === undefined || rule(`${rel}/`, main);
     }
     if (PRUNED_FILES.test(name)) return false;
-    return rule === undefined || rule(rel, platform, main);
+    return rule === undefined || rule(rel, main);
   };
 }
 

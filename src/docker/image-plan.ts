@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { openModelDir } from '../core/model-dir.js';
+import type { Flavor } from '../flavors/index.js';
 import type { FileDigest } from '../registry/backend.js';
 import { isModelUri, parseModelUri } from '../registry/model-uri.js';
 import type { Registry } from '../registry/registry.js';
@@ -25,6 +26,7 @@ import {
 } from './dockerfile.js';
 import { modelDigest, modelEntries, registryFolderName } from './model-files.js';
 import { packageRoot } from '../util/package-root.js';
+import { environment } from '../config/env.js';
 
 /** Our label namespace beside the OCI ones. */
 export const LABEL_PREFIX = 'io.modelgate';
@@ -77,7 +79,7 @@ export interface ImagePlan {
 
 function createdDate(explicit: Date | undefined): Date {
   if (explicit) return explicit;
-  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const epoch = environment().SOURCE_DATE_EPOCH;
   return epoch !== undefined && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
 }
 
@@ -102,10 +104,11 @@ export function imageLabels(model: ImageModel, baseImage: string, created: Date)
   return labels;
 }
 
-function baseImageWarnings(baseImage: string, flavor: string): string[] {
-  if (/alpine|musl/i.test(baseImage) && flavor === 'onnx') {
+function baseImageWarnings(baseImage: string, flavor: Flavor): string[] {
+  if (/alpine|musl/i.test(baseImage) && flavor.image?.libc === 'glibc') {
+    const runtime = flavor.image.packages.join(', ');
     return [
-      `${baseImage} looks musl-based: onnxruntime-node's Linux binaries need glibc, so the ONNX model will not load. Use a glibc base (e.g. ${DEFAULT_BASE_IMAGE}).`,
+      `${baseImage} looks musl-based: ${runtime} needs glibc, so the ${flavor.name} model will not load. Use a glibc base (e.g. ${DEFAULT_BASE_IMAGE}).`,
     ];
   }
   return [];
@@ -192,6 +195,6 @@ export async function planImage(options: ImagePlanOptions): Promise<ImagePlan> {
     model,
     packages,
     contextBytes: contextSize(entries),
-    warnings: baseImageWarnings(baseImage, flavor),
+    warnings: baseImageWarnings(baseImage, md.flavor),
   };
 }

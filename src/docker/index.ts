@@ -40,7 +40,7 @@ export {
   planHostBase,
 } from './host-base.js';
 export { type ContextEntry, type FileEntry, type TextEntry, contextSize, createBuildContext, writeBuildContext } from './context.js';
-export { BUILDER_ONLY_PACKAGES, FLAVOR_PACKAGES, type RuntimePackage, runtimePackages } from './dependencies.js';
+export { BUILDER_ONLY_PACKAGES, type RuntimePackage, flavorPackages, runtimePackages } from './dependencies.js';
 export {
   APP_DIR,
   DEFAULT_BASE_IMAGE,

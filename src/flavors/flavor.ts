@@ -1,11 +1,12 @@
 /**
  * The flavour plug-in point. A flavour turns a model directory into a {@link LoadedModel}; it
- * never sees HTTP, codecs or the registry. Adding a flavour is one folder under src/flavors/ and
- * one line in src/flavors/index.ts.
+ * never sees HTTP, codecs or the registry. It also carries what the rest of modelgate needs to
+ * know about it: what an image must hold for it, how `saveModel` writes it, its name in the V2
+ * protocol. Adding a flavour is one folder under src/flavors/ and one line in src/flavors/index.ts.
  */
 import type { MLModel } from '../model/mlmodel.js';
 import type { ModelInput, ModelOutput, Params } from '../schema/model-io.js';
-import type { ModelSignature } from '../schema/signature.js';
+import type { MlflowSignatureJson, ModelSignature } from '../schema/signature.js';
 import type { Logger } from '../util/log.js';
 
 export interface FlavorLoadOptions {
@@ -66,6 +67,52 @@ export interface DetectedModel {
   readonly flavors: Record<string, Record<string, unknown>>;
 }
 
+/** What of an npm package an image needs. */
+export interface PackageRule {
+  /** Dependencies its run-time code never loads (used by an install script, or types only). */
+  readonly notLoaded?: readonly string[];
+  /**
+   * Whether a file or directory (path relative to the package; directories end in `/`) is needed
+   * on a Linux machine of this CPU (Node's name: x64, arm64). `main` is package.json's `main`.
+   */
+  readonly keep?: (path: string, arch: string, main: string | undefined) => boolean;
+}
+
+/** What an image serving this flavour's models must hold (src/docker reads it). */
+export interface FlavorImage {
+  /** npm packages the flavour loads at run time (lazily, in `load()`); an image carries only its model's flavour's. */
+  readonly packages: readonly string[];
+  /** Per package: what of it the image needs. */
+  readonly packageRules?: Readonly<Record<string, PackageRule>>;
+  /** The C library its native runtime is built against: a base image with another one cannot load the model. */
+  readonly libc?: 'glibc';
+}
+
+/** What every `saveModel` call takes, whatever the flavour. */
+export interface SaveModelCommonOptions {
+  /** Our typed signature, or MLflow's JSON form (`{inputs: [{"type": "double", "name": "x"}], …}`). */
+  signature?: ModelSignature | MlflowSignatureJson;
+  /**
+   * An example input, saved as MLflow saves one: a list of row objects is a DataFrame, another
+   * list an ndarray, an object of lists a dict of named tensors, an object of scalars one row.
+   */
+  inputExample?: unknown;
+  /** Params saved with the example (MLflow's `(input, params)` example); inferred into the signature when it declares none. */
+  params?: Record<string, unknown>;
+  /** Load the saved model and score its example before returning. @default true */
+  validate?: boolean;
+}
+
+/**
+ * `saveModel`'s options for each flavour that can save, by flavour name. A flavour adds its own
+ * from its folder (`declare module '../flavor.js' { interface SaveOptionsByFlavor { … } }`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SaveOptionsByFlavor {}
+
+/** The MLmodel `flavors:` entries a flavour's save wrote. */
+export type FlavorEntries = Record<string, Record<string, unknown>>;
+
 export interface Flavor {
   /** Our name for it, used in logs, metrics and `flavors:` keys we write. */
   readonly name: string;
@@ -73,4 +120,10 @@ export interface Flavor {
   load(ctx: FlavorLoadContext): Promise<LoadedModel>;
   /** Recognises a bare model directory (no MLmodel), e.g. a lone `model.onnx`. */
   detect?(dir: string): Promise<DetectedModel | undefined>;
+  /** Left out, an image carries every flavour's runtime (user code may load any of them). */
+  readonly image?: FlavorImage;
+  /** Writes a model's files into `dir` (empty, existing) for `saveModel`; returns its MLmodel `flavors:` entries. */
+  save?(dir: string, options: SaveModelCommonOptions & { flavor: string }): Promise<FlavorEntries>;
+  /** The `platform` in V2 model metadata. @default `modelgate_<name>` */
+  readonly v2Platform?: string;
 }

@@ -8,7 +8,7 @@ import { jsFlavor } from './js/index.js';
 import { onnxFlavor } from './onnx/index.js';
 import { tfjsFlavor } from './tfjs/index.js';
 
-export type { DetectedModel, Flavor, FlavorLoadContext, FlavorLoadOptions, LoadedModel } from './flavor.js';
+export type { DetectedModel, Flavor, FlavorImage, FlavorLoadContext, FlavorLoadOptions, LoadedModel, PackageRule } from './flavor.js';
 
 const flavors = new Map<string, Flavor>([onnxFlavor, tfjsFlavor, jsFlavor].map((f) => [f.name, f]));
 
@@ -20,6 +20,10 @@ export function registerFlavor(flavor: Flavor): void {
 
 export function listFlavors(): Flavor[] {
   return [...flavors.values()];
+}
+
+export function flavorNamed(name: string): Flavor | undefined {
+  return flavors.get(name);
 }
 
 /** MLflow flavours we know by name, with what to do instead. */

@@ -112,7 +112,9 @@ export function mountOn(app: Hono, deps: MountDeps): Mount & { finish(): void } 
 
   /** The methods a path allows (GET brings HEAD), for 405 answers. */
   const allowedMethods = (path: string): string | undefined => {
-    const methods = new Set(mounted.filter((m) => m.pattern.test(path)).flatMap((m) => (m.method === 'GET' ? ['GET', 'HEAD'] : [m.method])));
+    const methods = new Set(
+      mounted.filter((m) => m.pattern.test(path)).flatMap((m) => (m.method === 'GET' ? ['GET', 'HEAD'] : [m.method])),
+    );
     return methods.size === 0 ? undefined : [...methods].join(', ');
   };
 

@@ -308,3 +308,10 @@ export function inputNames(schema: Schema): string[] | undefined {
   const names = schema.inputs.map((s) => s.name);
   return names.every((n): n is string => n !== undefined) ? names : undefined;
 }
+
+/** A signature as MLflow writes it in JSON: lists of column, tensor and param specs. */
+export interface MlflowSignatureJson {
+  inputs?: readonly unknown[];
+  outputs?: readonly unknown[];
+  params?: readonly unknown[];
+}

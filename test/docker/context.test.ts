@@ -10,7 +10,9 @@ import { text } from 'node:stream/consumers';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextSize, createBuildContext, isFileEntry, writeBuildContext, type ContextEntry } from '../../src/docker/context.js';
-import { BUILDER_ONLY_PACKAGES, FLAVOR_PACKAGES, directRuntimeDependencies } from '../../src/docker/dependencies.js';
+import { BUILDER_ONLY_PACKAGES, directRuntimeDependencies, flavorPackages } from '../../src/docker/dependencies.js';
+
+const FLAVOR_PACKAGES = flavorPackages();
 import { APP_DIR, healthcheckCommand } from '../../src/docker/dockerfile.js';
 import { type ImagePlan, planImage } from '../../src/docker/image-plan.js';
 import { modelDigest, registryFolderName } from '../../src/docker/model-files.js';

@@ -25,7 +25,10 @@ export function servedAs(host: ModelHost, name: string, version: string | undefi
   const match = version === undefined ? named : named.filter((m) => m.version === version);
   if (match.length === 0) {
     const versions = named.map((m) => m.version).join(', ');
-    throw new GatewayError('RESOURCE_DOES_NOT_EXIST', `Version ${version} of model '${name}' is not served here; it serves version ${versions}.`);
+    throw new GatewayError(
+      'RESOURCE_DOES_NOT_EXIST',
+      `Version ${version} of model '${name}' is not served here; it serves version ${versions}.`,
+    );
   }
   return { versions: [...new Set(named.map((m) => m.version))], route: match[0].route ?? 'primary' };
 }

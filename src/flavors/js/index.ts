@@ -23,6 +23,7 @@ import type { JsLoadPlan } from './instantiate.js';
 import { encodeJsResult } from './encode.js';
 import { inputToPlain } from './plain.js';
 import { ThreadedJsModel, instantiateHere } from './thread.js';
+import { type SaveJsModelOptions, saveJs } from './save.js';
 
 export { encodeJsResult } from './encode.js';
 export { frameToRecords, inputToPlain, ndarrayToPlain } from './plain.js';
@@ -116,6 +117,7 @@ async function readArtifacts(dir: string, raw: unknown): Promise<Record<string, 
 
 export const jsFlavor: Flavor = {
   name: 'js',
+  save: (dir, options) => saveJs(dir, options as SaveJsModelOptions),
 
   canLoad(mlmodel) {
     return 'js' in mlmodel.flavors;
@@ -155,3 +157,5 @@ export const jsFlavor: Flavor = {
     return new JsLoadedModel(impl, signature, config.module, maxResponseBytes);
   },
 };
+
+export type { SaveJsModelOptions } from './save.js';

@@ -16,6 +16,8 @@ import { pathInside } from '../../model/paths.js';
 import { type SessionRunner, type TensorLike, createSessionRunner, runnerOptions } from './runner.js';
 import { OnnxFormatError, externalDataLocations } from '../../onnx/external-data.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from './float16.js';
+import { onnxImage } from './image.js';
+import { type SaveOnnxModelOptions, saveOnnx } from './save.js';
 
 type OrtType = Ort.Tensor.Type;
 
@@ -228,6 +230,9 @@ async function checkExternalData(dir: string, file: string): Promise<void> {
 
 export const onnxFlavor: Flavor = {
   name: 'onnx',
+  image: onnxImage,
+  v2Platform: 'onnxruntime_onnx',
+  save: (dir, options) => saveOnnx(dir, options as SaveOnnxModelOptions),
 
   canLoad(mlmodel) {
     return 'onnx' in mlmodel.flavors || mlmodel.flavors.python_function?.loader_module === 'mlflow.onnx';
@@ -268,3 +273,5 @@ export const onnxFlavor: Flavor = {
     return new OnnxModel(session, inputs as IoMeta[], outputs, signature);
   },
 };
+
+export type { SaveOnnxModelOptions } from './save.js';

@@ -21,6 +21,8 @@ import { frameColumnTensor, frameMatrix } from '../frame-input.js';
 import { pathInside } from '../../model/paths.js';
 import { TFJS_BACKENDS, type TfCoreModule, type TfjsBackendName, type TfjsRuntime, tfjsRuntime } from './backend.js';
 import { type TfjsFormat, fileSystemLoadHandler, readModelJson, tfjsFormatOf } from './io.js';
+import { tfjsImage } from './image.js';
+import { type SaveTfjsModelOptions, saveTfjs } from './save.js';
 
 export { type TfjsBackendName, type TfjsRuntime, tfjsRuntime } from './backend.js';
 export { fileSystemLoadHandler, fileSystemSaveHandler, writeTfjsModel } from './io.js';
@@ -376,6 +378,9 @@ function backendPreference(config: Readonly<Record<string, unknown>>): TfjsBacke
 
 export const tfjsFlavor: Flavor = {
   name: 'tfjs',
+  image: tfjsImage,
+  v2Platform: 'tensorflow_js',
+  save: (dir, options) => saveTfjs(dir, options as SaveTfjsModelOptions),
 
   canLoad(mlmodel) {
     return 'tfjs' in mlmodel.flavors;
@@ -436,3 +441,5 @@ function signatureFor(ctx: FlavorLoadContext, inputs: readonly IoSpec[], outputs
   if (ctx.mlmodel.signature?.params) inferred.params = ctx.mlmodel.signature.params;
   return inferred.inputs || inferred.outputs ? inferred : undefined;
 }
+
+export type { SaveTfjsModelOptions, TfjsSavable } from './save.js';

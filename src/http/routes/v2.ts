@@ -1,6 +1,7 @@
 /** The Open Inference Protocol (KServe V2) on the same models, answering errors as `{"error": …}`. */
 import type { Context } from 'hono';
 import { ModelNotReadyError } from '../../errors.js';
+import { flavorNamed } from '../../flavors/index.js';
 import type { ModelHost } from '../../core/model-host.js';
 import { acquireNamed, servedAs } from '../../core/routing/by-name.js';
 import { modelMetadata } from '../../protocols/v2/metadata.js';
@@ -27,7 +28,10 @@ export function mountV2(m: Mount, deps: V2Deps): void {
   const v2 = { errors: v2Protocol };
   m.get('/v2/health/live', () => reply(200, '{"live": true}'), { protect: protectHealth });
   m.get('/v2/health/ready', deps.readiness, { protect: protectHealth });
-  m.get('/v2', () => reply(200, pyJson({ name: 'modelgate', version: MODELGATE_VERSION, extensions: [] })), { protect: protectHealth, ...v2 });
+  m.get('/v2', () => reply(200, pyJson({ name: 'modelgate', version: MODELGATE_VERSION, extensions: [] })), {
+    protect: protectHealth,
+    ...v2,
+  });
 
   for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
     m.post(
@@ -47,7 +51,8 @@ export function mountV2(m: Mount, deps: V2Deps): void {
         if (lease === undefined) throw new ModelNotReadyError();
         try {
           const { servable } = lease;
-          return reply(200, pyJson(modelMetadata(name, versions, servable.flavor, servable.signature)));
+          const platform = flavorNamed(servable.flavor)?.v2Platform ?? `modelgate_${servable.flavor}`;
+          return reply(200, pyJson(modelMetadata(name, versions, platform, servable.signature)));
         } finally {
           lease.release();
         }

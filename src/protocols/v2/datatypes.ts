@@ -36,4 +36,3 @@ export function v2Datatype(dtype: DType): string {
       return dtype.toUpperCase();
   }
 }
-

@@ -6,4 +6,3 @@ export function v2ErrorBody(err: GatewayError, requestId: string): string {
   const message = clientMessage(err.message);
   return pyJson({ error: err.status >= 500 ? `${message} (request id ${requestId})` : message });
 }
-

@@ -20,21 +20,19 @@ function metadataTensors(schema: Schema | undefined, prefix: string): MetadataTe
   });
 }
 
-const PLATFORMS: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx', tfjs: 'tensorflow_js' };
-
 /** `GET /v2/models/{name}`: the signature as V2 tensor metadata. */
 export function modelMetadata(
   name: string,
   versions: readonly string[],
-  flavor: string,
+  /** The runtime's name, e.g. `onnxruntime_onnx`. */
+  platform: string,
   signature: ModelSignature | undefined,
 ): Record<string, unknown> {
   return {
     name,
     versions,
-    platform: PLATFORMS[flavor] ?? `modelgate_${flavor}`,
+    platform,
     inputs: metadataTensors(signature?.inputs, 'input'),
     outputs: metadataTensors(signature?.outputs, 'output'),
   };
 }
-

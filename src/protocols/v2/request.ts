@@ -155,4 +155,3 @@ export function decodeInferRequest(text: string, schema: Schema | undefined, lim
     outputs: body.outputs?.map((o) => o.name),
   };
 }
-

@@ -71,4 +71,3 @@ export function encodeInferResponse(output: ModelOutput, ctx: InferResponseConte
   const id = ctx.id === undefined ? '' : `, "id": ${pyString(ctx.id)}`;
   return `{"model_name": ${pyString(ctx.ref.name)}, "model_version": ${pyString(ctx.ref.version)}${id}, "outputs": [${parts.join(', ')}]}`;
 }
-

@@ -343,7 +343,7 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
       { timeoutMs: 120_000 },
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/modelgate: error: docker build failed: .*(not a directory|cannot copy|mkdir)/i);
+    expect(r.stderr).toMatch(/modelgate: error \[INTERNAL_ERROR\]: docker build failed: .*(not a directory|cannot copy|mkdir)/i);
   });
 
   describe('--push', () => {

@@ -44,7 +44,7 @@ export interface MlflowRegistryEnvOptions extends MlflowClientOptions {
 
 const BOOL_TRUE = /^(1|true|yes|on)$/i;
 
-function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+function envNumber(env: Readonly<Record<string, string | undefined>>, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
   const n = Number(raw);
@@ -54,13 +54,13 @@ function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 /** The cache of downloaded MLflow model versions: MODELGATE_CACHE_DIR, else ~/.cache/modelgate. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv): string {
+export function defaultCacheDir(env: Readonly<Record<string, string | undefined>>): string {
   const dir = env.MODELGATE_CACHE_DIR;
   return dir !== undefined && dir !== '' ? dir : join(homedir(), '.cache', 'modelgate');
 }
 
 /** The settings MLflow's Python client reads from the environment, under the same names. */
-export function mlflowOptionsFromEnv(env: NodeJS.ProcessEnv): MlflowRegistryEnvOptions {
+export function mlflowOptionsFromEnv(env: Readonly<Record<string, string | undefined>>): MlflowRegistryEnvOptions {
   const insecureTls = BOOL_TRUE.test(env.MLFLOW_TRACKING_INSECURE_TLS ?? '');
   const caBundlePath = env.MLFLOW_TRACKING_SERVER_CERT_PATH || undefined;
   if (insecureTls && caBundlePath !== undefined) {

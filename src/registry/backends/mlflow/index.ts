@@ -21,10 +21,9 @@ import {
   artifactLocation,
   cacheEntryDir,
   downloadToCache,
-  progressReporter,
   readCacheEntry,
 } from './artifacts.js';
-import { type MlflowClientOptions, MlflowApiError, MlflowHttp, defaultCacheDir, mlflowOptionsFromEnv } from './client.js';
+import { type MlflowClientOptions, MlflowApiError, MlflowHttp, defaultCacheDir } from './client.js';
 
 export {
   type ArtifactLocation,
@@ -145,7 +144,7 @@ export class MlflowRegistry implements RegistryBackend {
   constructor(uri: string, options: MlflowRegistryOptions = {}) {
     this.uri = redactUri(uri);
     this.http = new MlflowHttp(uri, options);
-    this.cacheDir = options.cacheDir ?? defaultCacheDir(process.env);
+    this.cacheDir = options.cacheDir ?? defaultCacheDir({});
     this.concurrency = options.concurrency ?? 4;
     this.progress = options.progress;
   }
@@ -461,13 +460,4 @@ export class MlflowRegistry implements RegistryBackend {
   close(): Promise<void> {
     return this.http.close();
   }
-}
-
-/**
- * The `http:`/`https:` registry factory: MLflow's environment variables for auth, TLS and retries,
- * MODELGATE_CACHE_DIR for the cache, and download progress on stderr for large models. Called
- * when a registry is opened (by the CLI or the server), never at import.
- */
-export function mlflowRegistryFromEnv(uri: string, env: NodeJS.ProcessEnv = process.env): MlflowRegistry {
-  return new MlflowRegistry(uri, { ...mlflowOptionsFromEnv(env), progress: progressReporter({ stream: process.stderr }) });
 }

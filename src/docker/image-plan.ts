@@ -24,7 +24,7 @@ import {
   isImagePlatform,
   readDockerfileTemplate,
 } from './dockerfile.js';
-import { modelDigest, modelEntries, registryFolderName } from './model-files.js';
+import { modelDigest, modelEntries } from './model-files.js';
 import { packageRoot } from '../util/package-root.js';
 import { environment } from '../config/env.js';
 
@@ -179,7 +179,6 @@ export async function planImage(options: ImagePlanOptions): Promise<ImagePlan> {
       version,
       materialized,
       flavor,
-      folder: registryFolderName(version.name, options.registry, materialized),
       source: `${pinned} from ${options.registry.uri}`,
       prefix: 'model/registry/',
     }),

@@ -5,25 +5,19 @@
  * materialize) before loading, at every container start, with no code of its own.
  */
 import { createHash } from 'node:crypto';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import type { FileDigest, MaterializedModel, ModelVersion } from '../registry/backend.js';
-import { LocalRegistry, modelFolderName } from '../registry/backends/local/index.js';
-import type { Registry } from '../registry/registry.js';
+import {
+  ARTIFACTS_DIR,
+  MODEL_FILE,
+  VERSION_FILE,
+  modelPath,
+  modelRecordJson,
+  versionPath,
+  versionRecordJson,
+} from '../registry/backends/local/layout.js';
 import type { ContextEntry } from './context.js';
 import { redactUri } from '../util/redact.js';
-
-/**
- * The model's folder under `models/`, as the local registry names it. Taken from where the
- * registry keeps the version when it is a local one; otherwise the same rule (percent-encoding,
- * and a hashed form for names too long for one path component).
- */
-export function registryFolderName(name: string, registry?: Registry, materialized?: MaterializedModel): string {
-  if (registry?.backend instanceof LocalRegistry && materialized !== undefined) {
-    const parts = relative(registry.backend.root, materialized.dir).split(sep);
-    if (parts.length === 5 && parts[0] === 'models' && parts[2] === 'versions' && parts[4] === 'artifacts') return parts[1];
-  }
-  return modelFolderName(name);
-}
 
 /**
  * One digest for the whole model: sha256 of the `sha256sum`-style list ("<hex>  <path>\n", sorted
@@ -41,8 +35,6 @@ export interface ModelEntriesOptions {
   version: ModelVersion;
   materialized: MaterializedModel;
   flavor: string;
-  /** The model's folder name under models/ (see registryFolderName). */
-  folder: string;
   /** Where the version came from, recorded as its source. */
   source: string;
   /** Context path prefix, e.g. `model/registry/`. */
@@ -51,9 +43,8 @@ export interface ModelEntriesOptions {
 
 /** Context entries for the one-version registry; model files are read from the materialized copy. */
 export function modelEntries(o: ModelEntriesOptions): ContextEntry[] {
-  const base = `${o.prefix}models/${o.folder}`;
-  const vdir = `${base}/versions/${o.version.version}`;
-  const record = {
+  const vdir = `${o.prefix}${versionPath(o.version.name, o.version.version)}`;
+  const record = versionRecordJson({
     format: 1,
     created_at: o.version.createdAt,
     source: redactUri(o.source),
@@ -61,18 +52,18 @@ export function modelEntries(o: ModelEntriesOptions): ContextEntry[] {
     ...(o.version.description === undefined ? {} : { description: o.version.description }),
     tags: o.version.tags,
     files: o.materialized.files,
-  };
+  });
   const entries: ContextEntry[] = [
     {
-      path: `${base}/model.json`,
+      path: `${o.prefix}${modelPath(o.version.name)}/${MODEL_FILE}`,
       mode: 0o644,
-      content: JSON.stringify({ name: o.version.name, created_at: o.version.createdAt, tags: {} }),
+      content: modelRecordJson({ name: o.version.name, created_at: o.version.createdAt, tags: {} }),
     },
-    { path: `${vdir}/version.json`, mode: 0o644, content: `${JSON.stringify(record, null, 2)}\n` },
+    { path: `${vdir}/${VERSION_FILE}`, mode: 0o644, content: record },
   ];
   for (const f of o.materialized.files) {
     entries.push({
-      path: `${vdir}/artifacts/${f.path}`,
+      path: `${vdir}/${ARTIFACTS_DIR}/${f.path}`,
       source: join(o.materialized.dir, ...f.path.split('/')),
       size: f.size,
       mode: 0o644,

@@ -1,49 +1,35 @@
 /**
- * The embedded registry: a directory on local disk.
- *
- *   <root>/models/<name>/model.json                 created on first registration
- *   <root>/models/<name>/aliases/<alias>            the version number, one file per alias
- *   <root>/models/<name>/versions/<N>/version.json  metadata and the sha256 of every file
- *   <root>/models/<name>/versions/<N>/artifacts/    the model directory, never changed again
- *   <root>/staging/                                 registrations in progress
+ * The embedded registry: a directory on local disk, in the layout of ./layout.ts.
  *
  * A version becomes visible by one rename of a complete staged directory to versions/<N>; the
  * rename fails if <N> exists (it is never empty), so concurrent registrations take distinct
  * numbers without a lock and a crash at any point leaves nothing half-visible. Aliases are files
  * replaced by rename, so every alias write is atomic too.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { cp, link, mkdir, readFile, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { GatewayError, ResourceNotFoundError } from '../../../errors.js';
 import { digestTree, leftByCrash, listFiles, ownedName, writeFileAtomic } from '../../../util/files.js';
 import { validateAlias, validateModelName } from '../../names.js';
-import type { FileDigest, MaterializedModel, ModelVersion, RegisterOptions, RegisteredModel, RegistryBackend } from '../../backend.js';
+import type { MaterializedModel, ModelVersion, RegisterOptions, RegisteredModel, RegistryBackend } from '../../backend.js';
 import { dict } from '../../../util/dict.js';
+import {
+  ARTIFACTS_DIR,
+  MODEL_FILE,
+  VERSION_FILE,
+  modelFolderName,
+  modelRecordJson,
+  versionRecordJson,
+  type ModelRecord,
+  type VersionRecord,
+} from './layout.js';
 
-const VERSION_FILE = 'version.json';
+export { modelFolderName } from './layout.js';
+
 /** What remains of a deleted version: its number stays taken. */
 const TOMBSTONE = 'deleted';
-const ARTIFACTS = 'artifacts';
 const STALE_STAGING_MS = 24 * 3600 * 1000;
-
-interface VersionRecord {
-  format: 1;
-  created_at: number;
-  source: string;
-  flavor: string;
-  description?: string;
-  tags: Record<string, string>;
-  files: FileDigest[];
-}
-
-interface ModelRecord {
-  name?: string;
-  created_at: number;
-  description?: string;
-  tags: Record<string, string>;
-}
 
 export class RegistryIntegrityError extends GatewayError {
   constructor(message: string) {
@@ -56,18 +42,6 @@ function validateVersion(version: string): string {
     throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid version '${version}': versions are positive integers.`);
   }
   return String(Number(version));
-}
-
-/**
- * A model's folder name: the percent-encoded name, or for names whose encoding would pass the
- * filesystem's 255-byte limit, a prefix of it and a hash (model.json keeps the real name). `~`
- * is encoded too, so only the hashed form holds one and no short name can equal a long name's
- * folder.
- */
-export function modelFolderName(name: string): string {
-  const encoded = encodeURIComponent(name).replace(/^\./, '%2E').replaceAll('~', '%7E');
-  if (encoded.length <= 200) return encoded;
-  return `${encoded.slice(0, 120).replace(/%[0-9A-F]?$/, '')}~${createHash('sha256').update(name).digest('hex').slice(0, 40)}`;
 }
 
 /** The folder registries written before `~` was encoded gave a short name that holds one. */
@@ -87,7 +61,7 @@ function decodeFolderName(folder: string): string | undefined {
 
 function readRecordName(modelDir: string): string | undefined {
   try {
-    return (JSON.parse(readFileSync(join(modelDir, 'model.json'), 'utf8')) as ModelRecord).name;
+    return (JSON.parse(readFileSync(join(modelDir, MODEL_FILE), 'utf8')) as ModelRecord).name;
   } catch {
     return undefined;
   }
@@ -182,7 +156,7 @@ export class LocalRegistry implements RegistryBackend {
     const entries = await readdir(join(this.root, 'models')).catch(() => [] as string[]);
     const names: string[] = [];
     for (const e of entries) {
-      const rec = await readJson<ModelRecord>(join(this.root, 'models', e, 'model.json')).catch(() => undefined);
+      const rec = await readJson<ModelRecord>(join(this.root, 'models', e, MODEL_FILE)).catch(() => undefined);
       if (rec === undefined) continue;
       // Records of short names may lack `name`: their folder name is the encoded name.
       const name = rec.name ?? decodeFolderName(e);
@@ -198,7 +172,7 @@ export class LocalRegistry implements RegistryBackend {
 
   async getModel(name: string): Promise<RegisteredModel> {
     const dir = await this.requireModel(name);
-    const rec = await readJson<ModelRecord>(join(dir, 'model.json'));
+    const rec = await readJson<ModelRecord>(join(dir, MODEL_FILE));
     const versions = await this.versionNumbers(dir);
     // A model directory without a version is a registration that never completed.
     if (rec === undefined || versions.length === 0) throw new ResourceNotFoundError(`Registered Model with name=${name} not found`);
@@ -283,7 +257,7 @@ export class LocalRegistry implements RegistryBackend {
     const aliases = await this.aliasMap(dir);
     for (const [alias, target] of Object.entries(aliases))
       if (target === v) await unlink(join(dir, 'aliases', alias)).catch(() => undefined);
-    await this.discard(join(vdir, ARTIFACTS));
+    await this.discard(join(vdir, ARTIFACTS_DIR));
   }
 
   /** Deletes a model with everything it holds; the Registry refuses to get here for one with versions unless forced. */
@@ -334,7 +308,7 @@ export class LocalRegistry implements RegistryBackend {
     const v = validateVersion(version.version);
     const rec = await readJson<VersionRecord>(join(modelDir, 'versions', v, VERSION_FILE));
     if (rec === undefined) throw new ResourceNotFoundError(`Model Version (name=${version.name}, version=${v}) not found`);
-    const dir = join(modelDir, 'versions', v, ARTIFACTS);
+    const dir = join(modelDir, 'versions', v, ARTIFACTS_DIR);
     const actual = await digestTree(dir).catch((err: unknown) => {
       throw new RegistryIntegrityError(`Cannot read the files of models:/${version.name}/${v} in ${dir}: ${(err as Error).message}`);
     });
@@ -381,9 +355,9 @@ export class LocalRegistry implements RegistryBackend {
   /** The first registration's record wins: link() fails if model.json exists, where rename() would replace it. */
   private async createModelRecord(modelDir: string, rec: ModelRecord): Promise<void> {
     const tmp = join(modelDir, ownedName('.tmp-'));
-    await writeFileAtomic(tmp, JSON.stringify(rec));
+    await writeFileAtomic(tmp, modelRecordJson(rec));
     try {
-      await link(tmp, join(modelDir, 'model.json'));
+      await link(tmp, join(modelDir, MODEL_FILE));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     } finally {
@@ -405,7 +379,7 @@ export class LocalRegistry implements RegistryBackend {
     await this.sweep();
     const stage = join(staging, ownedName(`${Date.now()}-`));
     try {
-      const artifacts = join(stage, ARTIFACTS);
+      const artifacts = join(stage, ARTIFACTS_DIR);
       await cp(source, artifacts, {
         recursive: true,
         // A link that appeared since the check is copied as a link, and digestTree refuses it below.
@@ -423,7 +397,7 @@ export class LocalRegistry implements RegistryBackend {
         tags: options.tags ?? {},
         files: await digestTree(artifacts),
       };
-      await writeFileAtomic(join(stage, VERSION_FILE), `${JSON.stringify(record, null, 2)}\n`);
+      await writeFileAtomic(join(stage, VERSION_FILE), versionRecordJson(record));
 
       await mkdir(join(modelDir, 'versions'), { recursive: true });
       await this.createModelRecord(modelDir, { name, created_at: record.created_at, tags: {} });

@@ -91,8 +91,11 @@ function threadMain(
 }
 
 // `import()` is written in this string, not in module code, so no bundler or test runner rewrites it.
+// Node reads the source as CommonJS or as an ES module depending on the process's flags
+// (`--input-type`), so builtins come from `process.getBuiltinModule`, never a `require` that an
+// ES module lacks.
 const THREAD_SOURCE = `'use strict';
-(${threadMain.toString()})(require, (url) => import(url), ${instantiate.toString()}, ${encodeJsResult.toString()});
+(${threadMain.toString()})(process.getBuiltinModule, (url) => import(url), ${instantiate.toString()}, ${encodeJsResult.toString()});
 `;
 
 /** Rebuilds a thread's error here; the stack (the user's frames) goes to the log, never to a client. */

@@ -7,7 +7,7 @@
  *     [--scenario iris --scenario mlp-batching | --scenario csv,tfjs] [--no-write]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,10 @@ interface Context {
   seconds: number;
   rounds: number;
   coldStarts: number;
+  /** `--against DIR`: another checkout's built CLI, measured beside each default `modelgate`. */
+  against?: { cli: string; label: string };
+  /** The CLI a modelgate contender runs (this checkout's unless a contender says otherwise). */
+  cli?: string;
 }
 
 /** One server of a comparison; the first of each group is the reference its ratio column uses. */
@@ -96,8 +100,22 @@ const onnxBaseline = (model: (m: BenchModels) => Promise<{ baselineModel: string
 
 const modelgate = (model: (m: BenchModels) => Promise<{ uri: string }>, args: string[] = [], label = 'modelgate'): Contender => ({
   label,
-  start: async (ctx) => startModelgate((await model(ctx.models)).uri, args, ctx.models.env, label),
+  start: async (ctx) => startModelgate((await model(ctx.models)).uri, args, ctx.models.env, label, ctx.cli),
 });
+
+/** With `--against`, every contender labelled plain `modelgate` gets a twin running the other build. */
+function withAgainst(servers: Contender[], ctx: Context): Contender[] {
+  const against = ctx.against;
+  if (against === undefined) return servers;
+  return servers.flatMap((c) =>
+    c.label === 'modelgate'
+      ? [
+          c,
+          { label: against.label, start: async (x: Context) => ({ ...(await c.start({ ...x, cli: against.cli })), name: against.label }) },
+        ]
+      : [c],
+  );
+}
 
 const iris = (m: BenchModels) => m.iris();
 const mlp = (m: BenchModels) => m.mlp();
@@ -205,7 +223,7 @@ function loadScenario(name: string, summary: string, table: TableName, groups: G
       for (const g of groups) {
         const servers: ServerProcess[] = [];
         try {
-          for (const c of g.servers) servers.push(await c.start(ctx));
+          for (const c of withAgainst(g.servers, ctx)) servers.push(await c.start(ctx));
           for (const c of g.cases) rows.push(...loadRows(c, await measure(ctx, servers, c, name)));
         } finally {
           for (const s of servers) await s.stop();
@@ -406,6 +424,19 @@ function selectScenarios(requested: string[] | undefined): Scenario[] {
   return SCENARIOS.filter((s) => names.includes(s.name));
 }
 
+function againstBuild(dir: string | undefined): Pick<Context, 'against'> {
+  if (dir === undefined) return {};
+  const cli = join(resolve(dir), 'dist', 'modelgate.mjs');
+  if (!existsSync(cli)) throw new Error(`--against ${dir}: no ${cli} (build that checkout first: npm run build)`);
+  let sha = 'other';
+  try {
+    sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout: keep the generic label
+  }
+  return { against: { cli, label: `modelgate @${sha}` } };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -415,12 +446,14 @@ async function main(): Promise<void> {
       scenario: { type: 'string', multiple: true },
       'no-write': { type: 'boolean', default: false },
       prepare: { type: 'string' },
+      against: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench -- [--seconds 10] [--rounds 2] [--cold-starts 5] [--scenario NAME[,NAME]]… [--no-write]\n' +
+      'npm run bench -- [--seconds 10] [--rounds 2] [--cold-starts 5] [--scenario NAME[,NAME]]… [--no-write] [--against DIR]\n' +
+        '  --against DIR: also run DIR/dist/modelgate.mjs (another checkout, built) beside each modelgate, e.g. before/after a change\n' +
         'npm run bench -- --prepare DIR   (build the models into DIR and print serve commands, e.g. for bench/k6)\n\nScenarios:\n' +
         SCENARIOS.map((s) => `  ${s.name.padEnd(13)} ${s.summary}\n`).join(''),
     );
@@ -436,7 +469,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'modelgate-bench-'));
   const rows = new Map<TableName, string[]>();
   try {
-    const ctx: Context = { models: new BenchModels(work), ...ctxArgs };
+    const ctx: Context = { models: new BenchModels(work), ...ctxArgs, ...againstBuild(values.against) };
     for (const s of scenarios) {
       process.stderr.write(`— ${s.name}: ${s.summary}\n`);
       rows.set(s.table, [...(rows.get(s.table) ?? []), ...(await s.run(ctx))]);

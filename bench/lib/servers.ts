@@ -182,9 +182,15 @@ export function wrap(name: string, { child, url }: Spawned): ServerProcess {
   };
 }
 
-export async function spawnModelgate(modelUri: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, port?: number): Promise<Spawned> {
+export async function spawnModelgate(
+  modelUri: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  port?: number,
+  cli = CLI,
+): Promise<Spawned> {
   port ??= await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', '-m', modelUri, '-p', String(port), '--log-level', 'warn', ...args], {
+  const child = spawn(process.execPath, [cli, 'serve', '-m', modelUri, '-p', String(port), '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -202,8 +208,9 @@ export async function startModelgate(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
   name = 'modelgate',
+  cli = CLI,
 ): Promise<ServerProcess> {
-  const spawned = await spawnModelgate(modelUri, args, env);
+  const spawned = await spawnModelgate(modelUri, args, env, undefined, cli);
   await waitFor(`${spawned.url}/ready`, spawned.child, 60_000);
   return wrap(name, spawned);
 }

@@ -43,15 +43,13 @@ export function requestId(c: Context): string | undefined {
   return given !== undefined && REQUEST_ID_RE.test(given) ? given : undefined;
 }
 
-/** Mounts on `app`; call `finish()` after the last route, to answer unmatched paths. */
-export function mountOn(app: Hono, deps: MountDeps): Mount & { finish(): void } {
-  const { metrics, logger, authTokens } = deps;
+type ErrorResponder = (c: Context, err: unknown, errors: Pick<WireProtocol, 'errorBody'>) => Response;
+
+/** Errors always carry a request id, so a failure can be found in the log. */
+function errorResponder(metrics: GatewayMetrics, logger: Logger): ErrorResponder {
   const boot = Date.now().toString(36);
   let counter = 0;
-  const mounted: { pattern: RegExp; method: string }[] = [];
-
-  /** Errors always carry a request id, so a failure can be found in the log. */
-  const errorResponse = (c: Context, err: unknown, errors: Pick<WireProtocol, 'errorBody'>): Response => {
+  return (c, err, errors) => {
     const id = requestId(c) ?? `${boot}-${(++counter).toString(36)}`;
     let gerr: GatewayError;
     if (isGatewayError(err)) {
@@ -71,6 +69,34 @@ export function mountOn(app: Hono, deps: MountDeps): Mount & { finish(): void } 
     metrics.errors.inc({ error_code: gerr.code });
     return reply(gerr.status, errors.errorBody(gerr, id), { 'x-request-id': id, ...gerr.headers });
   };
+}
+
+/** The mounted paths and methods, so any other method on them is a 405 with the right `Allow`. */
+class MountedPaths {
+  private readonly mounted: { pattern: RegExp; method: string }[] = [];
+
+  add(path: string, method: string): void {
+    const source = path
+      .split('/')
+      .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    this.mounted.push({ pattern: new RegExp(`^${source}$`), method });
+  }
+
+  /** The methods a path allows (GET brings HEAD). */
+  allowed(path: string): string | undefined {
+    const methods = new Set(
+      this.mounted.filter((m) => m.pattern.test(path)).flatMap((m) => (m.method === 'GET' ? ['GET', 'HEAD'] : [m.method])),
+    );
+    return methods.size === 0 ? undefined : [...methods].join(', ');
+  }
+}
+
+/** Mounts on `app`; call `finish()` after the last route, to answer unmatched paths. */
+export function mountOn(app: Hono, deps: MountDeps): Mount & { finish(): void } {
+  const { metrics, logger, authTokens } = deps;
+  const errorResponse = errorResponder(metrics, logger);
+  const paths = new MountedPaths();
 
   const wrap = (path: string, method: string, handler: Handler, options: RouteOptions = {}): Handler => {
     const duration = metrics.httpDuration.cell({ method, route: path });
@@ -102,35 +128,19 @@ export function mountOn(app: Hono, deps: MountDeps): Mount & { finish(): void } 
     };
   };
 
-  const remember = (path: string, method: string) => {
-    const source = path
-      .split('/')
-      .map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-      .join('/');
-    mounted.push({ pattern: new RegExp(`^${source}$`), method });
-  };
-
-  /** The methods a path allows (GET brings HEAD), for 405 answers. */
-  const allowedMethods = (path: string): string | undefined => {
-    const methods = new Set(
-      mounted.filter((m) => m.pattern.test(path)).flatMap((m) => (m.method === 'GET' ? ['GET', 'HEAD'] : [m.method])),
-    );
-    return methods.size === 0 ? undefined : [...methods].join(', ');
-  };
-
   return {
     get(path, handler, options) {
-      remember(path, 'GET');
+      paths.add(path, 'GET');
       app.get(path, wrap(path, 'GET', handler, options));
     },
     post(path, handler, options) {
-      remember(path, 'POST');
+      paths.add(path, 'POST');
       app.post(path, wrap(path, 'POST', handler, options));
     },
     finish() {
       app.notFound(
         wrap('unmatched', 'ANY', (c) => {
-          const allowed = allowedMethods(c.req.path);
+          const allowed = paths.allowed(c.req.path);
           if (allowed !== undefined) {
             throw new GatewayError('BAD_REQUEST', `Method ${c.req.method} is not allowed on ${c.req.path}; use ${allowed}.`, {
               status: 405,

@@ -158,7 +158,7 @@ export function inFlightQuery(matchers: readonly string[]): string {
 
 /**
  * The prometheus-adapter rule that serves IN_FLIGHT_METRIC per pod to the custom metrics API.
- * It is not a manifest: it goes into the adapter's own configuration (see README).
+ * It is not a manifest: it goes into the adapter's own configuration (see docs/images-k8s.md, "The adapter rule").
  */
 export function prometheusAdapterRule(): { rules: Record<string, unknown>[] } {
   return {
@@ -432,7 +432,7 @@ function scaledObjectComments(o: K8sOptions): { path: Path; text: string }[] {
         'on a node without it (the model is inside the image, so there is no separate download), start, model load and warm-up, and\n' +
         "the startup probe. This trigger reads the pods' own metric, which does not exist while none runs, so it cannot wake the\n" +
         'Deployment from zero: add a trigger on a metric seen upstream (the ingress controller) or use the KEDA HTTP add-on.'
-      : 'minReplicaCount 0 would allow scaling to zero (modelgate build-image --min-replicas 0; see README for what zero means).';
+      : 'minReplicaCount 0 would allow scaling to zero (modelgate build-image --min-replicas 0; see docs/images-k8s.md for what zero means).';
   return [
     { path: ['spec', 'minReplicaCount'], text: zero },
     {

@@ -34,15 +34,19 @@ export async function demoCommand({ values }: ParsedCommand): Promise<number> {
     const v = await registry.register(demoModelDir(), { name: 'iris', alias: 'champion' });
     process.stderr.write(`registered the demo model as models:/iris/${v.version} (alias champion) in ${uri}\n`);
   }
-  const port = (values.port as number | undefined) ?? 8080;
-  process.stderr.write(
-    `serving models:/iris@champion; try:\n  curl -s -X POST http://127.0.0.1:${port}/invocations ` +
-      `-H 'Content-Type: application/json' -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'\n`,
+  // The hint names the port the server got, which is not the one asked for with -p 0.
+  const hint = (port: number) =>
+    process.stderr.write(
+      `serving models:/iris@champion; try:\n  curl -s -X POST http://127.0.0.1:${port}/invocations ` +
+        `-H 'Content-Type: application/json' -d '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'\n`,
+    );
+  return runServe(
+    {
+      modelUri: 'models:/iris@champion',
+      registryUri: uri,
+      ...(values.port === undefined ? {} : { port: values.port as number }),
+      ...(values.host === undefined ? {} : { host: values.host as string }),
+    },
+    hint,
   );
-  return runServe({
-    modelUri: 'models:/iris@champion',
-    registryUri: uri,
-    ...(values.port === undefined ? {} : { port: values.port as number }),
-    ...(values.host === undefined ? {} : { host: values.host as string }),
-  });
 }

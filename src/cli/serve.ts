@@ -7,8 +7,11 @@ import { STOP_SIGNALS, startServer } from '../server/server.js';
 import { type Logger, createLogger, errorForLog } from '../util/log.js';
 import type { ParsedCommand } from './spec.js';
 
-/** Starts the server; returns -1 because the process keeps running. Layers: routes file < environment < token files < flags. */
-export async function runServe(flags: ServeOptions): Promise<number> {
+/**
+ * Starts the server; returns -1 because the process keeps running. Layers: routes file < environment < token files < flags.
+ * `onListening` gets the port the server got (the one asked for, or the kernel's choice for port 0).
+ */
+export async function runServe(flags: ServeOptions, onListening?: (port: number) => void): Promise<number> {
   const config = await loadServeConfig(environment(), flags);
   const logger = createLogger({ level: config.logLevel });
   if (config.workers > 1 && cluster.isPrimary) {
@@ -21,6 +24,7 @@ export async function runServe(flags: ServeOptions): Promise<number> {
   const running = cluster.isWorker
     ? await startWorker(config, logger).catch((err: unknown) => exitFailed(err, logger))
     : await startServer(config, logger);
+  onListening?.(running.port);
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     running.close().then(

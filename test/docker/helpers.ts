@@ -28,11 +28,11 @@ export async function irisRegistry(name = 'iris'): Promise<{ uri: string; regist
 }
 
 /** Polls `url` until it answers 200 (each try bounded), or throws after `timeoutMs`. */
-export async function waitFor200(url: string, timeoutMs = 30_000, alive: () => boolean = () => true): Promise<void> {
+export async function waitFor200(url: string, timeoutMs = 30_000, alive: () => boolean | Promise<boolean> = () => true): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
-    if (!alive()) throw new Error(`the server exited before ${url} answered 200 (last: ${last})`);
+    if (!(await alive())) throw new Error(`the server exited before ${url} answered 200 (last: ${last})`);
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (r.status === 200) return;

@@ -2,7 +2,8 @@
  * The host base without a daemon: what `ldd` output becomes, which files the layer holds and
  * where they go, the labels, the content address, and the docker-archive (well-formed and
  * byte-for-byte the same from the same files). A stand-in node and libraries in a temp folder
- * keep it small; one test reads this machine's real node.
+ * keep it small; one test reads this machine's real node. The CLI's refusal without a daemon:
+ * host-base.e2e.test.ts.
  */
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { extract } from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IMAGE_USER, hostPlatform } from '../../src/docker/dockerfile.js';
 import { HOST_BASE_REPOSITORY, type HostBaseOptions, hostBaseArchive, parseLdd, planHostBase } from '../../src/docker/host-base.js';
-import { IRIS, ROOT, requireBuiltCli, runCli } from '../fixtures/cli.js';
+import { ROOT } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 
 const temp = tempDirs('mg-hostbase-');
@@ -153,14 +154,5 @@ describe('hostBaseArchive', () => {
     expect(paths.some((p) => /(^|\/)libstdc\+\+\.so\.6$/.test(p))).toBe(true);
     expect(paths.some((p) => p.includes('node_modules'))).toBe(false);
     expect(plan.node.version).toBe(process.version);
-  });
-});
-
-describe('generate-dockerfile --base-image host', () => {
-  it('is refused: it needs a daemon to load the base into', async () => {
-    requireBuiltCli();
-    const r = await runCli(['generate-dockerfile', '-m', IRIS, '-d', join(await temp.make(), 'ctx'), '--base-image', 'host']);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/--base-image host loads a base into a Docker daemon.*build-image/);
   });
 });

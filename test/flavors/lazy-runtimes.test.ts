@@ -12,8 +12,8 @@ const loadedPackages = (pattern: RegExp) => Object.keys(createRequire(import.met
 it('serves an ONNX model without loading any TF.js package', async () => {
   expect(modelgate.listFlavors().map((f) => f.name)).toEqual(expect.arrayContaining(['onnx', 'tfjs', 'js']));
   const iris = fileURLToPath(new URL('../../examples/iris', import.meta.url));
-  // In this thread (the `auto` rule may place a session in a thread of its own on a busy machine),
-  // so the require cache shows onnxruntime-node.
+  // In this thread: a session placed in a thread of its own (auto does that when creation is slow,
+  // as on a loaded machine) loads onnxruntime into that thread's module cache, not this one's.
   const s = await modelgate.loadModel(iris, modelgate.openRegistry('file:./unused-registry'), { flavor: { onnxIsolation: 'none' } });
   try {
     expect(await modelgate.scoreBody(s, 'application/json', '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}')).toContain('"label": [0]');

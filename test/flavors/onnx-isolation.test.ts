@@ -3,7 +3,8 @@
  * in a thread of its own gives the same results as one in this thread, moves its feeds instead
  * of copying them, runs calls in order, survives its thread dying, and gives up a creation that
  * missed its deadline without blocking (or aborting) this process; `auto` keeps small models in
- * this thread and slow ones in theirs.
+ * this thread and slow ones in theirs. A process that ends with session threads:
+ * onnx-isolation.e2e.test.ts.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AUTO_LIMITS, type SessionRunner, createSessionRunner, stopSessionThreads } from '../../src/flavors/onnx/runner.js';
 import { boolNotModel, int64Model, stringIdentityModel } from '../../tools/onnx/models.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
-import { IRIS, ROOT, requireBuiltCli, startProcess } from '../fixtures/cli.js';
+import { IRIS } from '../fixtures/cli.js';
 import { matMulChain, matMulsFor } from '../fixtures/slow-onnx.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 
@@ -129,35 +130,6 @@ describe("a session in a thread of its own (isolation 'thread')", () => {
     await expect(createSessionRunner({ path: file }, OPTIONS, { isolation: 'thread', signal: AbortSignal.abort() })).rejects.toThrow(
       /missed its deadline/,
     );
-  });
-});
-
-describe('a process with session threads', () => {
-  /** Runs a module script against the compiled runner (dist/), as a library user's program would. */
-  const script = (body: string) =>
-    startProcess(process.execPath, ['--input-type=module', '-e', body], { cwd: ROOT, timeoutMs: 30_000 }).done;
-  const RUNNER = JSON.stringify(join(ROOT, 'dist', 'src', 'flavors', 'onnx', 'runner.js'));
-
-  it('ends by itself with idle threads, and with a given-up creation once onnxruntime returns, without aborting', async () => {
-    requireBuiltCli();
-    const idle = await script(
-      `import { createSessionRunner } from ${RUNNER};
-       const r = await createSessionRunner({ path: ${JSON.stringify(join(IRIS, 'model.onnx'))} }, {}, { isolation: 'thread' });
-       console.log(r.isolation);`,
-    );
-    expect([idle.code, idle.signal, idle.stdout.trim()]).toEqual([0, null, 'thread']);
-
-    const file = await slowFile('create', 1500);
-    const started = performance.now();
-    const busy = await script(
-      `import { createSessionRunner } from ${RUNNER};
-       await createSessionRunner({ path: ${JSON.stringify(file)} }, { intraOpNumThreads: 1 }, { isolation: 'thread', signal: AbortSignal.timeout(100) })
-         .catch((err) => console.log(err.message));`,
-    );
-    // Not 134 (SIGABRT): the thread was never stopped inside onnxruntime.
-    expect([busy.code, busy.signal]).toEqual([0, null]);
-    expect(busy.stdout).toContain('missed its deadline');
-    expect(performance.now() - started).toBeGreaterThan(1000);
   });
 });
 

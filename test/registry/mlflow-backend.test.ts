@@ -24,7 +24,7 @@ import type { Registry } from '../../src/registry/registry.js';
 import { scoreBody } from '../../src/core/scoring.js';
 import { loadModel } from '../../src/core/load-model.js';
 import { runRegistryBackendContract } from '../contract/registry-backend.contract.js';
-import { freePort } from '../fixtures/cli.js';
+import { closedPort } from '../fixtures/ports.js';
 import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-server.js';
 import { IRIS_V1_PROBABILITIES, MLFLOW_FILE_NAMES, MLFLOW_MODEL_FILES } from '../fixtures/mlflow-iris.js';
 import { type Exchange, MlflowReplayServer, type SeenRequest } from '../fixtures/mlflow-replay-server.js';
@@ -459,7 +459,7 @@ describe('when the server fails', () => {
   });
 
   it('an unreachable server is a clear error naming the URL', async () => {
-    const url = `http://127.0.0.1:${await freePort()}`;
+    const url = `http://127.0.0.1:${await closedPort()}`;
     const backend = await newBackend({ maxRetries: 1 }, url);
     const err = await backend.getVersionByAlias('iris', 'champion').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'TEMPORARILY_UNAVAILABLE' });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { IN_FLIGHT_METRIC } from '../../src/docker/k8s.js';
-import { freePort, requireBuiltCli, runCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
+import { requireBuiltCli, runCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
 import { cleanup, irisRegistry, tempDir } from './helpers.js';
 
 let registryUri: string;
@@ -114,8 +114,7 @@ describe('--k8s-out with the autoscaling flags', () => {
 
 describe('the series the autoscalers read', () => {
   it('exists per route, and its rate is the time-average number of /invocations requests in flight', async () => {
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', 'models:/iris/1', '--registry', registryUri, '-p', String(port)], '127.0.0.1', port);
+    const s = startCliServer(['serve', '-m', 'models:/iris/1', '--registry', registryUri, '-p', '0']);
     try {
       await waitReady(s);
       const read = async () => {

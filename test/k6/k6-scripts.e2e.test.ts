@@ -15,7 +15,6 @@ import {
   IRIS,
   ROOT,
   type Served,
-  freePort,
   killAll,
   requireBuiltCli,
   runCli,
@@ -44,23 +43,26 @@ const closers: (() => Promise<void>)[] = [];
 const at: Record<string, string> = {};
 
 async function serve(role: string, args: string[], env: Record<string, string>): Promise<void> {
-  const port = await freePort();
-  const s = startCliServer(['serve', ...args, '-p', String(port)], '127.0.0.1', port, { env, timeoutMs: 600_000 });
+  const s = startCliServer(['serve', ...args, '-p', '0'], { env, timeoutMs: 600_000 });
   servers.push(s);
   await waitReady(s);
   at[role] = s.base;
 }
 
 async function startBaseline(model: string): Promise<void> {
-  const port = await freePort();
-  const p = startProcess(process.execPath, [join(ROOT, 'dist', 'bench', 'baselines', 'onnx.js'), model, String(port)], {
+  const p = startProcess(process.execPath, [join(ROOT, 'dist', 'bench', 'baselines', 'onnx.js'), model, '0'], {
     timeoutMs: 600_000,
   });
   p.done.catch(() => undefined);
   closers.push(async () => void (p.child.kill('SIGTERM'), await p.done.catch(() => undefined)));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200 && !p.out.stdout.includes('listening'); i++) await sleep(25);
-  at.baseline = url;
+  // It prints the port it got: `baseline listening on <port>`.
+  const deadline = Date.now() + 30_000;
+  let port: string | undefined;
+  while ((port = /baseline listening on (\d+)/.exec(p.out.stdout)?.[1]) === undefined) {
+    if (p.child.exitCode !== null || Date.now() > deadline) throw new Error(`the baseline did not start\n${p.out.stderr}`);
+    await sleep(25);
+  }
+  at.baseline = `http://127.0.0.1:${port}`;
 }
 
 beforeAll(async () => {

@@ -11,8 +11,6 @@ import {
   ROOT,
   type RunOptions,
   type Served,
-  canBind,
-  freePort,
   killAll,
   requireBuiltCli,
   startCli,
@@ -20,6 +18,7 @@ import {
   stop,
   waitReady,
 } from '../fixtures/cli.js';
+import { canBind } from '../fixtures/ports.js';
 
 const IRIS_ONNX_SHA256 = '9680d3cb475f8d2646852840542e96f92bc60164b5fa87afd2805f4e41d66ec0';
 const SETOSA = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}';
@@ -317,7 +316,7 @@ describe('modelgate serve', () => {
     server?: Served;
     host: string;
     expectHeaders: { name: string; version: string };
-    start(host: string, port: number): Served;
+    start(host: string): Served;
   }
   let altHost = '127.0.0.1';
   const cases: Case[] = [
@@ -325,15 +324,14 @@ describe('modelgate serve', () => {
       label: '-m models:/iris@champion',
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: '1' },
-      start: (host, port) =>
-        startCliServer(['serve', '-m', 'models:/iris@champion', '--registry', reg, '-p', String(port)], host, port, { cwd: work }),
+      start: () => startCliServer(['serve', '-m', 'models:/iris@champion', '--registry', reg, '-p', '0'], { cwd: work }),
     },
     {
       label: '-m models:/iris/latest',
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: '2' },
-      start: (host, port) =>
-        startCliServer(['serve', '--model-uri', 'models:/iris/latest', '--registry', reg, '--port', String(port), '-h', host], host, port, {
+      start: (host) =>
+        startCliServer(['serve', '--model-uri', 'models:/iris/latest', '--registry', reg, '--port', '0', '-h', host], {
           cwd: work,
         }),
     },
@@ -341,26 +339,25 @@ describe('modelgate serve', () => {
       label: '-m models:/iris/1',
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: '1' },
-      start: (host, port) =>
-        startCliServer(['serve', '-m', 'models:/iris/1', '--registry', `file:${reg}`, '-p', String(port)], host, port, { cwd: work }),
+      start: () => startCliServer(['serve', '-m', 'models:/iris/1', '--registry', `file:${reg}`, '-p', '0'], { cwd: work }),
     },
     {
       label: '-m <a plain model directory>',
       host: '127.0.0.1',
       expectHeaders: { name: 'iris', version: 'local' },
-      start: (host, port) => startCliServer(['serve', '-m', './examples/iris', '-p', String(port)], host, port, { cwd: ROOT }),
+      start: () => startCliServer(['serve', '-m', './examples/iris', '-p', '0'], { cwd: ROOT }),
     },
     {
       label: 'MODELGATE_MODEL_URI, MODELGATE_REGISTRY_URI, MODELGATE_PORT and MODELGATE_HOST',
       host: 'alt',
       expectHeaders: { name: 'iris', version: '1' },
-      start: (host, port) =>
-        startCliServer(['serve'], host, port, {
+      start: (host) =>
+        startCliServer(['serve'], {
           cwd: work,
           env: {
             MODELGATE_MODEL_URI: 'models:/iris@champion',
             MODELGATE_REGISTRY_URI: reg,
-            MODELGATE_PORT: String(port),
+            MODELGATE_PORT: '0',
             MODELGATE_HOST: host,
           },
         }),
@@ -372,7 +369,7 @@ describe('modelgate serve', () => {
     if (await canBind('127.0.0.2')) altHost = '127.0.0.2';
     for (const c of cases) {
       if (c.host === 'alt') c.host = altHost;
-      c.server = c.start(c.host, await freePort(c.host));
+      c.server = c.start(c.host);
     }
     await Promise.all(cases.map((c) => waitReady(c.server!)));
   });
@@ -447,8 +444,7 @@ describe('modelgate serve', () => {
     ['an unknown alias', ['-m', 'models:/iris@ghost'], /cannot load models:\/iris@ghost: Registered model alias ghost not found/],
     ['a missing directory', ['-m', './no-such-model'], /cannot load \.\/no-such-model: Model directory \S*no-such-model does not exist/],
   ])('serve of %s exits non-zero with a clear message', { concurrent: true }, async (_label, args, message) => {
-    const port = await freePort();
-    const r = await mg(['serve', ...args, '--registry', reg, '-p', String(port)]);
+    const r = await mg(['serve', ...args, '--registry', reg, '-p', '0']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(message);
   });

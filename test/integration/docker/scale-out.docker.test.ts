@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { openRegistry } from '../../../src/core/registration.js';
 import { SETOSA, cleanup, tempDir, waitFor200 } from '../../docker/helpers.js';
-import { IRIS, type Running, freePort, requireBuiltCli, runCli, sleep, startProcess } from '../../fixtures/cli.js';
+import { IRIS, type Running, requireBuiltCli, runCli, sleep, startProcess } from '../../fixtures/cli.js';
+import { withPickedPort } from '../../fixtures/ports.js';
 import { IN_CI, probeEngine, warnSkipped } from './engine.js';
 
 const engine = await probeEngine();
@@ -30,9 +31,9 @@ const haveHaproxy = (() => {
     return false;
   }
 })();
-if (!engine.ok && !IN_CI) warnSkipped(engine, 'test/integration/docker/scale-out.test.ts (three containers behind haproxy)');
+if (!engine.ok && !IN_CI) warnSkipped(engine, 'test/integration/docker/scale-out.docker.test.ts (three containers behind haproxy)');
 else if (!haveHaproxy && !IN_CI)
-  warnSkipped({ ...engine, reason: 'no haproxy binary (apt-get install haproxy)' }, 'test/integration/docker/scale-out.test.ts');
+  warnSkipped({ ...engine, reason: 'no haproxy binary (apt-get install haproxy)' }, 'test/integration/docker/scale-out.docker.test.ts');
 const docker = engine.docker;
 
 const IMAGE = `modelgate-test/scale-out:${process.pid}`;
@@ -62,6 +63,8 @@ interface Sample {
 }
 
 const started = { containers: [] as Dockerode.Container[], haproxy: undefined as Running | undefined };
+/** The running replicas, in the order of `ports` (haproxy's s1, s2, …). */
+let replicas: Dockerode.Container[] = [];
 
 afterAll(async () => {
   if (started.haproxy !== undefined && started.haproxy.child.exitCode === null) {
@@ -228,10 +231,10 @@ describe.runIf((engine.ok && haveHaproxy) || IN_CI)('three replicas of one image
     expect(build.code, build.stderr).toBe(0);
     deployment = parse(await readFile(join(k8s, 'deployment.yaml'), 'utf8')) as typeof deployment;
 
-    ports = [];
-    for (let i = 0; i < REPLICAS; i++) ports.push(await freePort());
-    for (const port of ports) {
-      const c = await docker.createContainer({
+    // Chosen ports: with host networking the replicas share this machine's ports, and haproxy's
+    // config names them; a port taken in between is picked again.
+    const replica = (port: number) =>
+      docker.createContainer({
         Image: IMAGE,
         Env: [
           `MODELGATE_PORT=${port}`,
@@ -245,25 +248,34 @@ describe.runIf((engine.ok && haveHaproxy) || IN_CI)('three replicas of one image
         ],
         HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true, Binds: [`${registry.dir}:/srv/registry:ro`] },
       });
-      started.containers.push(c);
-      await c.start();
-    }
-    await Promise.all(
-      ports.map((p, i) =>
-        waitFor200(`http://127.0.0.1:${p}/ready`, 30_000).catch(async (err: unknown) => {
-          const logs = await started.containers[i].logs({ stdout: true, stderr: true });
+    const startReplica = (port: number) =>
+      replica(port).then(async (c) => {
+        started.containers.push(c);
+        await c.start();
+        const running = async () => (await c.inspect()).State.Running;
+        await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, running).catch(async (err: unknown) => {
+          const logs = await c.logs({ stdout: true, stderr: true });
           throw new Error(`${(err as Error).message}\ncontainer logs:\n${logs.toString()}`);
-        }),
-      ),
-    );
+        });
+        return { port, c };
+      });
+    const up = await Promise.all(Array.from({ length: REPLICAS }, () => withPickedPort(startReplica)));
+    ports = up.map((r) => r.port);
+    replicas = up.map((r) => r.c);
 
-    const proxyPort = await freePort();
     const cfg = join(await tempDir(), 'haproxy.cfg');
-    await writeFile(cfg, haproxyConfig(proxyPort, ports));
-    started.haproxy = startProcess('haproxy', ['-db', '-f', cfg], { timeoutMs: 120_000 });
-    started.haproxy.done.catch(() => undefined);
+    const proxyPort = await withPickedPort(async (port) => {
+      await writeFile(cfg, haproxyConfig(port, ports));
+      const h = startProcess('haproxy', ['-db', '-f', cfg], { timeoutMs: 120_000 });
+      h.done.catch(() => undefined);
+      started.haproxy = h;
+      await waitFor200(`http://127.0.0.1:${port}/ready`, 10_000, () => h.child.exitCode === null).catch((err: unknown) => {
+        h.child.kill('SIGKILL');
+        throw new Error(`${(err as Error).message}\nhaproxy: ${h.out.stderr}`);
+      });
+      return port;
+    });
     proxy = `http://127.0.0.1:${proxyPort}`;
-    await waitFor200(`${proxy}/ready`, 10_000, () => started.haproxy?.child.exitCode === null);
   }, 90_000);
 
   it('moves the alias under load: every replica switches within the poll interval, no request fails, the canary holds at 10 ± 2 %', async () => {
@@ -309,7 +321,7 @@ describe.runIf((engine.ok && haveHaproxy) || IN_CI)('three replicas of one image
         n: s.length,
         share: (100 * canary) / s.length,
         switchMs: firstNew - movedAt,
-        loggedMs: (await switchLoggedAt(started.containers[Number(server.slice(1)) - 1])) - movedAtEpoch,
+        loggedMs: (await switchLoggedAt(replicas[Number(server.slice(1)) - 1])) - movedAtEpoch,
         lastOldAfterMs: lastOld - firstNew,
       };
       results.push(r);
@@ -361,11 +373,11 @@ describe.runIf((engine.ok && haveHaproxy) || IN_CI)('three replicas of one image
     } else expect(live.status).toBe(200);
     const { command } = c.lifecycle.preStop.exec;
     expect(command[0]).toBe('node');
-    const r = await execIn(started.containers[0], command);
+    const r = await execIn(replicas[0], command);
     console.log(`preStop ${JSON.stringify(command)}: exit ${r.exitCode} after ${r.ms.toFixed(0)} ms`);
     expect(r.exitCode).toBe(0);
     expect(r.ms).toBeGreaterThanOrEqual(4900);
     expect(r.ms).toBeLessThan(8000);
-    expect((await execIn(started.containers[0], ['sh', '-c', 'true']).catch(() => ({ exitCode: 127, ms: 0 }))).exitCode).not.toBe(0);
+    expect((await execIn(replicas[0], ['sh', '-c', 'true']).catch(() => ({ exitCode: 127, ms: 0 }))).exitCode).not.toBe(0);
   }, 20_000);
 });

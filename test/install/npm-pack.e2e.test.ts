@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, freePort, killAll, requireBuiltCli, startProcess, stop, waitReady } from '../fixtures/cli.js';
+import { ROOT, asServed, killAll, requireBuiltCli, startProcess, stop, waitReady } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 
 const temps = tempDirs('modelgate-install-');
@@ -60,21 +60,14 @@ describe('npm install modelgate into a fresh project', () => {
   it('runs `npx modelgate`, and its bin serves the demo model', async () => {
     const v = await run('npx', ['modelgate', '--version'], project);
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    const port = await freePort();
     // The bin npx runs, started directly so SIGTERM reaches the server (npm exec does not pass it on).
-    const s = startProcess(join(project, 'node_modules', '.bin', 'modelgate'), ['demo', '-p', String(port)], {
+    const s = startProcess(join(project, 'node_modules', '.bin', 'modelgate'), ['demo', '-p', '0'], {
       cwd: project,
       env: userEnv(),
       timeoutMs: 120_000,
       replaceEnv: true,
     });
-    const served = {
-      child: s.child,
-      base: `http://127.0.0.1:${port}`,
-      done: s.done,
-      output: () => `${s.out.stdout}\n${s.out.stderr}`,
-      stdout: () => s.out.stdout,
-    };
+    const served = asServed(s);
     await waitReady(served, 60_000);
     const res = await fetch(`${served.base}/invocations`, {
       method: 'POST',

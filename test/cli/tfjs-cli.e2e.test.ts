@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IRIS_LAYERS, denseForward, writeIrisLayersModel } from '../../tools/tfjs/models.js';
-import { freePort, killAll, requireBuiltCli, runCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
+import { killAll, requireBuiltCli, runCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 
 const temp = tempDirs('modelgate-tfjs-cli-');
@@ -46,8 +46,7 @@ describe('modelgate with a bare TF.js model directory', () => {
   });
 
   it('serve answers on the wasm backend, logged and in /metrics', async () => {
-    const port = await freePort();
-    const server = startCliServer(['serve', '-m', 'models:/x/1', '-p', String(port), '--registry', registry], '127.0.0.1', port);
+    const server = startCliServer(['serve', '-m', 'models:/x/1', '-p', '0', '--registry', registry]);
     await waitReady(server);
     const base = server.base;
     const rows = [

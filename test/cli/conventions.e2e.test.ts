@@ -7,7 +7,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IRIS, ROOT, freePort, killAll, requireBuiltCli, runCli, startCliServer, startProcess, stop, waitReady } from '../fixtures/cli.js';
+import { IRIS, ROOT, killAll, requireBuiltCli, runCli, startCliServer, startProcess, stop, waitReady } from '../fixtures/cli.js';
 import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-server.js';
 import { IRIS_V1 } from '../fixtures/mlflow-iris.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
@@ -149,8 +149,7 @@ describe('-m takes what mlflow models serve -m takes', () => {
     }
     fake.addRun('abc123', `mlflow-artifacts:/${root}`);
     const cache = await temps.make();
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', 'runs:/abc123/model', '--registry', fake.url, '-p', String(port)], '127.0.0.1', port, {
+    const s = startCliServer(['serve', '-m', 'runs:/abc123/model', '--registry', fake.url, '-p', '0'], {
       env: { MODELGATE_CACHE_DIR: cache },
     });
     try {

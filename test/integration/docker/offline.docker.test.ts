@@ -21,7 +21,7 @@ import { CLI, type RunResult, requireBuiltCli, startProcess } from '../../fixtur
 import { FOREIGN_PLATFORM, IN_CI, ensureNodeBase, probeEngine, warnSkipped } from './engine.js';
 
 const engine = await probeEngine();
-if (!engine.ok && !IN_CI) warnSkipped(engine, 'test/integration/docker/offline.test.ts (air-gapped image builds)');
+if (!engine.ok && !IN_CI) warnSkipped(engine, 'test/integration/docker/offline.docker.test.ts (air-gapped image builds)');
 const docker = engine.docker;
 
 /** Whether this process may make a network namespace (root, or a kernel that lets users). */
@@ -61,7 +61,7 @@ describe.runIf(engine.ok || IN_CI)('building with no registry and no network', (
   beforeAll(async () => {
     if (!engine.ok) throw new Error(`CI is set but there is no Docker engine at ${engine.where}: ${engine.reason}. .ci/run starts one.`);
     if (IN_CI) expect(canUnshare).toBe(true);
-    if (!canUnshare) console.warn('offline.test.ts: cannot unshare the network namespace here; the CLI runs with the host network');
+    if (!canUnshare) console.warn('offline.docker.test.ts: cannot unshare the network namespace here; the CLI runs with the host network');
     requireBuiltCli();
     ({ uri: registryUri } = await irisRegistry());
     hostBase = await ensureNodeBase(docker);

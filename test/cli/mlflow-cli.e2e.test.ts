@@ -10,7 +10,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   ROOT,
   type RunOptions,
-  freePort,
   killAll,
   requireBuiltCli,
   sleep,
@@ -18,8 +17,10 @@ import {
   startCliServer,
   startProcess,
   stop,
+  waitListening,
   waitReady,
 } from '../fixtures/cli.js';
+import { closedPort } from '../fixtures/ports.js';
 import { MlflowFakeServer, seedThroughRest } from '../fixtures/mlflow-fake-server.js';
 import { IRIS_V1 } from '../fixtures/mlflow-iris.js';
 import { MlflowReplayServer } from '../fixtures/mlflow-replay-server.js';
@@ -41,8 +42,7 @@ const runCli = (args: string[], env?: Record<string, string>, input?: string) =>
 
 /** Serves and checks that /invocations answers MLflow's example with iris v1's probabilities. */
 async function serveAndScore(args: string[], env: Record<string, string> = {}): Promise<void> {
-  const port = await freePort();
-  const s = startCliServer(['serve', ...args, '-p', String(port)], '127.0.0.1', port, options(env));
+  const s = startCliServer(['serve', ...args, '-p', '0'], options(env));
   try {
     await waitReady(s);
     const res = await fetch(`${s.base}/invocations`, {
@@ -136,7 +136,7 @@ describe('modelgate against an MLflow registry', () => {
     expect((JSON.parse(predicted.stdout) as { predictions: { probabilities: number[][] } }).predictions.probabilities).toHaveLength(3);
     await serveAndScore(['-m', 'models:/iris@champion'], env);
     // MLFLOW_REGISTRY_URI wins over MLFLOW_TRACKING_URI, and MODELGATE_REGISTRY_URI over both.
-    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const unreachable = `http://127.0.0.1:${await closedPort()}`;
     const reg = await runCli(['registry', 'show', 'models:/iris/1'], { MLFLOW_TRACKING_URI: unreachable, MLFLOW_REGISTRY_URI: replay.url });
     expect(reg.code).toBe(0);
     const own = await runCli(['registry', 'show', 'models:/iris/1'], {
@@ -157,7 +157,7 @@ describe('modelgate against an MLflow registry', () => {
   });
 
   it('an unreachable server: exit 1 and a message naming the URL', async () => {
-    const url = `http://127.0.0.1:${await freePort()}`;
+    const url = `http://127.0.0.1:${await closedPort()}`;
     const r = await runCli(['registry', 'show', 'models:/iris@champion', '--registry', url], { MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`modelgate: error [TEMPORARILY_UNAVAILABLE]: Cannot reach the MLflow server at ${url}`);
@@ -197,8 +197,7 @@ describe('credentials in registry URIs', () => {
       [['--registry', withUser()], {}],
       [[], { MLFLOW_TRACKING_URI: withUser() }],
     ] as const) {
-      const port = await freePort();
-      const s = startCliServer(['serve', '-m', 'models:/iris@champion', ...args, '-p', String(port)], '127.0.0.1', port, options(env));
+      const s = startCliServer(['serve', '-m', 'models:/iris@champion', ...args, '-p', '0'], options(env));
       await waitReady(s);
       await stop(s);
       expect(s.output()).toContain('http://***@127.0.0.1');
@@ -247,20 +246,20 @@ describe('build-image over the MLflow backend', () => {
     const root = join(await temp.make(), 'opt-modelgate');
     for (const part of ['deps', 'app', 'model']) await cp(join(dir, part), root, { recursive: true });
     const seen = replay.requests.length;
-    const port = await freePort();
     const s = startProcess(process.execPath, [join(root, 'modelgate.mjs'), 'serve'], {
       cwd: root,
       timeoutMs: 60_000,
       env: {
         MODELGATE_MODEL_URI: 'models:/iris/1',
         MODELGATE_REGISTRY_URI: `file:${join(root, 'registry')}`,
-        MODELGATE_PORT: String(port),
+        MODELGATE_PORT: '0',
         MLFLOW_TRACKING_URI: replay.url,
       },
     });
     try {
-      await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, () => s.child.exitCode === null);
-      const res = await fetch(`http://127.0.0.1:${port}/invocations`, {
+      const base = await waitListening(s);
+      await waitFor200(`${base}/ready`, 30_000, () => s.child.exitCode === null);
+      const res = await fetch(`${base}/invocations`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: await readFile(EXAMPLE, 'utf8'),
@@ -295,11 +294,8 @@ describe('alias following over the MLflow backend', () => {
           body: JSON.stringify({ name: 'iris', alias: 'champion', version }),
         });
       expect((await setAlias('1')).status).toBe(200);
-      const port = await freePort();
       const s = startCliServer(
-        ['serve', '-m', 'models:/iris@champion', '--registry', fake.url, '-p', String(port), '--poll-interval', '1'],
-        '127.0.0.1',
-        port,
+        ['serve', '-m', 'models:/iris@champion', '--registry', fake.url, '-p', '0', '--poll-interval', '1'],
         options(),
       );
       try {

@@ -5,7 +5,7 @@
  * takes a pod out of its Service's endpoints (the grace period is there for that delay).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { IRIS, freePort, killAll, requireBuiltCli, sleep, startCliServer, waitReady } from '../fixtures/cli.js';
+import { IRIS, killAll, requireBuiltCli, sleep, startCliServer, waitReady } from '../fixtures/cli.js';
 
 afterAll(() => killAll());
 
@@ -19,9 +19,8 @@ function errorCode(err: unknown): string {
 describe('graceful shutdown', () => {
   it('drains under load with zero failed accepted requests and exits 0', async () => {
     requireBuiltCli();
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', IRIS, '-p', String(port)], '127.0.0.1', port, {
-      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '1', MODELGATE_LOG_LEVEL: 'warn' },
+    const s = startCliServer(['serve', '-m', IRIS, '-p', '0'], {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '1' },
     });
     await waitReady(s);
     const statuses = new Map<number, number>();
@@ -67,9 +66,8 @@ describe('graceful shutdown', () => {
   }, 60_000);
 
   it('loses no accepted request of keep-alive clients that keep sending through SIGTERM', async () => {
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', IRIS, '-p', String(port)], '127.0.0.1', port, {
-      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '1', MODELGATE_LOG_LEVEL: 'warn' },
+    const s = startCliServer(['serve', '-m', IRIS, '-p', '0'], {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '1' },
     });
     await waitReady(s);
     const statuses = new Map<number, number>();
@@ -105,8 +103,7 @@ describe('graceful shutdown', () => {
   it.each(['SIGHUP', 'SIGUSR2', 'SIGINT'] as const)(
     'drains on %s like SIGTERM and exits 0',
     async (signal) => {
-      const port = await freePort();
-      const s = startCliServer(['serve', '-m', IRIS, '-p', String(port)], '127.0.0.1', port, {
+      const s = startCliServer(['serve', '-m', IRIS, '-p', '0'], {
         env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0.5' },
       });
       await waitReady(s);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../tools/onnx/models.js';
-import { IRIS, freePort, killAll, requireBuiltCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
+import { IRIS, killAll, requireBuiltCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
 
 afterAll(() => killAll());
 
@@ -141,11 +141,11 @@ function rawGarbage(port: number, payload: string): Promise<string> {
 describe('HTTP fuzzing', () => {
   it('survives 10,000 adversarial requests without a 5xx and with bounded memory', async () => {
     requireBuiltCli();
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', IRIS, '-p', String(port)], '127.0.0.1', port, {
-      env: { MODELGATE_LOG_LEVEL: 'warn', MODELGATE_MAX_BODY_BYTES: String(4 * 1024 * 1024) },
+    const s = startCliServer(['serve', '-m', IRIS, '-p', '0'], {
+      env: { MODELGATE_MAX_BODY_BYTES: String(4 * 1024 * 1024) },
     });
     await waitReady(s);
+    const port = Number(new URL(s.base).port);
     const pid = s.child.pid as number;
     const rssBefore = rssBytes(pid);
     const rand = mulberry32(20261126);

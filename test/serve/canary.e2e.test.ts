@@ -213,9 +213,15 @@ describe('canary and live switching (real HTTP)', () => {
     await registry.setAlias('iris', 'champion', '1');
     const s = await serve({ shadowUri: 'models:/iris/3', shadowPercent: 50 });
     for (let i = 0; i < 200; i++) expect((await invoke(s.port)).version).toBe('1');
-    await new Promise((r) => setTimeout(r, 200));
-    const metrics = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
-    const n = Number(/modelgate_shadow_requests_total\{model="iris",version="3",outcome="success"\} (\d+)/.exec(metrics)?.[1]);
+    // Mirrored requests finish after the answers: count them once the count has reached the range.
+    let metrics = '';
+    const shadowed = async () => {
+      metrics = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+      return Number(/modelgate_shadow_requests_total\{model="iris",version="3",outcome="success"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
+    const deadline = Date.now() + 10_000;
+    while ((await shadowed()) <= 60 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const n = await shadowed();
     expect(n).toBeGreaterThan(60);
     expect(n).toBeLessThan(140);
     expect(metrics).toMatch(/modelgate_shadow_duration_seconds_count\{model="iris",version="3"\} \d+/);

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, freePort, killAll, requireBuiltCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
+import { type Served, killAll, requireBuiltCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
 
 let work: string;
 let registryDir: string;
@@ -17,12 +17,11 @@ interface Demo extends Served {
 }
 
 async function startDemo(): Promise<Demo> {
-  const port = await freePort();
-  const s = startCliServer(['demo', '--registry', registryDir, '-p', String(port)], '127.0.0.1', port, { cwd: work });
+  const s = startCliServer(['demo', '--registry', registryDir, '-p', '0'], { cwd: work });
   await waitReady(s);
   return {
     ...s,
-    port,
+    port: Number(new URL(s.base).port),
     out: {
       get stderr() {
         return s.output();

@@ -17,7 +17,7 @@ import { modelDigest } from '../../src/docker/model-files.js';
 import { openRegistry } from '../../src/core/registration.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { writeIrisLayersModel } from '../../tools/tfjs/models.js';
-import { CLI, IRIS, freePort, requireBuiltCli, runCli, startProcess } from '../fixtures/cli.js';
+import { CLI, IRIS, requireBuiltCli, runCli, startProcess, waitListening } from '../fixtures/cli.js';
 import { cleanup, invoke, irisRegistry, tempDir, waitFor200 } from './helpers.js';
 
 const FLAVOR_PACKAGES = flavorPackages();
@@ -257,12 +257,12 @@ describe('the image filesystem, run on this host', () => {
 
   it('serves the model with only the shipped dependencies, and the HEALTHCHECK command sees it', async () => {
     // Nothing above the temp directory has a node_modules, so every import resolves inside it.
-    const port = await freePort();
     const server = startProcess(process.execPath, [join(root, 'modelgate.mjs'), 'serve'], {
-      env: imageEnvHere(port),
+      env: imageEnvHere(0),
       timeoutMs: 60_000,
       cwd: root,
     });
+    const port = Number(new URL(await waitListening(server)).port);
     const alive = () => server.child.exitCode === null;
     await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, alive);
     const r = await invoke(port);
@@ -291,9 +291,7 @@ describe('the image filesystem, run on this host', () => {
     const bytes = await readFile(onnx);
     bytes[bytes.length - 1] ^= 0xff;
     await writeFile(onnx, bytes);
-    const port = await freePort();
-    const r = await startProcess(process.execPath, [join(copy, 'modelgate.mjs'), 'serve'], { env: imageEnvHere(port, copy), cwd: copy })
-      .done;
+    const r = await startProcess(process.execPath, [join(copy, 'modelgate.mjs'), 'serve'], { env: imageEnvHere(0, copy), cwd: copy }).done;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/model\.onnx was modified/);
   });
@@ -317,14 +315,14 @@ describe('a TF.js model’s image filesystem', () => {
     expect(sizeUnder(plan, 'deps/')).toBeLessThan(20e6);
 
     const root = await asImageRoot(plan.entries);
-    const port = await freePort();
     const env = {
       ...plan.env,
       MODELGATE_REGISTRY_URI: plan.env.MODELGATE_REGISTRY_URI.replace(APP_DIR, root),
       MODELGATE_HOST: '127.0.0.1',
-      MODELGATE_PORT: String(port),
+      MODELGATE_PORT: '0',
     };
     const server = startProcess(process.execPath, [join(root, 'modelgate.mjs'), 'serve'], { env, timeoutMs: 60_000, cwd: root });
+    const port = Number(new URL(await waitListening(server)).port);
     await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000, () => server.child.exitCode === null).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${server.out.stdout}\n${server.out.stderr}`);
     });

@@ -17,11 +17,12 @@ import { parse } from 'yaml';
 import { APP_DIR, IMAGE_USER } from '../../../src/docker/dockerfile.js';
 import { LABEL_PREFIX } from '../../../src/docker/image-plan.js';
 import { cleanup, invoke, irisRegistry, tempDir, waitFor200 } from '../../docker/helpers.js';
-import { freePort, requireBuiltCli, runCli, sleep, startProcess } from '../../fixtures/cli.js';
+import { requireBuiltCli, runCli, sleep, startProcess } from '../../fixtures/cli.js';
+import { withPickedPort } from '../../fixtures/ports.js';
 import { FOREIGN_PLATFORM, IN_CI, ensureNodeBase, loadBrokenBase, loadForeignBase, probeEngine, warnSkipped } from './engine.js';
 
 const engine = await probeEngine();
-if (!engine.ok && !IN_CI) warnSkipped(engine, 'test/integration/docker/image.test.ts (images built and run by a Docker engine)');
+if (!engine.ok && !IN_CI) warnSkipped(engine, 'test/integration/docker/image.docker.test.ts (images built and run by a Docker engine)');
 const docker = engine.docker;
 
 const IMAGE = `modelgate-test/iris-classifier:${process.pid}`;
@@ -148,20 +149,25 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
     const LIMIT = 4096;
 
     beforeAll(async () => {
-      port = await freePort();
-      container = await docker.createContainer({
-        Image: IMAGE,
-        // The port is set by env: with host networking the container shares this machine's ports.
-        Env: [`MODELGATE_PORT=${port}`, `MODELGATE_MAX_BODY_BYTES=${LIMIT}`, 'MODELGATE_DRAIN_SECONDS=20'],
-        // Health checks every 500 ms instead of 10 s, with the image's own test command.
-        Healthcheck: { Interval: 500e6, Timeout: 3e9, StartPeriod: 0, Retries: 3 },
-        HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true },
-      });
-      created.containers.push(container);
-      await container.start();
-      await waitFor200(`http://127.0.0.1:${port}/ready`, 30_000).catch(async (err: unknown) => {
-        const logs = await container.logs({ stdout: true, stderr: true });
-        throw new Error(`${(err as Error).message}\ncontainer logs:\n${logs.toString()}`);
+      // A chosen port: with host networking the container shares this machine's ports, and the
+      // image's health check reads MODELGATE_PORT, so the server cannot take port 0.
+      port = await withPickedPort(async (p) => {
+        const c = await docker.createContainer({
+          Image: IMAGE,
+          Env: [`MODELGATE_PORT=${p}`, `MODELGATE_MAX_BODY_BYTES=${LIMIT}`, 'MODELGATE_DRAIN_SECONDS=20'],
+          // Health checks every 500 ms instead of 10 s, with the image's own test command.
+          Healthcheck: { Interval: 500e6, Timeout: 3e9, StartPeriod: 0, Retries: 3 },
+          HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true },
+        });
+        created.containers.push(c);
+        await c.start();
+        const running = async () => (await c.inspect()).State.Running;
+        await waitFor200(`http://127.0.0.1:${p}/ready`, 30_000, running).catch(async (err: unknown) => {
+          const logs = await c.logs({ stdout: true, stderr: true });
+          throw new Error(`${(err as Error).message}\ncontainer logs:\n${logs.toString()}`);
+        });
+        container = c;
+        return p;
       });
     }, 60_000);
 
@@ -363,27 +369,34 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
       async () => {
         expect(haveRegistry).toBe(true);
         const dir = await tempDir('mg-registry-');
-        const port = await freePort();
         // bcrypt of "s3cret-push" (htpasswd -B); the registry accepts no other form.
         await writeFile(join(dir, 'htpasswd'), 'pusher:$2b$05$abcdefghijklmnopqrstuufPbipi8R7MAVUh68PqfGXnyykBSckEG\n');
-        await writeFile(
-          join(dir, 'config.yml'),
-          `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\nauth:\n  htpasswd:\n    realm: modelgate-test\n    path: ${dir}/htpasswd\n`,
-        );
-        const reg = startProcess('docker-registry', ['serve', join(dir, 'config.yml')], { timeoutMs: 120_000 });
         const auth = `Basic ${Buffer.from('pusher:s3cret-push').toString('base64')}`;
-        for (let i = 0; ; i++) {
-          const ok = await fetch(`http://127.0.0.1:${port}/v2/`, {
-            headers: { authorization: auth },
-            signal: AbortSignal.timeout(2000),
-          }).then(
-            (r) => r.status === 200,
-            () => false,
+        // The registry takes its address from its config file and reports none, so it gets a chosen port.
+        const { port, reg } = await withPickedPort(async (p) => {
+          await writeFile(
+            join(dir, 'config.yml'),
+            `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${p}\nauth:\n  htpasswd:\n    realm: modelgate-test\n    path: ${dir}/htpasswd\n`,
           );
-          if (ok) break;
-          if (i > 50) throw new Error(`the registry did not start: ${reg.out.stderr}`);
-          await sleep(100);
-        }
+          const reg = startProcess('docker-registry', ['serve', join(dir, 'config.yml')], { timeoutMs: 120_000 });
+          reg.done.catch(() => undefined);
+          const deadline = Date.now() + 10_000;
+          for (;;) {
+            const ok = await fetch(`http://127.0.0.1:${p}/v2/`, {
+              headers: { authorization: auth },
+              signal: AbortSignal.timeout(2000),
+            }).then(
+              (r) => r.status === 200,
+              () => false,
+            );
+            if (ok) return { port: p, reg };
+            if (reg.child.exitCode !== null || Date.now() > deadline) {
+              reg.child.kill('SIGKILL');
+              throw new Error(`the registry did not start: ${reg.out.stderr}`);
+            }
+            await sleep(100);
+          }
+        });
 
         const target = `127.0.0.1:${port}/iris-classifier:1`;
         created.images.push(target);

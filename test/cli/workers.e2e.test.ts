@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRegistry } from '../../src/core/registration.js';
-import { IRIS, freePort, killAll, requireBuiltCli, sleep, startCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
+import { IRIS, type Served, killAll, requireBuiltCli, sleep, startCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
 
 let root: string;
 let registry: string;
@@ -71,30 +71,37 @@ function childPids(parent: number): number[] {
   return out;
 }
 
+/** Worker pids that have logged `listening`: each then takes its share of connections. */
+const listeningPids = (s: Served) => new Set([...s.stdout().matchAll(/"pid":(\d+)[^\n]*"msg":"listening"/g)].map((m) => Number(m[1])));
+
+/** Waits until `n` workers (replacements included) have logged `listening`. */
+async function waitListeners(s: Served, n: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (listeningPids(s).size < n) {
+    if (Date.now() > deadline) throw new Error(`${n} workers did not listen within ${timeoutMs} ms\n${s.output()}`);
+    await sleep(50);
+  }
+}
+
+/** Polls `check` until it holds or `timeoutMs` passes; returns whether it held. */
+async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
 describe('--workers', () => {
   it('serves from two processes with one aggregated /metrics and replicated admin changes', async () => {
-    const port = await freePort();
     const s = startCliServer(
-      [
-        'serve',
-        '-m',
-        'models:/iris@champion',
-        '--canary',
-        'models:/iris@challenger',
-        '--workers',
-        '2',
-        '--registry',
-        registry,
-        '-p',
-        String(port),
-      ],
-      '127.0.0.1',
-      port,
-      { env: { MODELGATE_ADMIN_TOKEN: 'tok', MODELGATE_LOG_LEVEL: 'warn', MODELGATE_SHUTDOWN_GRACE_SECONDS: '0' } },
+      ['serve', '-m', 'models:/iris@champion', '--canary', 'models:/iris@challenger', '--workers', '2', '--registry', registry, '-p', '0'],
+      { env: { MODELGATE_ADMIN_TOKEN: 'tok', MODELGATE_SHUTDOWN_GRACE_SECONDS: '0' } },
     );
     await waitReady(s);
-    // Readiness of one worker is not enough: wait until both answer.
-    await sleep(1500);
+    // Readiness of one worker is not enough: wait until both listen.
+    await waitListeners(s, 2);
     const post = () => fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
     // Separate connections, so the kernel spreads them over both workers.
     const n = 40;
@@ -110,26 +117,25 @@ describe('--workers', () => {
       body: '{"weight": 100}',
     });
     expect(set.status).toBe(200);
-    await sleep(300);
-    const versions = await Promise.all(Array.from({ length: 20 }, () => post().then((r) => r.headers.get('x-model-version'))));
-    expect(new Set(versions)).toEqual(new Set(['2']));
+    // The other worker hears of the change from the primary, a moment later.
+    const versions = () => Promise.all(Array.from({ length: 20 }, () => post().then((r) => r.headers.get('x-model-version'))));
+    await eventually(async () => (await versions()).every((v) => v === '2'));
+    expect(new Set(await versions())).toEqual(new Set(['2']));
 
     const exit = await stop(s);
     expect(exit.code, s.output()).toBe(0);
   }, 90_000);
 
   it('replaces a worker that dies and keeps serving', async () => {
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', String(port)], '127.0.0.1', port, {
+    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', '0'], {
       env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0' },
     });
     await waitReady(s);
-    await sleep(1500);
-    const pids = [...s.output().matchAll(/"pid":(\d+)/g)].map((m) => Number(m[1]));
-    const workerPid = pids.find((p) => p !== s.child.pid);
-    expect(workerPid).toBeDefined();
-    process.kill(workerPid as number, 'SIGKILL');
-    await sleep(2500);
+    await waitListeners(s, 2);
+    const workerPid = [...listeningPids(s)][0];
+    process.kill(workerPid, 'SIGKILL');
+    // Replaced: a third worker listens.
+    await waitListeners(s, 3);
     expect(s.output()).toContain('a worker died; starting a replacement');
     const res = await fetch(`${s.base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
     expect(res.status).toBe(200);
@@ -137,12 +143,11 @@ describe('--workers', () => {
   }, 90_000);
 
   it('gives a replacement worker no traffic before it is loaded, and keeps counters monotonic across its death', async () => {
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', String(port)], '127.0.0.1', port, {
-      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0', MODELGATE_LOG_LEVEL: 'warn' },
+    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', '0'], {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0' },
     });
     await waitReady(s);
-    await sleep(1000);
+    await waitListeners(s, 2);
     // Fresh connections, so each request can land on either worker, the replacement included.
     // A connection the cluster was handing to the worker as it was killed is lost (Node's
     // round-robin handoff), so requests have a timeout and a few such losses are allowed below.
@@ -178,16 +183,16 @@ describe('--workers', () => {
   }, 90_000);
 
   it('survives workers killed mid-scrape and while still starting', async () => {
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', String(port)], '127.0.0.1', port, {
-      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0', MODELGATE_LOG_LEVEL: 'warn' },
+    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', '0'], {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0' },
     });
     // Killed while loading: replaced, not fatal.
     await sleep(150);
     for (const pid of childPids(s.child.pid as number)) process.kill(pid, 'SIGKILL');
     await waitReady(s);
-    await sleep(800);
+    await waitListeners(s, 2);
     for (let round = 0; round < 3; round++) {
+      const listened = listeningPids(s).size;
       const scrapes = Array.from({ length: 20 }, () =>
         fetch(`${s.base}/metrics`, { signal: AbortSignal.timeout(5000) }).then(
           (r) => r.status,
@@ -197,7 +202,7 @@ describe('--workers', () => {
       const [victim] = childPids(s.child.pid as number);
       process.kill(victim, 'SIGKILL');
       await Promise.all(scrapes);
-      await sleep(1200);
+      await waitListeners(s, listened + 1);
       expect(s.child.exitCode, s.output()).toBeNull();
     }
     await waitReady(s);
@@ -206,18 +211,18 @@ describe('--workers', () => {
   }, 90_000);
 
   it('keeps counters monotonic while a worker is stalled and misses the scrape', async () => {
-    const port = await freePort();
-    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', String(port)], '127.0.0.1', port, {
-      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0', MODELGATE_LOG_LEVEL: 'warn' },
+    const s = startCliServer(['serve', '-m', IRIS, '--workers', '2', '-p', '0'], {
+      env: { MODELGATE_SHUTDOWN_GRACE_SECONDS: '0' },
     });
     await waitReady(s);
-    await sleep(1000);
+    await waitListeners(s, 2);
     await Promise.all(Array.from({ length: 40 }, () => postOnce(s.base)));
     const count = async () => {
       const text = await (await fetch(`${s.base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
       return Number(/modelgate_http_requests_total\{method="POST",route="\/invocations",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
     };
-    await sleep(600);
+    // Workers report their counters to the primary now and then: wait for all 40.
+    await eventually(async () => (await count()) === 40);
     const before = await count();
     expect(before).toBe(40);
     const [victim] = childPids(s.child.pid as number);
@@ -233,7 +238,7 @@ describe('--workers', () => {
   }, 90_000);
 
   it('exits 1 when the workers cannot load the model', async () => {
-    const r = await startCli(['serve', '-m', join(root, 'no-such-model'), '--workers', '2', '-p', String(await freePort())], {
+    const r = await startCli(['serve', '-m', join(root, 'no-such-model'), '--workers', '2', '-p', '0'], {
       timeoutMs: 60_000,
     }).done;
     expect(r.code).toBe(1);

@@ -20,7 +20,6 @@ import { loadModel } from '../../src/core/load-model.js';
 import { SingleModelHost } from '../../src/core/model-host.js';
 import { captureLogger } from '../fixtures/capture-logger.js';
 import { ModelDirs } from '../fixtures/flavor-models.js';
-import { ROOT, requireBuiltCli, startProcess } from '../fixtures/cli.js';
 
 const dirs = new ModelDirs();
 const loaded: ServableModel[] = [];
@@ -137,25 +136,6 @@ export function load(context) {
     loaded.push(inline);
     expect(await score(inline, { inputs: [1] })).toEqual({ predictions: { isMainThread: true } });
     expect(inline.model.info).toMatchObject({ isolation: 'none' });
-  });
-
-  it('runs in its thread in an ES-module program too (node --input-type=module), where `require` does not exist', async () => {
-    requireBuiltCli();
-    const dir = await jsModel(WHERE);
-    const lib = JSON.stringify(join(ROOT, 'dist', 'src', 'index.js'));
-    const run = await startProcess(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `import { loadServable, openModelDir, scoreBody } from ${lib};
-         const s = await loadServable(await openModelDir(${JSON.stringify(dir)}), { name: 'js', version: '1' });
-         console.log(s.model.info.isolation, await scoreBody(s, 'application/json', '{"inputs": [1]}'));
-         await s.model.unload();`,
-      ],
-      { cwd: ROOT, timeoutMs: 30_000 },
-    ).done;
-    expect([run.code, run.stdout.trim()]).toEqual([0, 'thread {"predictions": {"isMainThread": false}}']);
   });
 
   it("forwards the model's log lines to the server's logger, tagged as model code", async () => {

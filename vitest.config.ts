@@ -7,7 +7,8 @@ import { defineConfig } from 'vitest/config';
  *   127.0.0.1 port 0. The product code under test may still run a tool (host-base runs ldd).
  *   `npm run test:fast`, under 30 s.
  * - `e2e` (`*.e2e.test.ts`): the built CLI (dist/) or another program as a child process, and the
- *   long whole-system runs (load while aliases move, batching under load, fuzzing). Servers listen
+ *   long whole-system runs (load while aliases move, batching under load, fuzzing) and the tests
+ *   slow on purpose (slow clients, models slow to load or run, deadlines). Servers listen
  *   on port 0 and report the port they got. `npm run test:e2e` builds first.
  * - `docker` (`*.docker.test.ts`): a Docker engine (DOCKER_HOST); skipped with a warning without
  *   one, except under CI. `npm run test:docker`.

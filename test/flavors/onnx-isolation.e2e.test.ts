@@ -1,7 +1,7 @@
 /**
  * A program using the compiled runner (dist/src/flavors/onnx/runner.js, as a library user's would)
  * ends by itself with idle session threads, and with a creation it gave up on once onnxruntime
- * returns, without aborting. The runner in this process: onnx-isolation.test.ts.
+ * returns, without aborting. The runner in this process: onnx-isolation-slow.e2e.test.ts.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

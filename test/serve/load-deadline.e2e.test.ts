@@ -1,6 +1,6 @@
 /**
  * `modelgate registry register` (the built CLI) of a version whose load never finishes: it exits 1
- * with the reason at the load deadline. The in-process side is in load-deadline.test.ts.
+ * with the reason at the load deadline. The in-process side is in load-deadline-slow.e2e.test.ts.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * Slow ONNX graphs through the built CLI (real onnxruntime, real processes): `registry register`
  * refuses a model whose first inference outlasts the load deadline, and `serve` stops cleanly
- * during a slow session creation. The in-process side is in onnx-isolation.test.ts.
+ * during a slow session creation. The in-process side is in onnx-isolation-slow.e2e.test.ts.
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -217,7 +217,8 @@ const CHARTS: { id: string; title: string; unit: string; pick: (s: Series) => (n
 
 function chartWidth(box: HTMLElement): number {
   const w = box.clientWidth;
-  return Math.max(240, w >= 900 ? Math.floor(w / 2) - 16 : w - 8);
+  // Two a row on wide screens: each figure adds ~12 px of padding and border, the gap 16 px.
+  return Math.max(240, w >= 900 ? Math.floor((w - 48) / 2) : w - 16);
 }
 
 function drawCharts(model: string, stats: Stats): void {

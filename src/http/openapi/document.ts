@@ -107,6 +107,7 @@ function invocationsOperation(model: ServedModel, primary: ServedVersion, opts: 
   return withSecurity(
     {
       operationId: 'invocations',
+      tags: [`${model.name} (MLflow scoring protocol)`],
       summary: `Score with ${model.name} (MLflow scoring protocol)`,
       description:
         `Served by version ${primary.version} (${primary.route})` +

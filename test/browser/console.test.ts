@@ -271,6 +271,40 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in headless Chromium', () =>
     await page.close();
   }, 60_000);
 
+  it('under bearer auth asks for the token, then shows the models; try-it and /docs send it', async () => {
+    const guarded = await startServer(
+      resolveServeConfig({
+        modelUri: 'models:/iris/1',
+        registryUri: join(root, 'registry'),
+        authTokens: ['api-token'],
+        host: '127.0.0.1',
+        port: 0,
+      }),
+      silentLogger(),
+    );
+    try {
+      await guarded.loaded;
+      const url = `http://127.0.0.1:${guarded.port}`;
+      const w = await watchedPage(1280, 800);
+      await w.page.goto(`${url}/console`);
+      await w.page.waitForSelector('#auth-panel:not([hidden])');
+      expect(await w.page.$('section[data-model]')).toBeNull();
+      await w.page.type('#auth-token', 'api-token');
+      await w.page.keyboard.press('Enter');
+      await w.page.waitForSelector('section[data-model="iris"]');
+      await w.page.click('#try-send');
+      await w.page.waitForSelector('#try-meta[data-status="200"]');
+      await w.page.goto(`${url}/docs`);
+      await w.page.waitForSelector('[id^="operations-"][id$="-invocations"]', { timeout: 20_000 });
+      // Only the two refusals before the token was given.
+      expect(w.errors.filter((e) => !/401/.test(e))).toEqual([]);
+      expect(w.outside).toEqual([]);
+      await w.page.close();
+    } finally {
+      await guarded.close();
+    }
+  }, 60_000);
+
   it('/docs renders the OpenAPI document with Swagger UI from the server alone', async () => {
     const w = await watchedPage(1280, 800);
     await w.page.goto(`${base}/docs`);

@@ -52,11 +52,32 @@ function rowSchema(schema: Schema | undefined): JsonSchema {
 /** `{"columns": […], "data": [[…]]}` (pandas' split orient). */
 function dataframeSplit(schema: Schema | undefined): JsonSchema {
   const names = schema?.kind === 'columns' ? columnNames(schema) : undefined;
+  if (schema?.kind === 'columns' && names !== undefined) {
+    // Named columns: the signature's order here, though the server finds them by name.
+    return {
+      type: 'object',
+      required: ['columns', 'data'],
+      description: 'Columns may come in any order, and optional ones may be left out (their data with them).',
+      properties: {
+        columns: { type: 'array', prefixItems: names.map((n) => ({ const: n })), items: false, minItems: names.length },
+        index: { type: 'array' },
+        data: {
+          type: 'array',
+          items: {
+            type: 'array',
+            prefixItems: schema.inputs.map((c) => colTypeJsonSchema(c.colType)),
+            items: false,
+            minItems: names.length,
+          },
+        },
+      },
+    };
+  }
   return {
     type: 'object',
     required: ['data'],
     properties: {
-      columns: names === undefined ? { type: 'array' } : { type: 'array', items: { enum: names } },
+      columns: { type: 'array' },
       index: { type: 'array' },
       data: { type: 'array', items: rowSchema(schema) },
     },
@@ -155,11 +176,13 @@ export function invocationsResponseSchema(signature: ModelSignature | undefined)
       type: 'object',
       properties: Object.fromEntries(outputs.inputs.map((t) => [t.name as string, tensorJsonSchema(t)])),
     };
-    predictions = !named
+    const asSigned = !named
       ? tensorJsonSchema(outputs.inputs[0])
       : outputs.inputs.length === 1
         ? { anyOf: [tensorJsonSchema(outputs.inputs[0]), dict] }
         : dict;
+    // A DataFrame input gets a DataFrame back (MLflow's pyfunc does the same): records.
+    predictions = { anyOf: [asSigned, { type: 'array', items: { type: 'object' } }] };
   } else if (outputs?.kind === 'columns') {
     predictions = { type: 'array' };
   }
@@ -231,7 +254,11 @@ export function v2InferResponseSchema(signature: ModelSignature | undefined): Js
     type: 'object',
     required: ['name', 'shape', 'datatype', 'data'],
     properties: {
-      name: tensors.length === 0 ? { type: 'string' } : { enum: tensors.map((t) => t.name) },
+      // Unnamed outputs answer with the runtime's own names.
+      name:
+        tensors.length === 0 || signature?.outputs?.inputs.some((t) => t.name === undefined)
+          ? { type: 'string' }
+          : { enum: tensors.map((t) => t.name) },
       shape: { type: 'array', items: { type: 'integer' } },
       datatype: { type: 'string' },
       parameters: { type: 'object' },

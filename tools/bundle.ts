@@ -3,11 +3,18 @@
  * Resolving and compiling a few hundred small module files costs about a third of a server's
  * cold start; one file cuts that (measured: ~660 → ~490 ms from process start to the first
  * prediction for iris). Native and heavy optional packages stay external and load on demand.
+ *
+ * Then the console's and docs page's files into dist/console/ (src/http/assets.ts serves them):
+ * the page scripts bundled with uPlot, Swagger UI copied from its package without its source-map
+ * comment (the map is not shipped, and the browser would ask for it).
  */
 import { build } from 'esbuild';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE_EXTERNALS } from '../src/docker/dependencies.js';
+import { ASSET_DIR, PACKAGE_ASSETS } from '../src/http/assets.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -24,3 +31,28 @@ await build({
   // Some bundled CommonJS packages call require(); give the ES module one.
   banner: { js: "import { createRequire as __modelgateRequire } from 'node:module'; const require = __modelgateRequire(import.meta.url);" },
 });
+
+const out = join(root, 'dist', ASSET_DIR);
+const web = join(root, 'web');
+await mkdir(out, { recursive: true });
+await build({
+  entryPoints: { console: join(web, 'console.ts'), docs: join(web, 'docs.ts') },
+  outdir: out,
+  bundle: true,
+  minify: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2020',
+  logLevel: 'warning',
+});
+const require = createRequire(join(root, 'package.json'));
+const uplotCss = await readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
+await writeFile(join(out, 'console.css'), uplotCss + '\n' + (await readFile(join(web, 'console.css'), 'utf8')));
+for (const page of ['console.html', 'docs.html']) await writeFile(join(out, page), await readFile(join(web, page)));
+for (const [name, from] of Object.entries(PACKAGE_ASSETS)) {
+  const text = await readFile(require.resolve(from), 'utf8');
+  await writeFile(
+    join(out, name),
+    text.replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, '\n').replace(/\/\*# sourceMappingURL=\S+?\s*\*\/\s*$/, '\n'),
+  );
+}

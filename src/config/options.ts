@@ -399,6 +399,15 @@ export const SERVE_OPTIONS = [
     doc: 'require the token on /metrics too',
   },
   {
+    key: 'noConsole',
+    flag: 'no-console',
+    env: 'MODELGATE_NO_CONSOLE',
+    kind: 'bool',
+    default: false,
+    group: 'auth',
+    doc: 'turn off the web console (/, /console), /openapi.json and /docs',
+  },
+  {
     key: 'intraOpThreads',
     flag: 'threads',
     env: 'MODELGATE_INTRA_OP_THREADS',

@@ -48,6 +48,11 @@ abstract class CellMetric<Cell> {
     return entry.cell;
   }
 
+  /** Every label set and its cell (the console's sampler reads them). */
+  entries(): IterableIterator<{ readonly labels: Labels; readonly cell: Cell }> {
+    return this.cells.values();
+  }
+
   get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
     const values: MetricValue[] = [];
     for (const { labels, cell } of this.cells.values()) this.render(labels, cell, values);

@@ -3,7 +3,7 @@
  * the resolved version (an alias is resolved here, once), the Dockerfile, the labels and the
  * list of context entries (dependencies, compiled server, model).
  */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { openModelDir } from '../core/model-dir.js';
@@ -125,7 +125,19 @@ async function appEntries(root: string): Promise<ContextEntry[]> {
       throw err;
     },
   );
-  return [{ path: 'app/modelgate.mjs', source: bundle, size, mode: 0o644 }];
+  return [{ path: 'app/modelgate.mjs', source: bundle, size, mode: 0o644 }, ...(await consoleEntries(root))];
+}
+
+/** The console's and docs page's files (dist/console, built with the bundle): served from beside modelgate.mjs. */
+async function consoleEntries(root: string): Promise<ContextEntry[]> {
+  const dir = join(root, 'dist', 'console');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const entries: ContextEntry[] = [];
+  for (const name of names.sort()) {
+    const source = join(dir, name);
+    entries.push({ path: `app/console/${name}`, source, size: (await stat(source)).size, mode: 0o644 });
+  }
+  return entries;
 }
 
 /** Resolves the model and lays out the image. Reads files and the registry; talks to no daemon. */

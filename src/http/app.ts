@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from '../util/log.js';
 import { BodyBudget, BodyReader } from './body.js';
 import { mountOn } from './route.js';
 import { type AdminDeps, mountAdmin } from './routes/admin.js';
+import { mountConsole } from './routes/console.js';
 import { mountMlflow } from './routes/mlflow.js';
 import { type MetricsText, mountOps, readinessHandler } from './routes/ops.js';
 import { mountV2 } from './routes/v2.js';
@@ -44,6 +45,8 @@ export interface AppOptions {
   authProtectMetrics?: boolean;
   /** Log a line per request. @default false */
   accessLog?: boolean;
+  /** Serve the console (/, /console), /openapi.json and /docs. @default true */
+  console?: boolean;
 }
 
 export interface AppDeps {
@@ -91,6 +94,15 @@ export function createApp(deps: AppDeps): Hono {
       deps.metricsText ?? (() => metrics.registry.metrics().then((text) => ({ text, contentType: metrics.registry.contentType }))),
   });
   if (deps.admin !== undefined) mountAdmin(m, deps.admin);
+  if (opts.console !== false) {
+    const document = {
+      auth: authTokens.length > 0,
+      protectHealth: protectHealth && authTokens.length > 0,
+      protectMetrics: opts.authProtectMetrics === true && authTokens.length > 0,
+      admin: deps.admin !== undefined,
+    };
+    mountConsole(m, { host, metrics, document });
+  }
   m.finish();
   return app;
 }

@@ -20,40 +20,12 @@ import {
   reshape,
   shapeSize,
 } from './ndarray.js';
-import { COL_TYPE_DTYPE, type ColSpec, type ColType, type Schema, type TensorSpec, schemaRepr } from './signature.js';
+import { colTypeJsonSchema } from './json-schema.js';
+import { COL_TYPE_DTYPE, type ColSpec, type Schema, type TensorSpec, schemaRepr } from './signature.js';
 import { dict } from '../util/dict.js';
 
 function pyList(items: readonly (string | number)[]): string {
   return `[${items.map((i) => (typeof i === 'number' ? String(i) : `'${i}'`)).join(', ')}]`;
-}
-
-function colTypeJsonSchema(t: ColType): object {
-  switch (t.type) {
-    case 'array':
-      return { type: 'array', items: colTypeJsonSchema(t.items) };
-    case 'map':
-      return { type: 'object', additionalProperties: colTypeJsonSchema(t.values) };
-    case 'object':
-      return {
-        type: 'object',
-        properties: Object.fromEntries(Object.entries(t.properties).map(([k, v]) => [k, colTypeJsonSchema(v)])),
-        required: Object.entries(t.properties)
-          .filter(([, v]) => v.required)
-          .map(([k]) => k),
-      };
-    case 'any':
-      return {};
-    case 'boolean':
-      return { type: 'boolean' };
-    case 'integer':
-    case 'long':
-      return { type: 'integer' };
-    case 'float':
-    case 'double':
-      return { type: 'number' };
-    default:
-      return { type: 'string' };
-  }
 }
 
 export interface SchemaEnforcer {

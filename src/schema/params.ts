@@ -6,26 +6,8 @@
 import { GatewayError, quoteValue } from '../errors.js';
 import { setOwn } from '../util/dict.js';
 import { type AjvSource, lazyModelAjv } from './ajv.js';
-import type { ParamSpec, ParamType } from './signature.js';
-
-function scalarSchema(type: ParamType, properties?: Record<string, unknown>): object {
-  switch (type) {
-    case 'boolean':
-      return { type: 'boolean' };
-    case 'integer':
-    case 'long':
-      return { type: 'integer' };
-    case 'float':
-    case 'double':
-      return { type: 'number' };
-    case 'datetime':
-      return { type: 'string', modelgateDatetime: true };
-    case 'object':
-      return properties ? { type: 'object', properties } : { type: 'object' };
-    default:
-      return { type: 'string' };
-  }
-}
+import { paramJsonSchema } from './json-schema.js';
+import type { ParamSpec } from './signature.js';
 
 export interface ResolvedParams {
   params: Record<string, unknown>;
@@ -69,8 +51,7 @@ export function compileParams(specs: readonly ParamSpec[] | undefined, ajv: AjvS
   }
   const validators = new Map(
     specs.map((s) => {
-      const item = scalarSchema(s.type, s.properties);
-      return [s.name, ajv().compile(s.shape === null ? item : { type: 'array', items: item })] as const;
+      return [s.name, ajv().compile(paramJsonSchema(s))] as const;
     }),
   );
   const defaults = Object.fromEntries(specs.map((s) => [s.name, s.default]));

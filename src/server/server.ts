@@ -93,6 +93,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
       authProtectHealth: config.authProtectHealth,
       authProtectMetrics: config.authProtectMetrics,
       accessLog: config.accessLog,
+      console: !config.noConsole,
     },
     ...(config.adminTokens.length > 0 ? { admin: { tokens: config.adminTokens, control: hooks.wrapControl?.(router) ?? router } } : {}),
   });

@@ -75,6 +75,10 @@ describe('npm install modelgate into a fresh project', () => {
       body: '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}',
     });
     expect(await res.text()).toContain('"label": [0]');
+    // The console's and docs page's files come in the package (dist/console), not from a CDN.
+    for (const path of ['/console', '/console/console.js', '/docs/swagger-ui-bundle.js']) {
+      expect((await fetch(`${served.base}${path}`)).status, path).toBe(200);
+    }
     await stop(served);
   }, 180_000);
 

@@ -189,6 +189,21 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
       expect(((await v2.json()) as { outputs: { name: string; data: number[] }[] }).outputs[1]).toMatchObject({ name: 'label', data: [0] });
     });
 
+    it('serves the console, the docs page and its Swagger UI bundle, and /openapi.json from files inside the image', async () => {
+      const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
+      for (const path of ['/console', '/console/console.js', '/console/console.css', '/docs', '/docs/docs.js', '/docs/swagger-ui.css']) {
+        const res = await get(path);
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get('content-security-policy'), path).toContain("script-src 'self'");
+      }
+      const swagger = await get('/docs/swagger-ui-bundle.js');
+      expect(swagger.status).toBe(200);
+      expect((await swagger.text()).length).toBeGreaterThan(1_000_000);
+      const doc = (await (await get('/openapi.json')).json()) as { openapi: string; paths: Record<string, unknown> };
+      expect(doc.openapi).toBe('3.1.0');
+      expect(doc.paths).toHaveProperty('/v2/models/iris/versions/1/infer');
+    });
+
     it('serves Prometheus metrics that count the request', async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
       expect(text).toMatch(/^modelgate_http_requests_total\{[^}]*route="\/invocations"[^}]*\} [1-9]/m);

@@ -10,13 +10,14 @@ export type Row = unknown;
 
 const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
 
-/** The shortest decimal that is the same float32: 5.1 as sent, not 5.099999904632568. */
+/**
+ * A float32 as the decimal it most likely was sent as: 5.1, not 5.099999904632568. Seven
+ * significant digits give back the float32 for any value sent with up to seven (trailing zeros
+ * drop out in Number()); the rest need nine.
+ */
 function float32(v: number): number {
-  for (let p = 6; p < 9; p++) {
-    const short = Number(v.toPrecision(p));
-    if (Math.fround(short) === v) return short;
-  }
-  return v;
+  const short = Number(v.toPrecision(7));
+  return Math.fround(short) === v ? short : Number(v.toPrecision(9));
 }
 
 function tensorRows(t: NDArray): Row[] {

@@ -66,6 +66,8 @@ export class Monitor {
         name: 'modelgate_drift',
         help: 'Distance of the live window from the reference profile, per feature (psi, js = Jensen-Shannon distance, ks)',
         labelNames: ['model', 'version', 'feature', 'stat'] as const,
+        // With --workers each process has its own window: the worst one, not their sum.
+        aggregator: 'max',
         registers,
       });
       this.drift = new DriftMonitor(options.drift, gauge, logger);

@@ -82,8 +82,11 @@ async function gauges(port: number): Promise<Record<string, number>> {
   return out;
 }
 
-/** The monitor handles rows after the answers: give it a moment. */
-const settle = () => new Promise((r) => setTimeout(r, 100));
+/**
+ * The monitor handles rows after the answers, and /metrics renders at most every 500 ms (scrapes
+ * within that share one text): wait past both.
+ */
+const settle = () => new Promise((r) => setTimeout(r, 700));
 
 describe('drift against the reference given at registration', () => {
   it('stores the profile with the version, under its digests', async () => {

@@ -10,6 +10,8 @@ const LAYERS = [
   ['util'],
   ['schema'],
   ['model', 'onnx'],
+  // The inference log and drift: they need only the schema and the model's identity.
+  ['monitor'],
   ['flavors', 'registry', 'protocols'],
   ['config'],
   ['core'],

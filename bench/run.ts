@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LoadResult, type LoadSpec, median, runLoad } from './lib/load.js';
 import { BenchModels, inputsJson, irisCsv, irisRows, mlpRows } from './lib/models.js';
@@ -100,7 +100,11 @@ const onnxBaseline = (model: (m: BenchModels) => Promise<{ baselineModel: string
 
 const modelgate = (model: (m: BenchModels) => Promise<{ uri: string }>, args: string[] = [], label = 'modelgate'): Contender => ({
   label,
-  start: async (ctx) => startModelgate((await model(ctx.models)).uri, args, ctx.models.env, label, ctx.cli),
+  start: async (ctx) => {
+    const work = dirname(ctx.models.registry);
+    const resolved = args.map((a) => (a.startsWith('LOGDIR:') ? join(work, `inference-log-${a.slice(7)}`) : a));
+    return startModelgate((await model(ctx.models)).uri, resolved, ctx.models.env, label, ctx.cli);
+  },
 });
 
 /** With `--against`, every contender labelled plain `modelgate` gets a twin running the other build. */
@@ -116,6 +120,10 @@ function withAgainst(servers: Contender[], ctx: Context): Contender[] {
       : [c],
   );
 }
+
+/** modelgate with the inference log at `percent` into a folder of its own beside the registry (removed with it). */
+const logging = (percent: number, extra: string[] = [], label = `modelgate, log ${percent} % to files`): Contender =>
+  modelgate(iris, ['--log-requests', String(percent), '--log-dir', `LOGDIR:${percent}`, ...extra], label);
 
 const iris = (m: BenchModels) => m.iris();
 const mlp = (m: BenchModels) => m.mlp();
@@ -319,6 +327,31 @@ const SCENARIOS: Scenario[] = [
       ],
     },
   ]),
+  loadScenario(
+    'monitoring',
+    'iris ONNX, batch 1, 16 connections: the inference log at 10 % and 100 % to files, and drift on every request, vs the same server without',
+    'compare',
+    [
+      {
+        servers: [
+          modelgate(iris, [], 'modelgate, monitoring off'),
+          logging(10),
+          logging(100),
+          modelgate(iris, ['--drift-baseline-requests', '200'], 'modelgate, drift (baseline from requests)'),
+        ],
+        cases: [
+          {
+            title: 'iris ONNX, batch 1, 16 conn',
+            load: invocations(IRIS_B1, 16),
+            targets: [
+              { label: 'modelgate, log 10 % to files', ratio: 0.9 },
+              { label: 'modelgate, log 100 % to files', ratio: 0.8 },
+            ],
+          },
+        ],
+      },
+    ],
+  ),
   loadScenario(
     'mlp-batching',
     '1.3 M-parameter MLP, batch-1 requests at 32 and 64 connections, batching on vs off vs baseline',

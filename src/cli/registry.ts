@@ -66,6 +66,7 @@ export async function registerCommand({ values, positionals }: ParsedCommand): P
     ...(values.description === undefined ? {} : { description: values.description as string }),
     ...(tags === undefined ? {} : { tags }),
     skipValidation: values.skipValidation === true,
+    ...(values.reference === undefined ? {} : { reference: values.reference as string }),
     ...(values.loadTimeoutSeconds === undefined ? {} : { loadTimeoutMs: (values.loadTimeoutSeconds as number) * 1000 }),
   });
   if (values.json === true) out(versionJson(v));

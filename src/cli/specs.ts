@@ -80,6 +80,13 @@ export const REGISTER: CommandSpec = {
       doc: 'do not load the model and score its serving example first (not recommended: a model that cannot serve is then found at serve time)',
     },
     { ...tableFlag('loadTimeoutSeconds', plain), env: undefined, doc: 'deadline for loading the model and scoring its example' },
+    {
+      key: 'reference',
+      flag: 'reference',
+      kind: 'string',
+      arg: 'FILE',
+      doc: "a .csv or .parquet dataset whose profile is stored with the version as its drift reference (covered by the version's digests)",
+    },
     registry,
     json,
   ],

@@ -9,6 +9,7 @@ export {
   defaultRegistryUri,
   optionSpec,
   optionsFromEnv,
+  perModelPercent,
   resolveServeConfig,
 } from './resolve.js';
 export { checkValue, parseValue } from './values.js';

@@ -96,5 +96,20 @@ export function resolveServeConfig(...layers: ServeOptions[]): ResolvedServeConf
       throw new ConfigError((err as Error).message);
     }
   }
+  perModelPercent(merged.logRequestsByModel as string[]);
   return merged as ResolvedServeConfig;
+}
+
+/** `--log-requests-model name=percent,…` as a map; a malformed entry is a setting mistake. */
+export function perModelPercent(list: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of list) {
+    const eq = entry.lastIndexOf('=');
+    const p = Number(entry.slice(eq + 1));
+    if (eq <= 0 || entry.slice(eq + 1).trim() === '' || !(p >= 0 && p <= 100)) {
+      throw new ConfigError(`--log-requests-model takes NAME=PERCENT (0-100), got '${entry}'`);
+    }
+    out[entry.slice(0, eq)] = p;
+  }
+  return out;
 }

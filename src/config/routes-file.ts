@@ -9,6 +9,7 @@
  *   shadow: models:/iris/7
  *   shadowPercent: 5
  *   pollSeconds: 5
+ *   logRequests: 5            # or per model: {iris: 100, churn: 10}
  */
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
@@ -29,6 +30,7 @@ const validate = ajv.compile({
     shadow: { type: 'string', minLength: 1 },
     shadowPercent: percent,
     pollSeconds: { type: 'number', minimum: 0 },
+    logRequests: { oneOf: [percent, { type: 'object', additionalProperties: percent }] },
   },
 });
 
@@ -42,7 +44,7 @@ export async function readRoutesFile(path: string): Promise<ServeOptions> {
   if (!validate(doc)) {
     throw new GatewayError('INVALID_PARAMETER_VALUE', `Routes file ${path}: ${ajv.errorsText(validate.errors, { dataVar: 'routes' })}`);
   }
-  const r = doc as unknown as Record<string, string | number | undefined>;
+  const r = doc as unknown as Record<string, string | number | Record<string, number> | undefined>;
   const out: ServeOptions = { modelUri: r.primary as string };
   if (r.canary !== undefined) out.canaryUri = r.canary as string;
   if (r.canaryWeight !== undefined) out.canaryWeight = r.canaryWeight as number;
@@ -50,5 +52,7 @@ export async function readRoutesFile(path: string): Promise<ServeOptions> {
   if (r.shadow !== undefined) out.shadowUri = r.shadow as string;
   if (r.shadowPercent !== undefined) out.shadowPercent = r.shadowPercent as number;
   if (r.pollSeconds !== undefined) out.pollSeconds = r.pollSeconds as number;
+  if (typeof r.logRequests === 'number') out.logRequests = r.logRequests;
+  else if (r.logRequests !== undefined) out.logRequestsByModel = Object.entries(r.logRequests).map(([k, v]) => `${k}=${v}`);
   return out;
 }

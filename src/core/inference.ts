@@ -6,11 +6,14 @@
 import { GatewayError, ModelNotReadyError, isGatewayError } from '../errors.js';
 import { LIMIT_DEFAULTS } from '../limits.js';
 import type { ModelRef } from '../model/ref.js';
+import type { Monitor, Watch } from '../monitor/index.js';
+import type { Row } from '../monitor/log/rows.js';
+import type { ModelOutput } from '../schema/model-io.js';
 import type { Logger } from '../util/log.js';
 import { Deadlines } from './deadlines.js';
 import { type GatewayMetrics, type ModelCells, modelCells } from './metrics.js';
 import type { HeaderLookup, Lease, ModelHost } from './model-host.js';
-import type { ScoreOptions } from './scoring.js';
+import type { ScoreOptions, ScoreWatch } from './scoring.js';
 import type { ServableModel } from './servable.js';
 
 /** Scores one request body with a model, in one protocol's terms. */
@@ -34,6 +37,8 @@ export interface InferenceDeps {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   readonly limits?: InferenceLimits;
+  /** The inference log and drift; left out, nothing is watched. */
+  readonly monitor?: Monitor;
 }
 
 /** A scored request: the answer's text and which version (and route) gave it. */
@@ -42,17 +47,19 @@ export interface Scored {
   readonly ref: ModelRef;
   /** `primary`, `canary`, or a pinned route's name. */
   readonly route: string;
+  /** The id the request was logged under, when it was (the caller's x-request-id, else a new one). */
+  readonly requestId?: string;
 }
 
 export interface Inference {
   /** Before the body is read: 503 at the in-flight bound or while no model is ready. */
   admit(acquire: Acquire, header: HeaderLookup): void;
   /** With the body read: leases a model, scores within the deadline, mirrors to the shadow. */
-  run(acquire: Acquire, header: HeaderLookup, scorer: Scorer): Promise<Scored>;
+  run(acquire: Acquire, header: HeaderLookup, scorer: Scorer, requestId?: string): Promise<Scored>;
 }
 
 export function createInference(deps: InferenceDeps): Inference {
-  const { host, metrics, logger } = deps;
+  const { host, metrics, logger, monitor } = deps;
   const limits = deps.limits ?? {};
   const maxInFlight = limits.maxInFlight ?? LIMIT_DEFAULTS.maxInFlight;
   const timeoutMs = limits.requestTimeoutMs ?? LIMIT_DEFAULTS.requestTimeoutSeconds * 1000;
@@ -89,10 +96,11 @@ export function createInference(deps: InferenceDeps): Inference {
   };
 
   /** Scores with a deadline; the lease is held until the model is really done, even after a 504. */
-  const scoreWithin = (l: Lease, scorer: Scorer, m: ModelCells): Promise<string> => {
+  const scoreWithin = (l: Lease, scorer: Scorer, m: ModelCells, seen?: Seen): Promise<string> => {
     const work = scorer(l.servable, {
       logger,
       onPredict: (s) => m.inferenceDuration.observe(s),
+      ...(seen === undefined ? {} : { watch: seen }),
       ...scoreLimits,
       ...(timeoutMs > 0 ? { deadline: performance.now() + timeoutMs } : {}),
     }).finally(() => l.release());
@@ -100,16 +108,21 @@ export function createInference(deps: InferenceDeps): Inference {
     return deadlines.race(work, timeoutMs);
   };
 
-  /** Mirrors a request to the shadow model after the real answer; the outcome only reaches metrics. */
-  const mirror = (l: Lease, scorer: Scorer): void => {
+  /** Mirrors a request to the shadow model after the real answer; the outcome only reaches metrics (and the monitor). */
+  const mirror = (l: Lease, scorer: Scorer, requestId: string | undefined): void => {
     const { ref } = l.servable;
     const labels = { model: ref.name, version: ref.version };
     const started = performance.now();
-    scorer(l.servable, { logger, ...scoreLimits })
+    const seen = watching(l, 'shadow', requestId);
+    scorer(l.servable, { logger, ...scoreLimits, ...(seen === undefined ? {} : { watch: seen }) })
       .then(
-        () => metrics.shadow.inc({ ...labels, outcome: 'success' }),
+        () => {
+          metrics.shadow.inc({ ...labels, outcome: 'success' });
+          seen?.done(l, 200, started);
+        },
         (err: unknown) => {
           const status = isGatewayError(err) ? err.status : 500;
+          seen?.done(l, status, started, err);
           metrics.shadow.inc({ ...labels, outcome: status >= 500 ? 'server_error' : 'client_error' });
           if (status >= 500) logger.warn({ err: isGatewayError(err) ? (err.cause ?? err) : err, ...labels }, 'shadow model failed');
         },
@@ -120,30 +133,78 @@ export function createInference(deps: InferenceDeps): Inference {
       });
   };
 
+  /** A watched request's capture of what it decoded and predicted; undefined when it is not watched. */
+  const watching = (l: Lease, route: string, requestId: string | undefined): Seen | undefined => {
+    const watch = monitor?.watch(l.servable.ref, l.servable.dir, route, requestId);
+    return watch === undefined || monitor === undefined ? undefined : seenBy(monitor, watch, route);
+  };
+
   return {
     admit(acquire, header) {
       lease(acquire, header).release();
     },
-    async run(acquire, header, scorer) {
+    async run(acquire, header, scorer, requestId) {
       const l = lease(acquire, header);
       const { servable } = l;
       const m = cellsOf(servable);
       const started = performance.now();
+      const seen = watching(l, l.route, requestId);
       active++;
       try {
-        const body = await scoreWithin(l, scorer, m);
+        const body = await scoreWithin(l, scorer, m, seen);
         m.success.inc();
+        seen?.done(l, 200, started);
         const shadow = host.shadow?.(header);
-        if (shadow !== undefined) mirror(shadow, scorer);
-        return { body, ref: servable.ref, route: l.route };
+        if (shadow !== undefined) mirror(shadow, scorer, seen?.watch.requestId ?? requestId);
+        return { body, ref: servable.ref, route: l.route, ...(seen === undefined ? {} : { requestId: seen.watch.requestId }) };
       } catch (err) {
         const status = isGatewayError(err) ? err.status : 500;
         (status >= 500 ? m.serverError : m.clientError).inc();
+        seen?.done(l, status, started, err);
         throw err;
       } finally {
         active--;
         m.requestDuration.observe((performance.now() - started) / 1000);
       }
+    },
+  };
+}
+
+/** What a watched request decoded and predicted, handed to the monitor after the answer has gone. */
+interface Seen extends ScoreWatch {
+  readonly watch: Watch;
+  done(l: Lease, status: number, started: number, err?: unknown): void;
+}
+
+function seenBy(monitor: Monitor, watch: Watch, route: string): Seen {
+  let inputs: readonly Row[] | undefined;
+  let output: ModelOutput | undefined;
+  return {
+    watch,
+    decoded(input) {
+      inputs = monitor.rows(input);
+    },
+    predicted(o) {
+      output = o;
+    },
+    done(l, status, started, err) {
+      const { ref, dir } = l.servable;
+      const latencyMs = performance.now() - started;
+      const error = err === undefined ? undefined : isGatewayError(err) ? err.code : 'INTERNAL_ERROR';
+      // After the answer is written: copying rows is not the caller's wait.
+      setImmediate(() =>
+        monitor.observe(watch, {
+          ref,
+          dir,
+          route,
+          requestId: watch.requestId,
+          latencyMs,
+          status,
+          ...(error === undefined ? {} : { error }),
+          ...(inputs === undefined ? {} : { inputs }),
+          ...(output === undefined ? {} : { output }),
+        }),
+      );
     },
   };
 }

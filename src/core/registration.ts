@@ -11,9 +11,11 @@ import { Registry, type StagedValidator } from '../registry/registry.js';
 import { signatureToDict } from '../schema/signature.js';
 import { loadServable } from './load.js';
 import { openModelDir } from './model-dir.js';
+import { writeReferenceProfile } from './reference.js';
 
 export const validateStaged: StagedValidator = async (staged, options) => {
   const md = await openModelDir(staged);
+  if (options.reference !== undefined) await writeReferenceProfile(options.reference, staged);
   if (options.skipValidation && !md.generated) return { flavor: md.flavor.name };
   const servable = await loadServable(
     md,

@@ -37,6 +37,13 @@ export interface ScoreOptions {
   deadline?: number;
   /** The largest response body, in bytes. @default 33554432 (32 MiB) */
   maxResponseBytes?: number;
+  /** Told what was decoded (before the model may take its buffers) and what it predicted: the monitor's view. */
+  watch?: ScoreWatch;
+}
+
+export interface ScoreWatch {
+  decoded(input: ModelInput): void;
+  predicted(output: ModelOutput): void;
 }
 
 function rowsOf(input: ModelInput): number {
@@ -160,7 +167,9 @@ export function encodeWithin(output: ModelOutput, options: ScoreOptions, encode:
 
 /** {@link predictDecoded}, answered as MLflow's `{"predictions": …}` JSON text. */
 export async function score(servable: ServableModel, request: DecodedRequest, options: ScoreOptions = {}): Promise<string> {
+  options.watch?.decoded(request.input);
   const output = await predictDecoded(servable, request, options);
+  options.watch?.predicted(output);
   return encodeWithin(output, options, (limit) => encodePredictions(output, request.unwrapped, limit));
 }
 
@@ -177,7 +186,9 @@ export async function scoreWith(
 ): Promise<string> {
   const limits = { maxJsonDepth: options.maxJsonDepth ?? LIMIT_DEFAULTS.maxJsonDepth, maxRows: options.maxRows ?? LIMIT_DEFAULTS.maxRows };
   const wire = await Promise.resolve(decoding(() => protocol.decode(body, contentType, servable, limits))).catch(callersInput);
+  options.watch?.decoded(wire.request.input);
   const output = await predictDecoded(servable, wire.request, options);
+  options.watch?.predicted(output);
   return encodeWithin(output, options, (limit) => wire.encode(output, limit));
 }
 

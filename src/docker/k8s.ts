@@ -20,6 +20,7 @@ import { Document, isMap, isScalar } from 'yaml';
 import { SERVE_DEFAULTS } from '../config/index.js';
 import { GatewayError } from '../errors.js';
 import { MODELGATE_VERSION } from '../version.js';
+import { prometheusRule } from './alerts.js';
 import { splitImageReference } from './auth.js';
 import { IMAGE_USER } from './dockerfile.js';
 
@@ -143,6 +144,8 @@ export interface K8sManifests {
   /** keda. */
   scaledObject?: Record<string, unknown>;
   serviceMonitor?: Record<string, unknown>;
+  /** With the ServiceMonitor: alerts on error rate, p99 latency, drift and a dropping inference log. */
+  prometheusRule?: Record<string, unknown>;
 }
 
 /**
@@ -385,7 +388,7 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
     podDisruptionBudget,
     ...(horizontalPodAutoscaler === undefined ? {} : { horizontalPodAutoscaler }),
     ...(scaledObject === undefined ? {} : { scaledObject }),
-    ...(serviceMonitor === undefined ? {} : { serviceMonitor }),
+    ...(serviceMonitor === undefined ? {} : { serviceMonitor, prometheusRule: prometheusRule(o.name, metadata, matchers) }),
   };
 }
 
@@ -467,6 +470,9 @@ export function k8sFiles(o: K8sOptions): { path: string; content: string }[] {
   if (m.serviceMonitor !== undefined) {
     const note = '# For the Prometheus operator; its Prometheus must select this ServiceMonitor (e.g. a release: label).\n';
     files.push(file('servicemonitor.yaml', m.serviceMonitor, [], note));
+    const rulesNote =
+      '# For the Prometheus operator; its Prometheus must select this PrometheusRule (ruleSelector, e.g. a release: label).\n';
+    files.push(file('prometheusrule.yaml', m.prometheusRule, [], rulesNote));
   }
   if (o.autoscale === 'requests') {
     files.push({

@@ -7,6 +7,7 @@ import { createInference } from '../core/inference.js';
 import { type GatewayMetrics, createMetrics } from '../core/metrics.js';
 import type { ModelHost } from '../core/model-host.js';
 import { LIMIT_DEFAULTS } from '../limits.js';
+import type { Monitor } from '../monitor/index.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { BodyBudget, BodyReader } from './body.js';
 import { mountOn } from './route.js';
@@ -60,6 +61,8 @@ export interface AppDeps {
   draining?: () => boolean;
   /** The /metrics text, when it comes from elsewhere (a cluster's aggregate). @default this app's registry */
   metricsText?: () => Promise<MetricsText>;
+  /** The inference log and drift, fed by every inference; its state is in /ready's details. */
+  monitor?: Monitor;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -73,14 +76,15 @@ export function createApp(deps: AppDeps): Hono {
   const m = mountOn(app, { metrics, logger, authTokens, accessLog: opts.accessLog === true, draining: deps.draining ?? (() => false) });
 
   // The limits' names are the same in both: the core takes what it needs of them.
-  const inference = createInference({ host, metrics, logger, limits: opts });
+  const { monitor } = deps;
+  const inference = createInference({ host, metrics, logger, limits: opts, ...(monitor === undefined ? {} : { monitor }) });
   const bodies = new BodyReader({
     maxBytes: opts.maxBodyBytes ?? LIMIT_DEFAULTS.maxBodyBytes,
     budget: new BodyBudget(opts.maxBodyMemory ?? LIMIT_DEFAULTS.maxBodyMemory),
     minBytesPerSecond: opts.minBodyRate ?? LIMIT_DEFAULTS.minBodyRate,
     graceSeconds: opts.bodyGraceSeconds ?? LIMIT_DEFAULTS.bodyGraceSeconds,
   });
-  const readiness = readinessHandler(host, authTokens);
+  const readiness = readinessHandler(host, authTokens, monitor && (() => monitor.status()));
 
   mountMlflow(m, { host, inference, bodies });
   mountV2(m, { host, inference, bodies, protectHealth, readiness });

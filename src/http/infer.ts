@@ -25,12 +25,17 @@ export function inferHandler(deps: InferDeps, protocol: WireProtocol, acquireFor
     const body = await bodies.read(c);
     try {
       const contentType = header('content-type');
-      const scored = await inference.run(acquire, header, (servable, options) =>
-        scoreWith(protocol, servable, contentType, body.bytes, options),
+      const given = requestId(c);
+      const scored = await inference.run(
+        acquire,
+        header,
+        (servable, options) => scoreWith(protocol, servable, contentType, body.bytes, options),
+        given,
       );
       const headers: Record<string, string> = { 'x-model-name': scored.ref.name, 'x-model-version': scored.ref.version };
       if (scored.route !== 'primary') headers['x-modelgate-route'] = scored.route;
-      const id = requestId(c);
+      // A logged request's id is how its record is joined with a label later.
+      const id = scored.requestId ?? given;
       if (id !== undefined) headers['x-request-id'] = id;
       return reply(200, scored.body, headers);
     } finally {

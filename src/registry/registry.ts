@@ -20,6 +20,8 @@ export interface RegisterModelOptions {
   skipValidation?: boolean;
   /** Milliseconds loading and scoring the example may take before registration fails. @default 300000 */
   loadTimeoutMs?: number;
+  /** A dataset (CSV or parquet) whose profile is stored with the version as its drift reference. */
+  reference?: string;
   logger?: Logger;
 }
 

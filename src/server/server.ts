@@ -5,7 +5,8 @@
 import type { Server } from 'node:http';
 import { type AddressInfo, Server as NetServer } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { ResolvedServeConfig } from '../config/index.js';
+import { type ResolvedServeConfig, perModelPercent } from '../config/index.js';
+import { Monitor, type MonitorOptions } from '../monitor/index.js';
 import { stopSessionThreads } from '../flavors/onnx/runner.js';
 import { openRegistry } from '../core/registration.js';
 import type { Logger } from '../util/log.js';
@@ -43,8 +44,31 @@ const IDLE_CLOSE_DELAY_MS = 1000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The monitor's settings from the serve options: the log only when it has a sink and a percentage. */
+export function monitorOptions(config: ResolvedServeConfig): MonitorOptions {
+  const perModel = perModelPercent(config.logRequestsByModel);
+  const logging =
+    (config.logDir !== undefined || config.logUrl !== undefined) && (config.logRequests > 0 || Object.keys(perModel).length > 0);
+  const log = logging
+    ? {
+        percent: config.logRequests,
+        perModel,
+        redact: config.logRedact,
+        ...(config.logDir === undefined ? {} : { dir: config.logDir }),
+        ...(config.logUrl === undefined ? {} : { url: config.logUrl }),
+        maxFileBytes: config.logMaxFileBytes,
+        rotateSeconds: config.logRotateSeconds,
+        queue: { capacity: config.logQueueSize },
+      }
+    : undefined;
+  // Drift is on for every version with a reference profile; a baseline from requests on top.
+  const drift = { windowRows: config.driftWindow, baselineRequests: config.driftBaselineRequests, threshold: config.driftThreshold };
+  return { ...(log === undefined ? {} : { log }), drift };
+}
+
 export async function startServer(config: ResolvedServeConfig, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
   const metrics = createMetrics();
+  const monitor = new Monitor(monitorOptions(config), metrics.registry, logger);
   const registry = openRegistry(config.registryUri);
   await registry.sweep();
   const source = registrySource(registry, {
@@ -78,6 +102,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     metrics,
     logger,
     draining: () => draining,
+    monitor,
     ...(hooks.metricsText === undefined ? {} : { metricsText: hooks.metricsText }),
     options: {
       maxBodyBytes: config.maxBodyBytes,
@@ -170,6 +195,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
       await drained;
       clearTimeout(timer);
       await router.close();
+      await monitor.close();
       // Loads still in progress give up their onnxruntime threads; the process may exit once they are gone.
       await stopSessionThreads();
     })());

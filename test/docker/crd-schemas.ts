@@ -1,5 +1,5 @@
 /**
- * Validators for the custom resources the manifests include (ServiceMonitor, ScaledObject), from
+ * Validators for the custom resources the manifests include (ServiceMonitor, ScaledObject, PrometheusRule), from
  * the CRDs' published OpenAPI schemas committed in crds/ (where each comes from is in its
  * `$comment`). The API server rejects unknown fields under strict field validation (kubectl's
  * default since 1.27), and a CRD schema does not say `additionalProperties: false`, so every
@@ -44,6 +44,7 @@ function load(file: string): ValidateFunction {
 
 export const validateServiceMonitor = load('monitoring.coreos.com_servicemonitors.v1.schema.json');
 export const validateScaledObject = load('keda.sh_scaledobjects.v1alpha1.schema.json');
+export const validatePrometheusRule = load('monitoring.coreos.com_prometheusrules.v1.schema.json');
 
 /** Throws with ajv's errors when `doc` does not validate. */
 export function assertValid(validate: ValidateFunction, doc: unknown): void {

@@ -59,6 +59,7 @@ describe('--k8s-out with the autoscaling flags', () => {
       'hpa.yaml',
       'pdb.yaml',
       'prometheus-adapter-rule.yaml.example',
+      'prometheusrule.yaml',
       'service.yaml',
       'servicemonitor.yaml',
     ]);
@@ -79,6 +80,7 @@ describe('--k8s-out with the autoscaling flags', () => {
     expect(Object.keys(g.files).sort()).toEqual([
       'deployment.yaml',
       'pdb.yaml',
+      'prometheusrule.yaml',
       'scaledobject.yaml',
       'service.yaml',
       'servicemonitor.yaml',

@@ -21,7 +21,7 @@ import {
   k8sName,
   prometheusAdapterRule,
 } from '../../src/docker/k8s.js';
-import { assertValid, validateScaledObject, validateServiceMonitor } from './crd-schemas.js';
+import { assertValid, validatePrometheusRule, validateScaledObject, validateServiceMonitor } from './crd-schemas.js';
 
 const options: K8sOptions = {
   name: 'iris-classifier',
@@ -246,6 +246,33 @@ describe('--autoscale requests: an HPA on requests in flight through the Prometh
     expect(Object.keys((r.deployment as any).spec.template.metadata.annotations).some((k) => k.startsWith('prometheus.io/'))).toBe(false);
   });
 
+  it('writes a PrometheusRule (valid against the CRD schema) alerting on error rate, p99 latency, drift and a dropping log, for this Service only', () => {
+    const pr = r.prometheusRule as any;
+    assertValid(validatePrometheusRule, pr);
+    expect(pr.metadata.namespace).toBe('ml');
+    const rules = pr.spec.groups[0].rules as { alert: string; expr: string; for: string; labels: { severity: string } }[];
+    expect(rules.map((x) => x.alert)).toEqual([
+      'ModelgateHighErrorRate',
+      'ModelgateHighP99Latency',
+      'ModelgateFeatureDrift',
+      'ModelgateInferenceLogDropping',
+    ]);
+    for (const x of rules) expect(x.expr).toContain('namespace="ml",service="iris-classifier"');
+    expect(rules[0].expr).toContain('modelgate_predictions_total{namespace="ml",service="iris-classifier",outcome="server_error"}');
+    expect(rules[1].expr).toMatch(
+      /^histogram_quantile\(0\.99, sum by \(le, model, version\) \(rate\(modelgate_request_duration_seconds_bucket\{/,
+    );
+    expect(rules[2].expr).toBe(
+      'max by (model, version, feature) (modelgate_drift{namespace="ml",service="iris-classifier",stat="psi"}) > 0.25',
+    );
+    // A misspelt field fails as it would on apply.
+    const broken = structuredClone(pr);
+    broken.spec.groups[0].rules[0].fors = '5m';
+    expect(validatePrometheusRule(broken)).toBe(false);
+    // Without a ServiceMonitor there is no operator to read it.
+    expect(k8sManifests({ ...options, autoscale: 'cpu' }).prometheusRule).toBeUndefined();
+  });
+
   it('writes the rule as a file kubectl apply -f DIR skips', () => {
     const files = yamlFiles({ autoscale: 'requests' });
     expect(files.map((f) => f.path)).toEqual([
@@ -254,9 +281,10 @@ describe('--autoscale requests: an HPA on requests in flight through the Prometh
       'hpa.yaml',
       'pdb.yaml',
       'servicemonitor.yaml',
+      'prometheusrule.yaml',
       'prometheus-adapter-rule.yaml.example',
     ]);
-    const example = files[5];
+    const example = files[6];
     expect(/\.(ya?ml|json)$/.test(example.path)).toBe(false); // kubectl's extensions
     expect(parse(example.content)).toEqual(prometheusAdapterRule());
     expect(files[2].content).toContain('prometheus-adapter-rule.yaml.example');
@@ -299,6 +327,7 @@ describe('--autoscale keda: a ScaledObject with a Prometheus trigger', () => {
       'scaledobject.yaml',
       'pdb.yaml',
       'servicemonitor.yaml',
+      'prometheusrule.yaml',
     ]);
   });
 

@@ -24,13 +24,18 @@ export interface OpsDeps {
 /** Scrapes within this window get the same /metrics text. */
 const SCRAPE_SHARE_MS = 500;
 
-/** Readiness; with authentication on, the details (model URIs, alias names, error text) are for token holders only. */
-export function readinessHandler(host: ModelHost, authTokens: readonly string[]): Handler {
+/**
+ * Readiness; with authentication on, the details (model URIs, alias names, error text) are for
+ * token holders only. `monitoring` adds the inference log's and drift's state to the details:
+ * a failing log sink is shown, never made a reason to take the server out of rotation.
+ */
+export function readinessHandler(host: ModelHost, authTokens: readonly string[], monitoring?: () => object): Handler {
   return (c: Context) => {
     const ready = host.isReady();
     const status = host.status();
     const detailed = authTokens.length === 0 || hasBearer(requestHeader(c, 'authorization'), authTokens);
-    return reply(ready ? 200 : 503, pyJson(detailed ? { ready, ...status } : { ready, state: status.state }));
+    const extra = detailed && monitoring !== undefined ? { monitoring: monitoring() } : {};
+    return reply(ready ? 200 : 503, pyJson(detailed ? { ready, ...status, ...extra } : { ready, state: status.state }));
   };
 }
 

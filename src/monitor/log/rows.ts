@@ -1,0 +1,83 @@
+/**
+ * A request's decoded input and the model's output as one entry per input row, so a logged
+ * prediction can later be joined with its label. Rows are plain JSON values: a table row is an
+ * object, a tensor row its slice (a number for a 1-D tensor, an array otherwise).
+ */
+import { type ModelInput, type ModelOutput, decodedOutput } from '../../schema/model-io.js';
+import type { NDArray } from '../../schema/ndarray.js';
+
+export type Row = unknown;
+
+const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
+
+/**
+ * A float32 as the decimal it most likely was sent as: 5.1, not 5.099999904632568. Seven
+ * significant digits give back the float32 for any value sent with up to seven (trailing zeros
+ * drop out in Number()); the rest need nine.
+ */
+function float32(v: number): number {
+  const short = Number(v.toPrecision(7));
+  return Math.fround(short) === v ? short : Number(v.toPrecision(9));
+}
+
+function tensorRows(t: NDArray): Row[] {
+  const value = t.data instanceof Float32Array ? (v: unknown) => float32(v as number) : plain;
+  const n = t.shape.length === 0 ? 1 : (t.shape[0] ?? 1);
+  const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const out: Row[] = [];
+  for (let i = 0; i < n; i++) {
+    if (t.shape.length <= 1) out.push(value(t.data[i]));
+    else out.push(Array.from(t.data.slice(i * width, (i + 1) * width) as ArrayLike<unknown>, value));
+  }
+  return out;
+}
+
+function recordRows(named: Readonly<Record<string, NDArray>>, drop: ReadonlySet<string>): Row[] {
+  const keys = Object.keys(named).filter((k) => !drop.has(k));
+  const columns = keys.map((k) => tensorRows(named[k]));
+  const n = Math.max(0, ...columns.map((c) => c.length));
+  const out: Row[] = [];
+  for (let i = 0; i < n; i++) {
+    const row: Record<string, unknown> = {};
+    keys.forEach((k, j) => (row[k] = columns[j][i]));
+    out.push(row);
+  }
+  return out;
+}
+
+function dropKeys(value: unknown, drop: ReadonlySet<string>): unknown {
+  if (drop.size === 0 || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([k]) => !drop.has(k)));
+}
+
+/** The input, one entry per row, without the fields named in `drop`. */
+export function inputRows(input: ModelInput, drop: ReadonlySet<string> = new Set()): Row[] {
+  switch (input.kind) {
+    case 'tensor':
+      return tensorRows(input.value);
+    case 'tensors': {
+      // One input tensor (`{"inputs": [[…]]}` for a model with one named input): its rows as they are.
+      const names = Object.keys(input.value);
+      return names.length === 1 && !drop.has(names[0]) ? tensorRows(input.value[names[0]]) : recordRows(input.value, drop);
+    }
+    case 'dataframe': {
+      const df = input.value;
+      const named: Record<string, NDArray> = {};
+      df.columns.forEach((c, j) => (named[String(c)] = df.values[j]));
+      return recordRows(named, drop);
+    }
+    default:
+      return [dropKeys(input.value, drop)];
+  }
+}
+
+/** The output, one entry per input row when it has as many; else the whole output as one entry. */
+export function outputRows(output: ModelOutput, rows: number, drop: ReadonlySet<string> = new Set()): Row[] {
+  const value = decodedOutput(output);
+  if (value.kind !== 'json') return inputRows(value, drop);
+  const v = value.value;
+  if (Array.isArray(v) && v.length === rows) return v.map((x) => dropKeys(x, drop));
+  const predictions = (v as { predictions?: unknown } | null)?.predictions;
+  if (Array.isArray(predictions) && predictions.length === rows) return predictions.map((x) => dropKeys(x, drop));
+  return [dropKeys(v, drop)];
+}

@@ -79,7 +79,7 @@ function toOrtTensor(ort: OrtModule, a: NDArray, meta: IoMeta): Ort.Tensor {
   return new ort.Tensor(want, a.data as Ort.Tensor.DataTypeMap[typeof want], dims);
 }
 
-function fromOrtTensor(t: Ort.Tensor): NDArray {
+export function fromOrtTensor(t: Ort.Tensor): NDArray {
   const shape = Array.from(t.dims);
   if (t.type === 'float16') return { dtype: 'float16', shape, data: float16BitsToFloat32(t.data as Uint16Array) };
   return { dtype: dtypeOf(t.type as OrtType), shape, data: t.data as NDArray['data'] };
@@ -190,7 +190,7 @@ function inferSignature(inputs: readonly IoMeta[], outputs: readonly IoMeta[]): 
 }
 
 /** MLflow's `onnx_session_options` keys, mapped to onnxruntime-node's option names. */
-function sessionOptions(config: Readonly<Record<string, unknown>>, intraOpThreads: number): Ort.InferenceSession.SessionOptions {
+export function sessionOptions(config: Readonly<Record<string, unknown>>, intraOpThreads: number): Ort.InferenceSession.SessionOptions {
   const mlflowOpts = (config.onnx_session_options ?? {}) as Record<string, unknown>;
   const levels: Record<number, Ort.InferenceSession.SessionOptions['graphOptimizationLevel']> = {
     0: 'disabled',

@@ -6,7 +6,7 @@
 import type { TreeIR } from '../../../onnx/tree-ensemble.js';
 import type { CompileContext, Converter, Prediction, Value } from '../context.js';
 import { Estimator } from '../state.js';
-import { classifierClasses, emitTrees, treeAcceptsNaN, treeToIR } from './tree.js';
+import { type LeafValues, classifierClasses, emitTrees, treeAcceptsNaN, treeToIR } from './tree.js';
 
 function members(est: Estimator): Estimator[] {
   const list = est.list('estimators_');
@@ -18,11 +18,11 @@ function members(est: Estimator): Estimator[] {
   });
 }
 
-function forestTrees(est: Estimator, width: number): { trees: TreeIR[]; nFeatures: number; nan: boolean } {
+function forestTrees(est: Estimator, width: number, values: LeafValues): { trees: TreeIR[]; nFeatures: number; nan: boolean } {
   const trees = members(est);
   const nan = treeAcceptsNaN(est, trees[0]);
   const irs = trees.map((t) => {
-    const ir = treeToIR(t, 'proba', nan);
+    const ir = treeToIR(t, values, nan);
     if (ir.width !== width) t.refuse(`tree_.values has ${ir.width} outputs, expected ${width}`);
     if (ir.nFeatures !== est.int('n_features_in_')) t.refuse('its feature count differs from the forest');
     return ir.tree;
@@ -36,7 +36,7 @@ export const forestClassifierConverter: Converter = {
     let proba: string | undefined;
     const probaOnce = (): string => {
       if (proba !== undefined) return proba;
-      const { trees, nFeatures, nan } = forestTrees(est, classes.size);
+      const { trees, nFeatures, nan } = forestTrees(est, classes.size, 'proba');
       proba = emitTrees(ctx, est, input, { nFeatures, nTargets: classes.size, trees, aggregate: 'average' }, nan);
       return proba;
     };
@@ -56,7 +56,7 @@ export const forestRegressorConverter: Converter = {
       kind: 'regressor',
       targets: 1,
       value: () => {
-        const { trees, nFeatures, nan } = forestTrees(est, 1);
+        const { trees, nFeatures, nan } = forestTrees(est, 1, 'raw');
         const y = emitTrees(ctx, est, input, { nFeatures, nTargets: 1, trees, aggregate: 'average' }, nan);
         return ctx.g.op('Squeeze', [y, ctx.g.int64([1])]);
       },

@@ -58,6 +58,11 @@ export function findPath(root: PyValue, target: PyValue): string | undefined {
   return undefined;
 }
 
+/** Keeps error messages short when a hostile pickle nests a refused class very deep. */
+function shorten(path: string): string {
+  return path.length <= 400 ? path : `${path.slice(0, 200)}…${path.slice(-200)}`;
+}
+
 /** Unpickles `bytes`; refuses (with the path) any pickle that names a class outside the allow-list. */
 export function loadPickle(bytes: Uint8Array, limits?: UnpickleLimits): PyValue {
   const { value, refused } = unpickle(bytes, limits);
@@ -65,7 +70,7 @@ export function loadPickle(bytes: Uint8Array, limits?: UnpickleLimits): PyValue 
   if (refused.length > 0) {
     for (const ref of refused) {
       const where = findPath(value, ref);
-      if (where !== undefined) throw new UnsafePickleError(where, ref.cls.path);
+      if (where !== undefined) throw new UnsafePickleError(shorten(where), ref.cls.path);
     }
     throw new UnsafePickleError('a value not reachable from the model', refused[0].cls.path);
   }

@@ -84,8 +84,9 @@ class Reader {
     return s.endsWith('\r') ? s.slice(0, -1) : s;
   }
   utf8(n: number): string {
+    const b = this.bytes(n);
     try {
-      return dec.decode(this.bytes(n));
+      return dec.decode(b);
     } catch {
       throw new UnpicklingError('invalid UTF-8 in a string');
     }

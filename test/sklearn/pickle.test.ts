@@ -7,7 +7,14 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileSklearn } from '../../src/flavors/sklearn/compile.js';
-import { NdArray, PyDict, PyObject, UnpicklingError, UnsafePickleError, loadPickle } from '../../src/flavors/sklearn/pickle/index.js';
+import {
+  type NdArray,
+  type PyDict,
+  type PyObject,
+  UnpicklingError,
+  UnsafePickleError,
+  loadPickle,
+} from '../../src/flavors/sklearn/pickle/index.js';
 import { SKLEARN_FIXTURES } from './helpers.js';
 
 const PICKLES = join(SKLEARN_FIXTURES, 'pickles');

@@ -271,7 +271,9 @@ def census_models():
     columns = list(X.columns)
     kinds = {c: ('double' if c in NUMERIC else 'string') for c in columns}
     serve, _ = census_frame(rng, 150, missing=0.1)
-    candidates = to_json_rows(serve)
+    example = X.dropna().head(3)
+    # The serving example comes first, so its expected predictions are the first three.
+    candidates = to_json_rows(example) + to_json_rows(serve)
     base = to_json_rows(X.dropna().head(1))[0]
     candidates += extremes(base, [columns.index(c) for c in NUMERIC])
     for c in CATEGORIES:
@@ -279,7 +281,6 @@ def census_models():
             r = list(base)
             r[columns.index(c)] = v
             candidates.append(r)
-    example = X.dropna().head(3)
     rf = census_pipeline(RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0)).fit(X, y)
     save_model('census-rf', rf, X, example, fmt='pickle', expected=expectations(rf, columns, kinds, candidates, True))
     lr = census_pipeline(LogisticRegression(max_iter=1000)).fit(X, y)

@@ -267,7 +267,7 @@ export class PickleVM {
     }
   }
 
-  // Opcodes are split over four switches by family (scalars, strings, containers, memo and calls).
+  // Opcodes are split over five switches by family (scalars, strings, containers, memo and globals, calls).
   private step(op: number): void {
     const r = this.r;
     switch (op) {
@@ -437,6 +437,14 @@ export class PickleVM {
         if (typeof module !== 'string' || typeof name !== 'string') throw new UnpicklingError('STACK_GLOBAL needs two strings');
         return this.push(this.global(module, name));
       }
+      default:
+        return this.stepCalls(op);
+    }
+  }
+
+  private stepCalls(op: number): void {
+    const r = this.r;
+    switch (op) {
       case 0x52 /* REDUCE */: {
         const args = this.pop();
         const fn = this.pop();

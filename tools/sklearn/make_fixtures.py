@@ -287,6 +287,41 @@ def census_models():
     save_model('census-logreg', lr, X, example, expected=expectations(lr, columns, kinds, candidates, True))
 
 
+def mixed_model():
+    """Integer and string categories with drop='first' and handle_unknown='error', a None marker
+    imputed with a constant, positional and sliced column selections, remainder='passthrough'."""
+    rng = np.random.default_rng(11)
+    n = 400
+    X = pd.DataFrame({
+        'rooms': rng.integers(1, 6, n).astype('int64'),
+        'area': rng.normal(80, 25, n),
+        'city': pd.Series(rng.choice(['north', 'south', 'east'], n), dtype=object),
+        'floor': rng.integers(0, 10, n).astype('float64'),
+        'age': rng.normal(30, 15, n),
+        'kind': pd.Series(rng.choice(['flat', 'house', None], n), dtype=object),
+    })
+    y = X['area'] * 3 + X['rooms'] * 20 + (X['city'] == 'north') * 50 + X['floor'] * 2 + rng.normal(0, 5, n)
+    pre = ColumnTransformer([
+        ('rooms', OneHotEncoder(drop='first', handle_unknown='error'), [0]),
+        ('city', OneHotEncoder(handle_unknown='error'), ['city']),
+        ('kind', Pipeline([('fill', SimpleImputer(missing_values=None, strategy='constant', fill_value='unknown')),
+                           ('onehot', OneHotEncoder(handle_unknown='ignore'))]), ['kind']),
+        ('scaled', StandardScaler(with_mean=False), slice(3, 5)),
+    ], remainder='passthrough')
+    from sklearn.tree import DecisionTreeRegressor
+    model = Pipeline([('pre', pre), ('tree', DecisionTreeRegressor(max_depth=5, random_state=0))]).fit(X, y)
+    columns = list(X.columns)
+    kinds = {'rooms': 'double', 'area': 'double', 'city': 'string', 'floor': 'double', 'age': 'double', 'kind': 'string'}
+    base = to_json_rows(X.head(1))[0]
+    candidates = to_json_rows(X.head(150))
+    for c, vals in {'rooms': [1, 5, 7, None], 'city': ['west', None], 'kind': ['tent', None], 'area': [None, 1e30], 'floor': [None, -1e-300]}.items():
+        for v in vals:
+            r = list(base)
+            r[columns.index(c)] = v
+            candidates.append(r)
+    save_model('mixed-tree-regressor', model, X, X.head(3), expected=expectations(model, columns, kinds, candidates, False))
+
+
 def diabetes_models():
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     kinds = {c: 'double' for c in X.columns}
@@ -322,3 +357,4 @@ if __name__ == '__main__':
     iris_models()
     census_models()
     diabetes_models()
+    mixed_model()

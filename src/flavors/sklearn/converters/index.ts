@@ -10,7 +10,7 @@ import { simpleImputerConverter } from './impute.js';
 import { linearRegressionConverter, logisticRegressionConverter } from './linear.js';
 import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
-import { standardScalerConverter } from './preprocessing.js';
+import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
 
 const entries: Record<string, Converter> = {
@@ -19,6 +19,7 @@ const entries: Record<string, Converter> = {
   'sklearn.impute._base.SimpleImputer': simpleImputerConverter,
   'sklearn.preprocessing._data.StandardScaler': standardScalerConverter,
   'sklearn.preprocessing._encoders.OneHotEncoder': oneHotEncoderConverter,
+  'sklearn.preprocessing._function_transformer.FunctionTransformer': functionTransformerConverter,
   'sklearn.linear_model._logistic.LogisticRegression': logisticRegressionConverter,
   'sklearn.linear_model._base.LinearRegression': linearRegressionConverter,
   'sklearn.tree._classes.DecisionTreeClassifier': decisionTreeClassifierConverter,

@@ -16,3 +16,15 @@ export const standardScalerConverter: Converter = {
     return { kind: 'numeric', name: y, width: n };
   },
 };
+
+/**
+ * `sklearn.preprocessing.FunctionTransformer` without a function: the identity (ColumnTransformer
+ * stores its fitted 'passthrough' columns as one). A function is code, which is never run.
+ */
+export const functionTransformerConverter: Converter = {
+  transform(est: Estimator, input: Value): Value {
+    if (est.raw('func') !== null && est.raw('func') !== undefined) est.refuse('it applies a Python function');
+    if (est.bool('validate', false)) est.refuse('validate=True is not supported');
+    return input;
+  },
+};

@@ -73,6 +73,27 @@ describe('choosing the flavour', () => {
   });
 });
 
+describe('the MLmodel signature against the pipeline', () => {
+  async function withSignature(edit: (mlmodel: string) => string): Promise<string> {
+    const copy = await temp.make('modelgate-sk-sig-');
+    await cp(join(SKLEARN_FIXTURES, 'census-logreg-sk12'), copy, { recursive: true });
+    await writeFile(join(copy, 'MLmodel'), edit(await readFile(join(copy, 'MLmodel'), 'utf8')));
+    return copy;
+  }
+
+  it('refuses a column typed as a string that the pipeline reads as numbers, and the reverse', async () => {
+    const ageAsString = await withSignature((m) => m.replace('{"type": "double", "name": "age"', '{"type": "string", "name": "age"'));
+    await expect(loadDir(ageAsString)).rejects.toThrow(/column age is 'string', the model reads it as numbers/);
+    const sexAsDouble = await withSignature((m) => m.replace('{"type": "string", "name": "sex"', '{"type": "double", "name": "sex"'));
+    await expect(loadDir(sexAsDouble)).rejects.toThrow(/column sex is 'double', the model reads it as strings/);
+  });
+
+  it('refuses a signature that lacks a column the pipeline reads', async () => {
+    const renamed = await withSignature((m) => m.replace('"name": "age"', '"name": "years"'));
+    await expect(loadDir(renamed)).rejects.toThrow(/lacks column 'age', which the model reads/);
+  });
+});
+
 describe('inputs as pandas and scikit-learn see them', () => {
   const census = join(SKLEARN_FIXTURES, 'census-rf-sk19');
   let servable: ServableModel;

@@ -71,10 +71,18 @@ function resolveColumns(model: CompiledModel, input: ModelInput): { rows: number
     if (names.length !== width) bad(`X has ${names.length} features, but the model is expecting ${width} features as input.`);
     return { rows, cells: values.map((v, i) => columnCells(v, `Column ${String(names[i])}`)) };
   }
+  // Only the columns some step reads must be there (a ColumnTransformer's dropped columns need not be).
   const at = new Map(names.map((n, i) => [String(n), i]));
-  const missing = model.columns.filter((c) => !at.has(c.name as string)).map((c) => `'${c.name}'`);
+  const read = new Set([...model.numericColumns, ...model.stringColumns]);
+  const missing = model.columns.filter((c) => read.has(c.index) && !at.has(c.name as string)).map((c) => `'${c.name}'`);
   if (missing.length > 0) bad(`The input is missing columns the model was fitted with: [${missing.join(', ')}].`);
-  return { rows, cells: model.columns.map((c) => columnCells(values[at.get(c.name as string) as number], `Column '${c.name}'`)) };
+  const none: Cells = () => null;
+  return {
+    rows,
+    cells: model.columns.map((c) =>
+      at.has(c.name as string) ? columnCells(values[at.get(c.name as string) as number], `Column '${c.name}'`) : none,
+    ),
+  };
 }
 
 export function buildFeeds(model: CompiledModel, input: ModelInput): Feeds {

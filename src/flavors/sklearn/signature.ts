@@ -22,9 +22,9 @@ export function checkSignature(sig: ModelSignature | undefined, model: CompiledM
   const specFor = (c: number) => (model.namesKnown ? specs.find((s) => s.name === model.columns[c].name) : specs[c]);
   if (!model.namesKnown && specs.length !== model.columns.length)
     fail(`it has ${specs.length} columns, the model was fitted on ${model.columns.length}`);
-  model.columns.forEach((col, c) => {
-    if (specFor(c) === undefined) fail(`it lacks column '${col.name}', which the model was fitted with`);
-  });
+  for (const c of [...model.numericColumns, ...model.stringColumns]) {
+    if (specFor(c) === undefined) fail(`it lacks column '${model.columns[c].name}', which the model reads`);
+  }
   const typeOf = (c: number) => specFor(c)?.colType.type;
   for (const c of model.numericColumns) {
     const t = typeOf(c);

@@ -188,7 +188,10 @@ class Encoder {
     this.modes.push(MODE_CODE[mode]);
     this.splits.push(mode === 'member' ? 0 : threshold);
     this.missingTrue.push(missingTrue ? 1 : 0);
-    if (mode === 'member') this.members.push(...(members ?? []), NaN);
+    if (mode === 'member') {
+      for (const m of members ?? []) this.members.push(m);
+      this.members.push(NaN);
+    }
     this.trueIds.push(0);
     this.trueLeaf.push(0);
     this.falseIds.push(0);

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import { compileSklearn } from '../../src/flavors/sklearn/compile.js';
-import { type NdArray, PyDict, PyGlobal, PyObject, UnsafePickleError, loadPickle } from '../../src/flavors/sklearn/pickle/index.js';
+import {
+  type NdArray,
+  PyDict,
+  PyGlobal,
+  PyObject,
+  PyTuple,
+  UnsafePickleError,
+  loadPickle,
+} from '../../src/flavors/sklearn/pickle/index.js';
 import { InvalidTreeError, type TreeEnsembleIR, validateTreeEnsemble } from '../../src/onnx/tree-ensemble.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 import { SKLEARN_FIXTURES, WINE_LOGREG, loadDir } from './helpers.js';
@@ -124,7 +132,23 @@ describe('estimators and settings without an exact converter', () => {
     expect(() => compileSklearn(reg, 'predict_proba')).toThrow(/needs a classifier, this is a regressor/);
   });
 
-  it('an unknown multi_class and an unknown handle_unknown', () => {
+  it('a pipeline that contains itself, and an absurd feature count', () => {
+    const p = new PyObject(new PyGlobal('sklearn.pipeline', 'Pipeline'), []);
+    const state = new PyDict();
+    state.set('steps', [new PyTuple(['self', p])]);
+    p.state = state;
+    expect(() => compileSklearn(p, 'predict')).toThrow(/cannot tell which input columns/);
+    const looped = census();
+    const steps = (looped.dict as PyDict).get('steps') as PyTuple[];
+    steps[1] = new PyTuple(['again', looped]);
+    expect(() => compileSklearn(looped, 'predict')).toThrow(/pipeline.steps\[1\].steps\[0\] .*fitted on 6 columns but receives 16/);
+    const wide = census();
+    (step(wide, 0).dict as PyDict).set('feature_names_in_', null);
+    (step(wide, 0).dict as PyDict).set('n_features_in_', 2 ** 40);
+    expect(() => compileSklearn(wide, 'predict')).toThrow(/n_features_in_ is 1099511627776/);
+  });
+
+  it('an unknown multi_class', () => {
     const lr = loadPickle(readFileSync(join(SKLEARN_FIXTURES, 'census-logreg-sk12', 'model.pkl'))) as PyObject;
     (step(lr, 1).dict as PyDict).set('multi_class', 'something-new');
     expect(() => compileSklearn(lr, 'predict_proba')).toThrow(/multi_class 'something-new' is not supported/);

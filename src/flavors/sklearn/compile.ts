@@ -32,6 +32,9 @@ export interface CompiledModel {
   readonly root: { readonly classPath: string; readonly sklearnVersion: string };
 }
 
+/** More input columns than this is a hostile or broken pickle, not a model. */
+export const MAX_INPUT_COLUMNS = 1_000_000;
+
 /** The model's input columns: the first real step's `feature_names_in_` / `n_features_in_`. */
 function inputColumns(root: Estimator): { columns: InputColumn[]; namesKnown: boolean } {
   let est: Estimator | undefined = root;
@@ -41,8 +44,11 @@ function inputColumns(root: Estimator): { columns: InputColumn[]; namesKnown: bo
       if (!names.every((n) => typeof n === 'string')) est.refuse('feature_names_in_ is not a list of strings');
       return { columns: (names as string[]).map((name, index) => ({ index, name })), namesKnown: true };
     }
-    if (est.has('n_features_in_'))
-      return { columns: Array.from({ length: est.int('n_features_in_') }, (_, index) => ({ index })), namesKnown: false };
+    if (est.has('n_features_in_')) {
+      const n = est.int('n_features_in_');
+      if (n > MAX_INPUT_COLUMNS) est.refuse(`n_features_in_ is ${n}, more than the ${MAX_INPUT_COLUMNS} supported`);
+      return { columns: Array.from({ length: n }, (_, index) => ({ index })), namesKnown: false };
+    }
     est = est.classPath === 'sklearn.pipeline.Pipeline' ? firstStep(est) : undefined;
   }
   throw new UnsupportedModelError(root.where, 'cannot tell which input columns it reads (no feature_names_in_ or n_features_in_)');

@@ -252,8 +252,10 @@ export class PickleVM {
     if (Array.isArray(list)) {
       if (list.length + items.length > this.maxStack) throw new UnpicklingError('list too long');
       for (const it of items) list.push(it);
-    } else if (list instanceof PySet && !list.frozen) list.items.push(...items);
-    else throw new UnpicklingError('APPEND(S)/ADDITEMS on a value that is not a list or set');
+    } else if (list instanceof PySet && !list.frozen) {
+      if (list.items.length + items.length > this.maxStack) throw new UnpicklingError('set too long');
+      for (const it of items) list.items.push(it);
+    } else throw new UnpicklingError('APPEND(S)/ADDITEMS on a value that is not a list or set');
   }
 
   run(): UnpickleResult {

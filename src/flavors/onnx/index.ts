@@ -79,7 +79,7 @@ function toOrtTensor(ort: OrtModule, a: NDArray, meta: IoMeta): Ort.Tensor {
   return new ort.Tensor(want, a.data as Ort.Tensor.DataTypeMap[typeof want], dims);
 }
 
-export function fromOrtTensor(t: Ort.Tensor): NDArray {
+function fromOrtTensor(t: Ort.Tensor): NDArray {
   const shape = Array.from(t.dims);
   if (t.type === 'float16') return { dtype: 'float16', shape, data: float16BitsToFloat32(t.data as Uint16Array) };
   return { dtype: dtypeOf(t.type as OrtType), shape, data: t.data as NDArray['data'] };

@@ -327,10 +327,10 @@ def diabetes_models():
     kinds = {c: 'double' for c in X.columns}
     base = [float(v) for v in X.median()]
     et = ExtraTreesRegressor(n_estimators=4, max_depth=4, random_state=0).fit(X, y)
-    candidates = to_json_rows(X.head(150)) + probes(base, et, 30) + extremes(base, [0, 2])
+    candidates = to_json_rows(X.head(50)) + probes(base, et, 15) + extremes(base, [0, 2])
     save_model('diabetes-extratrees', et, X, X.head(3), expected=expectations(et, list(X.columns), kinds, candidates, False))
     lin = LinearRegression().fit(X, y)
-    candidates = to_json_rows(X.head(150)) + extremes(base, [0, 2])
+    candidates = to_json_rows(X.head(50)) + extremes(base, [0, 2])
     save_model('diabetes-linreg', lin, X, X.head(3), expected=expectations(lin, list(X.columns), kinds, candidates, False))
 
 

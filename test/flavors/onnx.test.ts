@@ -192,13 +192,13 @@ describe.each(['auto', 'thread'] as const)('ONNX flavour (isolation %s)', (mode)
   });
 
   it('refuses an MLflow flavour it cannot serve with a hint', async () => {
-    const dir = join(root, `sk-${mode}`);
+    const dir = join(root, `xgb-${mode}`);
     await mkdir(dir);
     await writeFile(
       join(dir, 'MLmodel'),
-      'flavors:\n  sklearn:\n    pickled_model: model.pkl\n  python_function:\n    loader_module: mlflow.sklearn\n',
+      'flavors:\n  xgboost:\n    data: model.ubj\n  python_function:\n    loader_module: mlflow.xgboost\n',
     );
-    await expect(openModelDir(dir)).rejects.toMatchObject({ message: expect.stringMatching(/sklearn.*skl2onnx/) });
+    await expect(openModelDir(dir)).rejects.toMatchObject({ message: expect.stringMatching(/xgboost.*onnxmltools/) });
   });
 });
 

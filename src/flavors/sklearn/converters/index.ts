@@ -12,6 +12,7 @@ import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
+import { ordinalEncoderConverter } from './ordinal.js';
 
 const entries: Record<string, Converter> = {
   'sklearn.pipeline.Pipeline': pipelineConverter,
@@ -30,6 +31,7 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._forest.RandomForestRegressor': forestRegressorConverter,
   'sklearn.ensemble._forest.ExtraTreesClassifier': forestClassifierConverter,
   'sklearn.ensemble._forest.ExtraTreesRegressor': forestRegressorConverter,
+  'sklearn.preprocessing._encoders.OrdinalEncoder': ordinalEncoderConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

@@ -110,7 +110,7 @@ describe('estimators and settings without an exact converter', () => {
     expect(() => compileSklearn(svc, 'predict')).toThrow(/svc \(sklearn\.svm\._classes\.SVC\): modelgate has no converter for this class/);
   });
 
-  it('infrequent categories, add_indicator, multi-output forests, predict_proba of a regressor', () => {
+  it('infrequent categories without their fitted state, add_indicator, multi-output forests, predict_proba of a regressor', () => {
     const encoder = () => {
       const m = census();
       const ct = step(m, 0);
@@ -120,7 +120,7 @@ describe('estimators and settings without an exact converter', () => {
     const a = encoder();
     (a.enc.dict as PyDict).set('_infrequent_enabled', true);
     expect(() => compileSklearn(a.m, 'predict')).toThrow(
-      /transformers_\[1\]\.steps\[1\] \(sklearn\.preprocessing\._encoders\.OneHotEncoder\): infrequent/,
+      /transformers_\[1\]\.steps\[1\] \(sklearn\.preprocessing\._encoders\.OneHotEncoder\): its state has no '_infrequent_indices'/,
     );
     const b = encoder();
     (b.imp.dict as PyDict).set('add_indicator', true);

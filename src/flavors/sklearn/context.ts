@@ -20,7 +20,8 @@ export interface InputColumn {
 /**
  * A value flowing between steps. `columns` are input columns not read yet (so a step can ask for
  * them as numbers or as strings, as pandas would hand them over); `numeric` is a float64
- * [N, width] matrix; `strings` a string [N, width] matrix with a bool mask of None cells.
+ * [N, width] matrix; `strings` a string [N, width] matrix with a bool mask of None cells (NaN
+ * cells are flagged too and hold feeds.ts's `NAN_CELL`, None cells hold '').
  */
 export type Value =
   | { readonly kind: 'columns'; readonly columns: readonly number[] }

@@ -2,12 +2,18 @@
  * Request data → the compiled graph's inputs, as scikit-learn would receive it from MLflow: a
  * DataFrame's columns by name (`feature_names_in_`) or by position, a 2-D array by position.
  * Numeric cells become float64 (None → NaN, numeric strings parsed as Python's float() would);
- * string cells stay strings, None cells are flagged.
+ * string cells stay strings, None cells are flagged. A float NaN in a string column (what pandas
+ * reads from an empty CSV field) is flagged too but holds {@link NAN_CELL} where a None cell
+ * holds '': most steps treat both as missing, the imputer and encoders tell them apart as
+ * scikit-learn does (`X != X` is true for NaN only).
  */
 import { GatewayError } from '../../errors.js';
 import type { ModelInput } from '../../schema/model-io.js';
 import type { NDArray } from '../../schema/ndarray.js';
 import type { CompiledModel } from './compile.js';
+
+/** The string value of a flagged NaN cell; a flagged None cell holds ''. */
+export const NAN_CELL = 'nan';
 
 export interface Feeds {
   readonly rows: number;
@@ -107,8 +113,8 @@ export function buildFeeds(model: CompiledModel, input: ModelInput): Feeds {
     for (let r = 0; r < rows; r++) {
       const v = get(r);
       if (typeof v === 'string') strings[r * w + j] = v;
-      else if (v === null || v === undefined) {
-        strings[r * w + j] = '';
+      else if (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v))) {
+        strings[r * w + j] = v === null || v === undefined ? '' : NAN_CELL;
         none[r * w + j] = 1;
       } else bad(`Column ${label(c)} holds a non-string value; its encoder was fitted on strings.`);
     }

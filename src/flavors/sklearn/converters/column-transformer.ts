@@ -1,11 +1,13 @@
 /**
  * `sklearn.compose.ColumnTransformer`: each fitted transformer reads its columns (names, indices,
- * slices, boolean masks, `remainder` drop/passthrough/estimator) and the outputs are stacked
- * side by side, in `transformers_` order, as `np.hstack` does.
+ * slices, boolean masks, `remainder` drop/passthrough/estimator), its output is multiplied by its
+ * `transformer_weights` entry if any, and the outputs are stacked side by side, in
+ * `transformers_` order, as `np.hstack` does.
  */
 import type { CompileContext, Converter, Value } from '../context.js';
 import { NdArray, PyObject, PySlice, type PyValue } from '../pickle/index.js';
 import { type Estimator, asList, scalar } from '../state.js';
+import { applyWeight, transformerWeights } from './union.js';
 
 /** Positions (within the transformer's input) that a column specifier selects. */
 function selectPositions(est: Estimator, spec: PyValue, width: number, names: readonly string[] | undefined, what: string): number[] {
@@ -25,9 +27,11 @@ function selectPositions(est: Estimator, spec: PyValue, width: number, names: re
   if (spec instanceof PySlice) return sliceRange(est, spec, width, names, what);
   const items = spec instanceof PyObject ? spec.listItems : spec instanceof NdArray ? spec.data : asList(spec);
   if (items === undefined) est.refuse(`${what} has a column specifier modelgate cannot read (callables must be resolved at fit time)`);
-  if (spec instanceof NdArray && spec.dtype?.kind === 'b') {
+  // A boolean mask: a bool array, or (1.5+'s remainder columns) a list of Python bools.
+  const boolList = Array.isArray(items) && items.length > 0 && items.every((b) => typeof b === 'boolean');
+  if ((spec instanceof NdArray && spec.dtype?.kind === 'b') || boolList) {
     if (items.length !== width) est.refuse(`${what} has a boolean mask of the wrong length`);
-    return [...(items as Uint8Array)].flatMap((b, i) => (b ? [i] : []));
+    return Array.from(items as ArrayLike<unknown>).flatMap((b, i) => (b ? [i] : []));
   }
   return Array.from(items as ArrayLike<unknown>, (it) => {
     const v = typeof it === 'bigint' ? Number(it) : scalar(it as PyValue);
@@ -91,8 +95,7 @@ function stack(parts: Value[], est: Estimator, ctx: CompileContext): Value {
 
 export const columnTransformerConverter: Converter = {
   transform(est: Estimator, input: Value, ctx: CompileContext) {
-    const weights = est.raw('transformer_weights');
-    if (weights !== null && weights !== undefined) est.refuse('transformer_weights are not supported');
+    const weights = transformerWeights(est);
     const width = inputWidth(input);
     const nIn = est.int('n_features_in_');
     if (nIn !== width) est.refuse(`it was fitted on ${nIn} columns but receives ${width}`);
@@ -107,9 +110,10 @@ export const columnTransformerConverter: Converter = {
       const positions = selectPositions(est, triple[2], width, names, `transformers_[${i}] '${String(triple[0])}'`);
       if (positions.length === 0) return;
       const cols = pick(input, positions, est, ctx);
-      if (trans === 'passthrough') parts.push(cols);
+      const weight = weights.get(String(triple[0]));
+      if (trans === 'passthrough') parts.push(applyWeight(cols, weight, est, ctx));
       else if (typeof trans === 'string') est.refuse(`transformers_[${i}] is '${trans}'`);
-      else parts.push(ctx.transform(trans, cols));
+      else parts.push(applyWeight(ctx.transform(trans, cols), weight, est, ctx));
     });
     return stack(parts, est, ctx);
   },

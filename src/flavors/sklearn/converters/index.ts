@@ -12,6 +12,11 @@ import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
+import { pcaConverter } from './decomposition.js';
+import { ordinalEncoderConverter } from './ordinal.js';
+import { polynomialFeaturesConverter } from './polynomial.js';
+import { maxAbsScalerConverter, minMaxScalerConverter, normalizerConverter, robustScalerConverter } from './scalers.js';
+import { featureUnionConverter } from './union.js';
 
 const entries: Record<string, Converter> = {
   'sklearn.pipeline.Pipeline': pipelineConverter,
@@ -30,6 +35,14 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._forest.RandomForestRegressor': forestRegressorConverter,
   'sklearn.ensemble._forest.ExtraTreesClassifier': forestClassifierConverter,
   'sklearn.ensemble._forest.ExtraTreesRegressor': forestRegressorConverter,
+  'sklearn.preprocessing._data.MinMaxScaler': minMaxScalerConverter,
+  'sklearn.preprocessing._data.MaxAbsScaler': maxAbsScalerConverter,
+  'sklearn.preprocessing._data.RobustScaler': robustScalerConverter,
+  'sklearn.preprocessing._data.Normalizer': normalizerConverter,
+  'sklearn.preprocessing._encoders.OrdinalEncoder': ordinalEncoderConverter,
+  'sklearn.preprocessing._polynomial.PolynomialFeatures': polynomialFeaturesConverter,
+  'sklearn.decomposition._pca.PCA': pcaConverter,
+  'sklearn.pipeline.FeatureUnion': featureUnionConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

@@ -1,126 +1,82 @@
 /**
- * `sklearn.preprocessing.OneHotEncoder` with `handle_unknown` 'error', 'ignore' (and
- * 'infrequent_if_exist' without infrequent categories, which acts as 'ignore'), and `drop`.
- * String categories are matched with a LabelEncoder (exact string equality; a None cell matches a
- * None category), numeric ones with float64 equality (NaN matches a NaN category).
+ * `sklearn.preprocessing.OneHotEncoder`: `handle_unknown` 'error', 'ignore',
+ * 'infrequent_if_exist' and 'warn' (1.6+: the same as 'infrequent_if_exist' plus a warning),
+ * infrequent categories (`min_frequency` / `max_categories`, grouped into one last column per
+ * feature), and `drop` ('first', 'if_binary', an explicit array; applied after grouping). Sparse
+ * and dense outputs hold the same numbers, so `sparse` / `sparse_output` do not matter.
+ * Each column's code is mapped through one table to its output position (-1: no column set).
  */
-import type { GraphBuilder } from '../../../onnx/graph-builder.js';
-import { ML_DOMAIN } from '../../../onnx/graph-builder.js';
 import type { CompileContext, Converter, Value } from '../context.js';
 import { NdArray, type PyValue } from '../pickle/index.js';
-import { type Estimator, asList, scalar, toDoubles } from '../state.js';
+import { type Estimator, asList, scalar } from '../state.js';
+import { categoriesOf, categoryCodes, checkOutputDType, infrequentOf, lookup } from './categories.js';
 
-interface ColumnCode {
-  /** bool [N, k] one-hot columns before dropping. */
-  readonly hot: string;
-  /** bool [N, 1]: the value is not a known category. */
-  readonly unknown: string;
-  readonly k: number;
-}
-
-function column(v: Value, j: number, ctx: CompileContext, est: Estimator, wantStrings: boolean): { x: string; none?: string } {
-  const g = ctx.g;
-  const idx = g.int64([j]);
-  const gather = (t: string) => g.op('Gather', [t, idx], { axis: { i: 1 } });
-  if (v.kind === 'columns') {
-    const one: Value = { kind: 'columns', columns: [v.columns[j]] };
-    if (wantStrings) {
-      const s = ctx.strings(one, est);
-      return { x: s.name, none: s.none };
-    }
-    return { x: ctx.numeric(one, est).name };
-  }
-  if (wantStrings !== (v.kind === 'strings'))
-    est.refuse(`column ${j} has ${wantStrings ? 'string' : 'numeric'} categories but receives ${v.kind} data`);
-  return v.kind === 'strings' ? { x: gather(v.name), none: gather(v.none) } : { x: gather(v.name) };
-}
-
-function encodeStrings(g: GraphBuilder, x: string, none: string, cats: readonly PyValue[]): ColumnCode {
-  const strs = cats.flatMap((c, i) => (typeof c === 'string' ? [[c, i] as const] : []));
-  const noneAt = cats.indexOf(null);
-  g.useDomain(ML_DOMAIN, 2);
-  let code = g.op(
-    'LabelEncoder',
-    [x],
-    { keys_strings: { strings: strs.map((s) => s[0]) }, values_int64s: { ints: strs.map((s) => s[1]) }, default_int64: { i: -1 } },
-    { domain: ML_DOMAIN },
-  );
-  code = g.op('Where', [none, g.int64([noneAt], []), code]);
-  const hot = g.op('Equal', [
-    code,
-    g.int64(
-      cats.map((_, i) => i),
-      [1, cats.length],
-    ),
-  ]);
-  return { hot, unknown: g.op('Less', [code, g.int64([0], [])]), k: cats.length };
-}
-
-function encodeNumbers(g: GraphBuilder, x: string, cats: Float64Array): ColumnCode {
-  const hasNaN = cats.some(Number.isNaN);
-  let hot = g.op('Equal', [x, g.double(cats, [1, cats.length])]);
-  if (hasNaN)
-    hot = g.op('Or', [hot, g.op('And', [g.op('IsNaN', [x]), g.constant('bool', [1, cats.length], Array.from(cats, Number.isNaN))])]);
-  const any = g.op('ReduceMax', [g.op('Cast', [hot], { to: { i: 11 } }), g.int64([1])], { keepdims: { i: 1 } });
-  return { hot, unknown: g.op('Equal', [any, g.double([0], [])]), k: cats.length };
-}
-
-/** `drop_idx_[j]`: the category index dropped from column j, or -1. */
+/**
+ * The grouped category index dropped from column j, or -1. 1.3+ keeps it in
+ * `_drop_idx_after_grouping` (its public `drop_idx_` indexes `categories_`); 1.1-1.2 kept the
+ * grouped index in `drop_idx_` itself.
+ */
 function dropIndex(est: Estimator, j: number): number {
-  const d = est.raw('drop_idx_');
+  const d = est.state.has('_drop_idx_after_grouping') ? est.raw('_drop_idx_after_grouping') : est.raw('drop_idx_');
   if (d === null || d === undefined) return -1;
-  if (!(d instanceof NdArray)) est.refuse('drop_idx_ is not an array');
-  const v = scalar(d.data[j] as PyValue);
+  const items = d instanceof NdArray ? Array.from(d.data as ArrayLike<unknown>) : asList(d);
+  if (items === undefined) est.refuse('drop_idx_ is not an array');
+  const raw = items[j];
+  const v = typeof raw === 'bigint' ? Number(raw) : scalar(raw as PyValue);
   if (v === null) return -1;
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n)) est.refuse('drop_idx_ is not a list of indices');
-  return n;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) est.refuse('drop_idx_ is not a list of indices');
+  return v;
 }
 
-function encodeColumn(est: Estimator, input: Value, j: number, cats: NdArray, ctx: CompileContext): { out: string; unknown: string } {
-  const g = ctx.g;
-  const strings = cats.dtype?.kind === 'O' || cats.dtype?.kind === 'U';
-  let code: ColumnCode;
-  if (strings) {
-    const items = cats.data as PyValue[];
-    if (!items.every((c) => typeof c === 'string' || c === null || (typeof c === 'number' && Number.isNaN(c)))) {
-      est.refuse(`categories_[${j}] mixes strings with other values`);
-    }
-    const col = column(input, j, ctx, est, true);
-    code = encodeStrings(g, col.x, col.none as string, items);
-  } else {
-    code = encodeNumbers(
-      g,
-      column(input, j, ctx, est, false).x,
-      toDoubles(cats, () => est.refuse(`categories_[${j}] are not numeric`)),
-    );
-  }
+/** Output position of every code (entry 0: unknown values), and the column's output width. */
+function positions(est: Estimator, j: number, k: number, policy: string): { table: number[]; width: number } {
+  const inf = infrequentOf(est, j, k);
+  if (inf !== null && inf.mapping.length !== k) est.refuse(`its infrequent mapping for column ${j} does not cover categories_[${j}]`);
+  const grouped = (c: number) => (inf === null ? c : inf.mapping[c]);
+  const nGrouped = inf === null ? k : Math.max(...inf.mapping) + 1;
   const drop = dropIndex(est, j);
-  const keep = Array.from({ length: code.k }, (_, i) => i).filter((i) => i !== drop);
-  let hot = g.op('Cast', [code.hot], { to: { i: 11 } });
-  if (keep.length !== code.k) hot = g.op('Gather', [hot, g.int64(keep)], { axis: { i: 1 } });
-  return { out: hot, unknown: code.unknown };
+  if (drop >= nGrouped) est.refuse(`drop_idx_ of column ${j} is out of range`);
+  const place = (gi: number) => (drop < 0 ? gi : gi === drop ? -1 : gi > drop ? gi - 1 : gi);
+  const unknown = inf !== null && (policy === 'infrequent_if_exist' || policy === 'warn') ? place(grouped(inf.first)) : -1;
+  const table = [unknown];
+  for (let c = 0; c < k; c++) table.push(place(grouped(c)));
+  return { table, width: nGrouped - (drop >= 0 ? 1 : 0) };
+}
+
+function checkWidths(est: Estimator, widths: number[]): void {
+  const outs = asList(est.raw('_n_features_outs'));
+  if (outs === undefined) return;
+  const want = outs.map((o) => Number(scalar(o)));
+  if (want.length !== widths.length || want.some((w, j) => w !== widths[j]))
+    est.refuse(`its output widths [${widths.join(', ')}] differ from _n_features_outs [${want.join(', ')}]`);
 }
 
 export const oneHotEncoderConverter: Converter = {
   transform(est: Estimator, input: Value, ctx: CompileContext): Value {
-    if (est.bool('_infrequent_enabled', false)) est.refuse('infrequent categories (min_frequency / max_categories) are not supported');
-    const unknownPolicy = est.str('handle_unknown');
-    if (!['error', 'ignore', 'infrequent_if_exist', 'warn'].includes(unknownPolicy))
-      est.refuse(`handle_unknown '${unknownPolicy}' is not supported`);
-    const cats = asList(est.req('categories_'));
-    const width = input.kind === 'columns' ? input.columns.length : input.width;
-    if (cats === undefined || cats.length !== width) est.refuse(`categories_ does not match its ${width} input columns`);
-    if (!cats.every((c): c is NdArray => c instanceof NdArray)) est.refuse('categories_ is not a list of arrays');
-    const parts = cats.map((c, j) => encodeColumn(est, input, j, c, ctx));
-    if (unknownPolicy === 'error') {
-      parts.forEach((p, j) =>
-        ctx.assert(p.unknown, `Found unknown categories in column ${j} during transform (${est.name}, handle_unknown='error').`),
+    const g = ctx.g;
+    const policy = est.str('handle_unknown');
+    if (!['error', 'ignore', 'infrequent_if_exist', 'warn'].includes(policy)) est.refuse(`handle_unknown '${policy}' is not supported`);
+    checkOutputDType(est);
+    const cats = categoriesOf(est, input);
+    const outs: string[] = [];
+    const widths: number[] = [];
+    cats.forEach((c, j) => {
+      const code = categoryCodes(est, input, j, c, ctx);
+      if (policy === 'error')
+        ctx.assert(g.op('Less', [code, g.int64([0], [])]), `Found unknown categories in column ${j} during transform (${est.name}).`);
+      const { table, width } = positions(est, j, c.size, policy);
+      widths.push(width);
+      if (width === 0) return;
+      const pos = lookup(ctx, code, g.int64(table));
+      const range = g.int64(
+        Array.from({ length: width }, (_, i) => i),
+        [1, width],
       );
-    }
-    const outs = parts.map((p) => p.out);
-    const name = outs.length === 1 ? outs[0] : ctx.g.op('Concat', outs, { axis: { i: 1 } });
-    const total = cats.reduce((a, c, j) => a + c.size - (dropIndex(est, j) >= 0 ? 1 : 0), 0);
-    return { kind: 'numeric', name, width: total };
+      outs.push(g.op('Cast', [g.op('Equal', [pos, range])], { to: { i: 11 } }));
+    });
+    checkWidths(est, widths);
+    const total = widths.reduce((a, w) => a + w, 0);
+    if (total === 0) est.refuse('it outputs no columns');
+    return { kind: 'numeric', name: outs.length === 1 ? outs[0] : g.op('Concat', outs, { axis: { i: 1 } }), width: total };
   },
 };

@@ -7,7 +7,7 @@ import type { Converter, ConverterTable } from '../context.js';
 import { columnTransformerConverter } from './column-transformer.js';
 import { forestClassifierConverter, forestRegressorConverter } from './forest.js';
 import { simpleImputerConverter } from './impute.js';
-import { linearRegressionConverter, logisticRegressionConverter } from './linear.js';
+import { linearClassifierConverter, linearRegressionConverter, logisticRegressionConverter } from './linear.js';
 import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
@@ -30,6 +30,19 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._forest.RandomForestRegressor': forestRegressorConverter,
   'sklearn.ensemble._forest.ExtraTreesClassifier': forestClassifierConverter,
   'sklearn.ensemble._forest.ExtraTreesRegressor': forestRegressorConverter,
+  'sklearn.linear_model._ridge.Ridge': linearRegressionConverter,
+  'sklearn.linear_model._ridge.RidgeCV': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.Lasso': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.LassoCV': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.ElasticNet': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.ElasticNetCV': linearRegressionConverter,
+  'sklearn.linear_model._stochastic_gradient.SGDRegressor': linearRegressionConverter,
+  'sklearn.svm._classes.LinearSVR': linearRegressionConverter,
+  'sklearn.linear_model._ridge.RidgeClassifier': linearClassifierConverter,
+  'sklearn.linear_model._ridge.RidgeClassifierCV': linearClassifierConverter,
+  'sklearn.linear_model._stochastic_gradient.SGDClassifier': linearClassifierConverter,
+  'sklearn.linear_model._perceptron.Perceptron': linearClassifierConverter,
+  'sklearn.svm._classes.LinearSVC': linearClassifierConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Fixtures for linear models, SVMs, naive Bayes, nearest neighbours and MLPs: MLflow-style model
+directories (through make_fixtures.save_model) with scikit-learn's own outputs on in-range,
+extreme and refused rows. Classifiers record only the predict_fns scikit-learn offers for them.
+
+Run it with each scikit-learn generation, like make_fixtures.py:
+  /usr/bin/python3 tools/sklearn/fixtures_linear.py            # Debian: sklearn 1.2, numpy 1.x
+  /tmp/v/bin/python tools/sklearn/fixtures_linear.py           # venv: sklearn 1.9, numpy 2.x
+  ... fixtures_linear.py svm- nb-                              # only fixtures with these prefixes
+"""
+import os
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_fixtures as mf  # noqa: E402
+
+GENERATION = tuple(int(p) for p in sklearn.__version__.split('.')[:2])
+METHODS = ['predict_proba', 'predict_log_proba']
+
+
+def expect(model, columns, candidates, unreproducible=None):
+    """scikit-learn's outputs on the rows it accepts. `unreproducible(row)` returns why modelgate
+    refuses a row scikit-learn answers (its answer there depends on more than the model), or None."""
+    kinds = {c: 'double' for c in columns}
+    ok, rejected, refused = [], [], []
+    for row in candidates:
+        try:
+            model.predict(mf.frame(columns, [row], kinds))
+        except ValueError as e:
+            rejected.append({'row': row, 'error': str(e).split('\n')[0]})
+            continue
+        reason = unreproducible(row) if unreproducible else None
+        if reason:
+            refused.append({'row': row, 'reason': reason})
+        else:
+            ok.append(row)
+    X = mf.frame(columns, ok, kinds)
+    out = {'sklearn_version': sklearn.__version__, 'numpy_version': np.__version__, 'columns': columns, 'data': ok}
+    out['predict'] = model.predict(X).tolist()
+    for fn in METHODS:
+        if hasattr(model, fn):
+            with np.errstate(divide='ignore'):
+                out[fn] = getattr(model, fn)(X).tolist()
+    out['missing_methods'] = [fn for fn in METHODS if not hasattr(model, fn)]
+    out['rejected'] = rejected
+    out['unreproducible'] = refused
+    return out
+
+
+def rows_of(X, n=None):
+    return mf.to_json_rows(X if n is None else X.head(n))
+
+
+def save(name, model, X, candidates, predict_fn='predict', unreproducible=None):
+    mf.save_model(name, model, X, X.head(3), predict_fn=predict_fn,
+                  expected=expect(model, list(X.columns), candidates, unreproducible))
+
+
+def base_row(X):
+    return [float(v) for v in X.median()]
+
+
+def iris():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    return X, y
+
+
+def iris_candidates(X, model_rows=150):
+    rng = np.random.default_rng(3)
+    jitter = (X.sample(60, random_state=1) + rng.normal(0, 0.3, (60, 4))).round(6)
+    return rows_of(X, model_rows) + rows_of(jitter) + mf.extremes(base_row(X), range(4))
+
+
+def binary():
+    """Breast cancer, first 6 features: two classes with string labels."""
+    data = load_breast_cancer(as_frame=True)
+    X = data.data.iloc[:, :6].copy()
+    X.columns = [c.replace(' ', '_') for c in X.columns]
+    y = pd.Series(np.where(data.target == 1, 'benign', 'malignant'), dtype=object)
+    return X, y
+
+
+def binary_candidates(X, n=120):
+    return rows_of(X, n) + mf.extremes(base_row(X), range(3))
+
+
+def diabetes(n=None):
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    return (X, y) if n is None else (X.head(n), y.head(n))
+
+
+def diabetes_candidates(X, n=60):
+    return rows_of(X, n) + mf.extremes(base_row(X), [0, 2])
+
+
+def linear_models():
+    from sklearn.linear_model import (ElasticNet, ElasticNetCV, Lasso, LassoCV, LogisticRegression, Perceptron,
+                                      Ridge, RidgeClassifier, RidgeClassifierCV, RidgeCV, SGDClassifier, SGDRegressor)
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import LinearSVC, LinearSVR
+    X, y = diabetes()
+    cand = diabetes_candidates(X)
+    y2 = np.c_[y, np.log(y)]
+    for name, model, target in [
+        ('linear-ridge', Ridge(alpha=0.5), y),
+        ('linear-ridge-2targets', Ridge(alpha=0.5), y2),
+        ('linear-ridgecv', RidgeCV(), y),
+        ('linear-lasso', Lasso(alpha=0.1), y),
+        ('linear-lassocv', LassoCV(cv=3), y),
+        ('linear-elasticnet', ElasticNet(alpha=0.01, l1_ratio=0.3), y),
+        ('linear-elasticnetcv', ElasticNetCV(cv=3, l1_ratio=[0.2, 0.8]), y),
+        ('linear-sgd-regressor', SGDRegressor(random_state=0, average=10), y),
+        ('linear-svr', LinearSVR(C=10.0, random_state=0, max_iter=20000), y),
+    ]:
+        save(name, model.fit(X, target), X, cand)
+
+    X, y = iris()
+    cand = iris_candidates(X, 100)
+    scaled = lambda m: Pipeline([('scale', StandardScaler()), ('model', m)])  # noqa: E731
+    for name, model, fn in [
+        ('linear-ridge-classifier', RidgeClassifier(alpha=2.0), 'predict'),
+        ('linear-ridge-classifiercv', RidgeClassifierCV(), 'predict'),
+        ('linear-sgd-hinge', scaled(SGDClassifier(random_state=0)), 'predict'),
+        ('linear-sgd-log', scaled(SGDClassifier(loss='log_loss', random_state=0)), 'predict_proba'),
+        ('linear-sgd-modified-huber', scaled(SGDClassifier(loss='modified_huber', random_state=0)), 'predict_proba'),
+        ('linear-perceptron', scaled(Perceptron(random_state=0)), 'predict'),
+        ('linear-svc', scaled(LinearSVC(random_state=0, max_iter=20000)), 'predict'),
+        ('linear-svc-crammer-singer', scaled(LinearSVC(multi_class='crammer_singer', random_state=0, max_iter=20000)), 'predict'),
+        ('multiclass-ovr-logreg', OneVsRestClassifier(LogisticRegression(max_iter=1000)), 'predict_proba'),
+        ('multiclass-ovr-sgd-hinge', scaled(OneVsRestClassifier(SGDClassifier(random_state=0))), 'predict'),
+    ]:
+        save(name, model.fit(X, y), X, cand, predict_fn=fn)
+    if GENERATION < (1, 5):
+        ovr = LogisticRegression(multi_class='ovr', max_iter=1000).fit(X, y)
+        save('linear-logreg-ovr', ovr, X, cand, predict_fn='predict_proba')
+
+    X, y = binary()
+    cand = binary_candidates(X)
+    for name, model, fn in [
+        ('linear-ridge-classifier-binary', scaled(RidgeClassifier()), 'predict'),
+        ('linear-sgd-log-binary', scaled(SGDClassifier(loss='log_loss', random_state=0)), 'predict_proba'),
+        ('linear-sgd-modified-huber-binary', scaled(SGDClassifier(loss='modified_huber', random_state=0)), 'predict_proba'),
+        ('linear-svc-binary', scaled(LinearSVC(random_state=0, max_iter=20000)), 'predict'),
+        ('multiclass-ovr-binary', scaled(OneVsRestClassifier(LogisticRegression())), 'predict_proba'),
+    ]:
+        save(name, model.fit(X, y), X, cand, predict_fn=fn)
+
+
+FAMILIES = {'linear-': linear_models, 'multiclass-': None}
+
+
+if __name__ == '__main__':
+    warnings.filterwarnings('ignore')
+    wanted = sys.argv[1:]
+    for prefix, make in FAMILIES.items():
+        if make is not None and (not wanted or prefix in wanted):
+            make()

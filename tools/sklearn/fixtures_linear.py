@@ -154,7 +154,40 @@ def linear_models():
         save(name, model.fit(X, y), X, cand, predict_fn=fn)
 
 
-FAMILIES = {'linear-': linear_models, 'multiclass-': None}
+def svm_models():
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.svm import SVC, SVR, NuSVC, NuSVR
+    scaled = lambda m: Pipeline([('scale', StandardScaler()), ('model', m)])  # noqa: E731
+    X, y = iris()
+    cand = iris_candidates(X, 100)
+    for name, model, fn in [
+        ('svm-svc-rbf-proba', SVC(probability=True, random_state=0), 'predict_proba'),
+        ('svm-svc-poly-ovo', SVC(kernel='poly', degree=3, C=0.5, decision_function_shape='ovo'), 'predict'),
+        ('svm-svc-sigmoid-break-ties', scaled(SVC(kernel='sigmoid', gamma=0.05, C=2.0, break_ties=True)), 'predict'),
+        ('svm-svc-linear', SVC(kernel='linear', C=0.1), 'predict'),
+        ('svm-nusvc-rbf-proba', NuSVC(nu=0.3, gamma=0.5, probability=True, random_state=0), 'predict_proba'),
+        ('multiclass-ovr-svc-proba', OneVsRestClassifier(SVC(probability=True, random_state=0)), 'predict_proba'),
+    ]:
+        save(name, model.fit(X, y), X, cand, predict_fn=fn)
+    X, y = binary()
+    X, y = X.head(200), y.head(200)
+    cand = binary_candidates(X)
+    for name, model, fn in [
+        ('svm-svc-linear-binary-proba', scaled(SVC(kernel='linear', probability=True, random_state=0)), 'predict_proba'),
+        ('svm-svc-poly-binary', scaled(SVC(kernel='poly', degree=2, coef0=1.0, gamma=0.2)), 'predict'),
+    ]:
+        save(name, model.fit(X, y), X, cand, predict_fn=fn)
+    X, y = diabetes(150)
+    cand = diabetes_candidates(X)
+    for name, model in [
+        ('svm-svr-rbf', SVR(C=100.0, gamma=5.0, epsilon=5.0)),
+        ('svm-nusvr-poly', NuSVR(kernel='poly', degree=2, C=1000.0, nu=0.3)),
+        ('svm-svr-sigmoid', SVR(kernel='sigmoid', C=50.0, gamma=0.5)),
+    ]:
+        save(name, model.fit(X, y), X, cand)
+
+
+FAMILIES = {'linear-': linear_models, 'svm-': svm_models}
 
 
 if __name__ == '__main__':

@@ -8,9 +8,11 @@ import { columnTransformerConverter } from './column-transformer.js';
 import { forestClassifierConverter, forestRegressorConverter } from './forest.js';
 import { simpleImputerConverter } from './impute.js';
 import { linearClassifierConverter, linearRegressionConverter, logisticRegressionConverter } from './linear.js';
+import { oneVsRestConverter } from './multiclass.js';
 import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
+import { svcConverter, svrConverter } from './svm.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
 
 const entries: Record<string, Converter> = {
@@ -43,6 +45,11 @@ const entries: Record<string, Converter> = {
   'sklearn.linear_model._stochastic_gradient.SGDClassifier': linearClassifierConverter,
   'sklearn.linear_model._perceptron.Perceptron': linearClassifierConverter,
   'sklearn.svm._classes.LinearSVC': linearClassifierConverter,
+  'sklearn.multiclass.OneVsRestClassifier': oneVsRestConverter,
+  'sklearn.svm._classes.SVC': svcConverter,
+  'sklearn.svm._classes.NuSVC': svcConverter,
+  'sklearn.svm._classes.SVR': svrConverter,
+  'sklearn.svm._classes.NuSVR': svrConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

@@ -187,7 +187,21 @@ def svm_models():
         save(name, model.fit(X, y), X, cand)
 
 
-FAMILIES = {'linear-': linear_models, 'svm-': svm_models}
+def nb_models():
+    from sklearn.naive_bayes import GaussianNB
+    X, y = iris()
+    save('nb-gaussian', GaussianNB().fit(X, y), X, iris_candidates(X), predict_fn='predict_proba')
+    X, y = binary()
+    model = GaussianNB(priors=[0.3, 0.7], var_smoothing=1e-6).fit(X, y)
+    save('nb-gaussian-binary-priors', model, X, binary_candidates(X, 150), predict_fn='predict_log_proba')
+    data = load_breast_cancer(as_frame=True)
+    X = data.data.iloc[:, :20].copy()
+    X.columns = [f'f{i}' for i in range(20)]
+    model = GaussianNB().fit(X, data.target)
+    save('nb-gaussian-wide', model, X, rows_of(X, 150) + mf.extremes(base_row(X), [0, 9, 19]), predict_fn='predict_proba')
+
+
+FAMILIES = {'linear-': linear_models, 'svm-': svm_models, 'nb-': nb_models}
 
 
 if __name__ == '__main__':

@@ -36,3 +36,20 @@ export function columns(g: GraphBuilder, x: string, n: number, axis = 1): string
   if (n === 1) return [x];
   return g.node('Split', [x, g.int64(new Array<number>(n).fill(1))], { axis: { i: axis } }, { outputs: n, hint: 'col' });
 }
+
+/** {@link numpyPairwiseSum} on numbers known at compile time. */
+export function numpyPairwiseSumOf(values: readonly number[]): number {
+  const n = values.length;
+  if (n < 8) return values.reduce((a, b) => a + b, 0);
+  if (n <= 128) {
+    const r = values.slice(0, 8);
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += values[i + j];
+    let res = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
+    for (; i < n; i++) res += values[i];
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return numpyPairwiseSumOf(values.slice(0, n2)) + numpyPairwiseSumOf(values.slice(n2));
+}

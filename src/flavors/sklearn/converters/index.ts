@@ -9,6 +9,7 @@ import { forestClassifierConverter, forestRegressorConverter } from './forest.js
 import { simpleImputerConverter } from './impute.js';
 import { linearClassifierConverter, linearRegressionConverter, logisticRegressionConverter } from './linear.js';
 import { oneVsRestConverter } from './multiclass.js';
+import { gaussianNBConverter } from './naive-bayes.js';
 import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
@@ -50,6 +51,7 @@ const entries: Record<string, Converter> = {
   'sklearn.svm._classes.NuSVC': svcConverter,
   'sklearn.svm._classes.SVR': svrConverter,
   'sklearn.svm._classes.NuSVR': svrConverter,
+  'sklearn.naive_bayes.GaussianNB': gaussianNBConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

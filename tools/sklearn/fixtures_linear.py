@@ -201,7 +201,34 @@ def nb_models():
     save('nb-gaussian-wide', model, X, rows_of(X, 150) + mf.extremes(base_row(X), [0, 9, 19]), predict_fn='predict_proba')
 
 
-FAMILIES = {'linear-': linear_models, 'svm-': svm_models, 'nb-': nb_models}
+def mlp_models():
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    scaled = lambda m: Pipeline([('scale', StandardScaler()), ('model', m)])  # noqa: E731
+    X, y = iris()
+    cand = iris_candidates(X, 100)
+    for name, model in [
+        ('mlp-classifier-relu', scaled(MLPClassifier(hidden_layer_sizes=(8,), max_iter=400, random_state=0))),
+        ('mlp-classifier-logistic', scaled(MLPClassifier(hidden_layer_sizes=(6, 5), activation='logistic', max_iter=600, random_state=0))),
+        ('mlp-classifier-identity', scaled(MLPClassifier(hidden_layer_sizes=(4,), activation='identity', max_iter=400, random_state=0))),
+    ]:
+        save(name, model.fit(X, y), X, cand, predict_fn='predict_proba')
+    X, y = binary()
+    model = scaled(MLPClassifier(hidden_layer_sizes=(6, 4), activation='tanh', max_iter=500, random_state=0)).fit(X, y)
+    save('mlp-classifier-tanh-binary', model, X, binary_candidates(X), predict_fn='predict_proba')
+    X, y = diabetes()
+    cand = diabetes_candidates(X)
+    for name, model, target in [
+        ('mlp-regressor-relu', MLPRegressor(hidden_layer_sizes=(10,), learning_rate_init=0.05, max_iter=500, random_state=0), y),
+        ('mlp-regressor-tanh-2targets', MLPRegressor(hidden_layer_sizes=(5,), activation='tanh', learning_rate_init=0.05,
+                                                     max_iter=500, random_state=0), np.c_[y / 100, np.log(y)]),
+    ]:
+        save(name, model.fit(X, target), X, cand)
+    if GENERATION >= (1, 7):
+        model = MLPRegressor(hidden_layer_sizes=(6,), loss='poisson', max_iter=500, random_state=0).fit(X, y / 50)
+        save('mlp-regressor-poisson', model, X, cand)
+
+
+FAMILIES = {'linear-': linear_models, 'svm-': svm_models, 'nb-': nb_models, 'mlp-': mlp_models}
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ import { columnTransformerConverter } from './column-transformer.js';
 import { forestClassifierConverter, forestRegressorConverter } from './forest.js';
 import { simpleImputerConverter } from './impute.js';
 import { linearClassifierConverter, linearRegressionConverter, logisticRegressionConverter } from './linear.js';
+import { mlpClassifierConverter, mlpRegressorConverter } from './mlp.js';
 import { oneVsRestConverter } from './multiclass.js';
 import { gaussianNBConverter } from './naive-bayes.js';
 import { oneHotEncoderConverter } from './one-hot.js';
@@ -52,6 +53,8 @@ const entries: Record<string, Converter> = {
   'sklearn.svm._classes.SVR': svrConverter,
   'sklearn.svm._classes.NuSVR': svrConverter,
   'sklearn.naive_bayes.GaussianNB': gaussianNBConverter,
+  'sklearn.neural_network._multilayer_perceptron.MLPClassifier': mlpClassifierConverter,
+  'sklearn.neural_network._multilayer_perceptron.MLPRegressor': mlpRegressorConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

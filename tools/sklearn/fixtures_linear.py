@@ -60,8 +60,10 @@ def rows_of(X, n=None):
 
 
 def save(name, model, X, candidates, predict_fn='predict', unreproducible=None):
-    mf.save_model(name, model, X, X.head(3), predict_fn=predict_fn,
-                  expected=expect(model, list(X.columns), candidates, unreproducible))
+    """With `unreproducible`, the input example is the first three rows modelgate serves (the flavour scores it at load)."""
+    expected = expect(model, list(X.columns), candidates, unreproducible)
+    example = X.head(3) if unreproducible is None else mf.frame(list(X.columns), expected['data'][:3], {c: 'double' for c in X.columns})
+    mf.save_model(name, model, X, example, predict_fn=predict_fn, expected=expected)
 
 
 def base_row(X):
@@ -228,7 +230,85 @@ def mlp_models():
         save('mlp-regressor-poisson', model, X, cand)
 
 
-FAMILIES = {'linear-': linear_models, 'svm-': svm_models, 'nb-': nb_models, 'mlp-': mlp_models}
+def knn_refusals(model, columns):
+    """The rows modelgate refuses for a fitted KNeighbors* model (see converters/neighbors.ts): distances
+    that overflow, and where scikit-learn's choice among equidistant (or, for approximate brute-force
+    euclidean distances, nearly equidistant) neighbours is not reproducible, ties whose candidates have
+    different targets, and for distance weights rows (nearly) at a training row."""
+    est = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    fit_X, k, y = est._fit_X, est.n_neighbors, est._y.reshape(len(est._fit_X), -1).astype(float)
+    euclid = est.effective_metric_ == 'euclidean' or (est.effective_metric_ == 'minkowski' and est.effective_metric_params_.get('p') == 2)
+    brute = est._fit_method == 'brute'
+    noisy = brute and euclid
+    unknown = brute and len(fit_X) > 256
+
+    def reason(row):
+        x = np.array([np.nan if v is None else v for v in row], dtype=float)
+        if isinstance(model, Pipeline):
+            x = model[:-1].transform(pd.DataFrame([x], columns=columns))[0]
+        rd = np.zeros(len(fit_X))
+        with np.errstate(over='ignore', invalid='ignore'):
+            for j in range(fit_X.shape[1]):
+                diff = x[j] - fit_X[:, j]
+                rd = rd + (diff * diff if euclid else np.abs(diff))
+        if not np.all(np.isfinite(rd)):
+            return 'overflow'
+        order = np.argsort(rd, kind='stable')
+        kth = rd[order[k - 1]]
+        if noisy or unknown:
+            band = 1e-9 if noisy else 0.0
+            tied = (rd >= kth * (1 - band)) & (rd <= kth * (1 + band))
+            crowded = tied.sum() + (rd < kth * (1 - band)).sum() > k
+            if crowded and any(len(set(y[tied, c])) > 1 for c in range(y.shape[1])):
+                return 'ambiguous tie'
+        if noisy and est.weights == 'distance':
+            near = order[:k]
+            small = rd[near] <= 1e-8 * ((x * x).sum() + (fit_X[near] ** 2).sum(1))
+            if np.any(small & ((rd[near] > 0) | (GENERATION < (1, 9)))):
+                return 'near a training row'
+        return None
+    return reason
+
+
+def knn_models():
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    X, y = iris()
+    cand = iris_candidates(X)
+    for name, model in [
+        ('neighbors-knn-kdtree', KNeighborsClassifier()),
+        ('neighbors-knn-balltree-manhattan-distance', KNeighborsClassifier(n_neighbors=7, algorithm='ball_tree', p=1, weights='distance')),
+        ('neighbors-knn-brute', KNeighborsClassifier(n_neighbors=4, algorithm='brute')),
+        ('neighbors-knn-brute-manhattan-distance', KNeighborsClassifier(n_neighbors=3, algorithm='brute', metric='manhattan', weights='distance')),
+        ('neighbors-knn-single-leaf', KNeighborsClassifier(n_neighbors=6, leaf_size=200)),
+    ]:
+        model.fit(X, y)
+        save(name, model, X, cand, predict_fn='predict_proba', unreproducible=knn_refusals(model, list(X.columns)))
+    rng = np.random.default_rng(5)
+    grid = pd.DataFrame(rng.integers(0, 5, (300, 3)).astype(float), columns=['a', 'b', 'c'])
+    labels = pd.Series(rng.choice(['x', 'y', 'z'], 300), dtype=object)
+    probes = pd.DataFrame(rng.integers(-1, 6, (150, 3)).astype(float), columns=['a', 'b', 'c'])
+    continuous = pd.DataFrame(rng.uniform(-0.5, 4.5, (40, 3)).round(3), columns=['a', 'b', 'c'])
+    cand = rows_of(continuous) + rows_of(probes) + mf.extremes([2.0, 2.0, 2.0], [0])
+    for name, model in [
+        ('neighbors-knn-grid-kdtree', KNeighborsClassifier(n_neighbors=6, leaf_size=8)),
+        ('neighbors-knn-grid-balltree-distance', KNeighborsClassifier(n_neighbors=5, algorithm='ball_tree', leaf_size=10, weights='distance')),
+        ('neighbors-knn-grid-brute-large', KNeighborsClassifier(n_neighbors=5, algorithm='brute', metric='manhattan')),
+    ]:
+        model.fit(grid, labels)
+        save(name, model, grid, cand, predict_fn='predict_proba', unreproducible=knn_refusals(model, list(grid.columns)))
+    X, y = diabetes(120)
+    jitter = (X.sample(40, random_state=2) * 1.01).round(8)
+    cand = rows_of(jitter) + diabetes_candidates(X)
+    for name, model in [
+        ('neighbors-knn-regressor-kdtree-distance', KNeighborsRegressor(weights='distance')),
+        ('neighbors-knn-regressor-balltree', KNeighborsRegressor(n_neighbors=9, algorithm='ball_tree', leaf_size=10)),
+        ('neighbors-knn-regressor-brute-distance', KNeighborsRegressor(n_neighbors=4, algorithm='brute', weights='distance')),
+    ]:
+        model.fit(X, y)
+        save(name, model, X, cand, unreproducible=knn_refusals(model, list(X.columns)))
+
+
+FAMILIES = {'linear-': linear_models, 'svm-': svm_models, 'nb-': nb_models, 'mlp-': mlp_models, 'neighbors-': knn_models}
 
 
 if __name__ == '__main__':

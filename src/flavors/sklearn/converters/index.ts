@@ -11,6 +11,7 @@ import { linearClassifierConverter, linearRegressionConverter, logisticRegressio
 import { mlpClassifierConverter, mlpRegressorConverter } from './mlp.js';
 import { oneVsRestConverter } from './multiclass.js';
 import { gaussianNBConverter } from './naive-bayes.js';
+import { kNeighborsClassifierConverter, kNeighborsRegressorConverter } from './neighbors.js';
 import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
@@ -55,6 +56,8 @@ const entries: Record<string, Converter> = {
   'sklearn.naive_bayes.GaussianNB': gaussianNBConverter,
   'sklearn.neural_network._multilayer_perceptron.MLPClassifier': mlpClassifierConverter,
   'sklearn.neural_network._multilayer_perceptron.MLPRegressor': mlpRegressorConverter,
+  'sklearn.neighbors._classification.KNeighborsClassifier': kNeighborsClassifierConverter,
+  'sklearn.neighbors._regression.KNeighborsRegressor': kNeighborsRegressorConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

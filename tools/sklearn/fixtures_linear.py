@@ -19,6 +19,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+sys.dont_write_bytecode = True  # no __pycache__ in tools/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures as mf  # noqa: E402
 
@@ -257,8 +258,9 @@ def knn_refusals(model, columns):
         kth = rd[order[k - 1]]
         if noisy or unknown:
             band = 1e-9 if noisy else 0.0
-            tied = (rd >= kth * (1 - band)) & (rd <= kth * (1 + band))
-            crowded = tied.sum() + (rd < kth * (1 - band)).sum() > k
+            lo, hi = kth - kth * band, kth + kth * band
+            tied = (rd >= lo) & (rd <= hi)
+            crowded = tied.sum() + (rd < lo).sum() > k
             if crowded and any(len(set(y[tied, c])) > 1 for c in range(y.shape[1])):
                 return 'ambiguous tie'
         if noisy and est.weights == 'distance':

@@ -132,6 +132,13 @@ function predictFnOf(ctx: FlavorLoadContext): PredictFn {
   return fn as PredictFn;
 }
 
+/**
+ * onnxruntime's NoopElimination removes a Mul or Div by a one-element float64 constant that
+ * rounds to 1 in float32 (|c - 1| below ~6e-8), an error the compiled graphs cannot afford
+ * (a scale of 1 + 1e-9 before a split threshold, a tie margin); it stays off for them.
+ */
+const EXACT_DOUBLES = { optimization: { disable_specified_optimizers: 'NoopElimination' } };
+
 export const sklearnFlavor: Flavor = {
   name: 'sklearn',
 
@@ -144,7 +151,10 @@ export const sklearnFlavor: Flavor = {
     const compiled = compileSklearn(loadPickle(await readPickle(ctx)), predictFn);
     checkSignature(ctx.mlmodel.signature, compiled);
     const ort = (await import('onnxruntime-node')) as OrtModule;
-    const session = await ort.InferenceSession.create(compiled.onnx, sessionOptions({}, ctx.options.intraOpThreads ?? 1));
+    const session = await ort.InferenceSession.create(compiled.onnx, {
+      ...sessionOptions({}, ctx.options.intraOpThreads ?? 1),
+      extra: EXACT_DOUBLES,
+    });
     ctx.logger.info(
       { estimator: compiled.root.classPath, sklearnVersion: compiled.root.sklearnVersion, predictFn, graphBytes: compiled.onnx.length },
       'compiled scikit-learn model to ONNX',

@@ -106,6 +106,7 @@ export const oneVsRestConverter: Converter = {
         const zero = g.op('Equal', [sum, g.double([0], [])]);
         return g.op('Where', [zero, y, g.op('Div', [y, g.op('Where', [zero, g.double([1], []), sum])])]);
       },
+      logProba: () => est.refuse('OneVsRestClassifier has no predict_log_proba'),
     };
   },
 };

@@ -281,9 +281,10 @@ function heapSelect(g: GraphBuilder, rd: string, perm: string, knn: Knn): string
 
 /** bool [N, 1]: the k-th distance is shared (or, for noisy distances, nearly shared) beyond the k slots by rows with different outcomes. */
 function ambiguousTie(g: GraphBuilder, rd: string, kth: string, knn: Knn): string {
-  const band = knn.noisy ? 1e-9 : 0;
-  const lo = g.op('Mul', [kth, g.double([1 - band], [])]);
-  const hi = g.op('Mul', [kth, g.double([1 + band], [])]);
+  // kth ± kth·1e-9, not kth·(1 ± 1e-9): onnxruntime drops a Mul by a double that rounds to 1 in float32.
+  const margin = g.op('Mul', [kth, g.double([knn.noisy ? 1e-9 : 0], [])]);
+  const lo = g.op('Sub', [kth, margin]);
+  const hi = g.op('Add', [kth, margin]);
   const tied = g.op('And', [g.op('GreaterOrEqual', [rd, lo]), g.op('LessOrEqual', [rd, hi])]);
   const count = (b: string): string => g.op('ReduceSum', [g.op('Cast', [b], { to: { i: 11 } }), g.int64([1])], { keepdims: { i: 1 } });
   const crowded = g.op('Greater', [g.op('Add', [count(tied), count(g.op('Less', [rd, lo]))]), g.double([knn.k], [])]);

@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import { compileSklearn } from '../../src/flavors/sklearn/compile.js';
+import type { PredictFn } from '../../src/flavors/sklearn/context.js';
 import { numpyPairwiseSum, numpyPairwiseSumOf, sequentialSum } from '../../src/flavors/sklearn/converters/exact-sums.js';
 import { type NdArray, type PyDict, PyGlobal, PyObject, PyTuple, loadPickle } from '../../src/flavors/sklearn/pickle/index.js';
 import { GraphBuilder } from '../../src/onnx/graph-builder.js';
@@ -154,6 +155,45 @@ describe('settings refused at load', () => {
     list[0].state = state(list[1]);
     expect(() => compileSklearn(other, 'predict')).toThrow(/not supported as a OneVsRestClassifier member/);
     expect(() => compileSklearn(fixture('linear-svc-sk19'), 'predict_proba')).toThrow(/LinearSVC has no predict_proba/);
+  });
+});
+
+/** The compiled graph's first output on float64 rows (every column numeric). */
+async function score(model: PyObject, method: PredictFn, rows: number[][]): Promise<number[]> {
+  const compiled = compileSklearn(model, method);
+  const session = await ort.InferenceSession.create(compiled.onnx, { intraOpNumThreads: 1 });
+  try {
+    const x = new ort.Tensor('float64', Float64Array.from(rows.flat()), [rows.length, rows[0].length]);
+    const out = await session.run({ [compiled.inputNames.numeric as string]: x });
+    return Array.from(out[compiled.output.name].data as ArrayLike<number | bigint>, Number);
+  } finally {
+    await session.release();
+  }
+}
+
+describe("corner cases the fixtures do not reach, as each version's code reads", () => {
+  it('SGDClassifier(log_loss): rows whose expits all underflow are NaN before 1.9, uniform from 1.9', async () => {
+    for (const [tag, expected] of [
+      ['sk12', [NaN, NaN, NaN]],
+      ['sk19', [1 / 3, 1 / 3, 1 / 3]],
+    ] as const) {
+      const model = fixture(`linear-sgd-log-${tag}`);
+      ((state(last(model)).get('intercept_') as NdArray).data as Float64Array).fill(-1e4);
+      expect(await score(model, 'predict_proba', [[5.8, 3, 4.35, 1.3]]), tag).toEqual(expected);
+    }
+  });
+
+  it('OneVsRestClassifier: tied member scores give the last class before 1.8, the first from 1.8', async () => {
+    for (const [tag, expected] of [
+      ['sk12', 2],
+      ['sk19', 0],
+    ] as const) {
+      const model = fixture(`multiclass-ovr-logreg-${tag}`);
+      const members = state(model).get('estimators_') as PyObject[];
+      members[1] = members[0];
+      members[2] = members[0];
+      expect(await score(model, 'predict', [[5.8, 3, 4.35, 1.3]]), tag).toEqual([expected]);
+    }
   });
 });
 

@@ -73,7 +73,9 @@ function metricOf(est: Estimator): Metric {
 function readKnn(est: Estimator, classifier: boolean): Knn {
   const weights = scalar(est.raw('weights'));
   if (weights !== 'uniform' && weights !== 'distance') est.refuse('only weights uniform and distance are supported');
-  if (est.has('metric_params') && scalar(est.raw('metric_params')) !== null) est.refuse('metric_params are not supported');
+  const metricParams = est.raw('metric_params');
+  if (metricParams !== null && metricParams !== undefined && !(metricParams instanceof PyDict && metricParams.size === 0))
+    est.refuse('metric_params are not supported');
   if (est.bool('outputs_2d_', false) && classifier) est.refuse('multi-output classifiers are not supported');
   const fit = est.array('_fit_X');
   const [n, d] = fit.shape;
@@ -87,7 +89,11 @@ function readKnn(est: Estimator, classifier: boolean): Knn {
   const method = est.str('_fit_method');
   const brute = method === 'brute';
   if (!brute && method !== 'kd_tree' && method !== 'ball_tree') est.refuse(`_fit_method '${method}' is not supported`);
-  const order: Order = brute ? (n <= CHUNK ? { kind: 'index' } : { kind: 'unknown' }) : { kind: 'tree', tree: readTree(est, method, n, d) };
+  const order: Order = brute
+    ? n <= CHUNK
+      ? { kind: 'index' }
+      : { kind: 'unknown' }
+    : { kind: 'tree', tree: readTree(est, method, n, d, metric) };
   return {
     k,
     n,
@@ -103,10 +109,13 @@ function readKnn(est: Estimator, classifier: boolean): Knn {
   };
 }
 
-function readTree(est: Estimator, method: string, n: number, d: number): TreeNodes {
+function readTree(est: Estimator, method: string, n: number, d: number, metric: Metric): TreeNodes {
   const obj = est.req('_tree');
   const state = obj instanceof PyObject ? obj.state : undefined;
   if (!(state instanceof PyTuple) || state.items.length < 4) est.refuse('_tree is not a pickled KDTree or BallTree');
+  // The tree searches with its own DistanceMetric (EuclideanDistance, ManhattanDistance64, ...).
+  const own = state.items.find((v): v is PyObject => v instanceof PyObject && v.cls.name.includes('Distance'));
+  if (own === undefined || !own.cls.name.toLowerCase().startsWith(metric)) est.refuse(`_tree does not search with the ${metric} distance`);
   const [, idx, nodes, bounds] = state.items;
   if (!(idx instanceof NdArray) || !(nodes instanceof NdArray) || !(bounds instanceof NdArray) || nodes.fields === undefined)
     est.refuse('_tree state is not (data, idx_array, node_data, node_bounds, ...)');

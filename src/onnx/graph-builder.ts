@@ -3,7 +3,7 @@
  * nodes and the opsets they need. Compilers (scikit-learn state, tree ensembles) emit into one
  * builder and call `build()` once.
  */
-import { type AttrValue, type OnnxDType, type TensorInit, type ValueInfo, buildOnnxModel } from './writer.js';
+import { type AttrValue, type GraphSpec, type OnnxDType, type TensorInit, type ValueInfo, buildOnnxModel } from './writer.js';
 
 /** Default-domain opset: ReduceMax/ReduceSum take `axes` as an input from 18 on. */
 export const DEFAULT_OPSET = 21;
@@ -17,13 +17,24 @@ export interface NodeOptions {
   hint?: string;
 }
 
+/** A typed value of a nested graph's signature. */
+export interface SubgraphValue {
+  readonly name: string;
+  readonly dtype: OnnxDType;
+  readonly shape: (number | string)[];
+}
+
 export class GraphBuilder {
-  private readonly names = new Set<string>();
   private readonly nodes: { op: string; inputs: string[]; outputs: string[]; attrs?: Record<string, AttrValue>; domain?: string }[] = [];
   private readonly initializers: TensorInit[] = [];
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: ValueInfo[] = [];
-  private readonly domains = new Map<string, number>();
+
+  /** Nested graphs share the names and opsets of the graph that encloses them. */
+  constructor(
+    private readonly names = new Set<string>(),
+    private readonly domains = new Map<string, number>(),
+  ) {}
 
   /** A name not used before, from `hint`. */
   fresh(hint: string): string {
@@ -76,6 +87,22 @@ export class GraphBuilder {
     this.nodes.push({ op: 'Identity', inputs: [value], outputs: [out] });
     this.outputs.push({ name: out, dtype, shape });
     return out;
+  }
+
+  /**
+   * A nested graph (a Loop body, an If branch). Its inputs are named from `inputs` hints; `body`
+   * emits its nodes (it may read this graph's values) and returns its outputs. Names come from
+   * this builder, so no value of the nested graph shadows one of an enclosing graph.
+   */
+  subgraph(
+    hint: string,
+    inputs: readonly Omit<SubgraphValue, 'name'>[],
+    body: (sub: GraphBuilder, inputs: string[]) => SubgraphValue[],
+  ): GraphSpec {
+    const sub = new GraphBuilder(this.names, this.domains);
+    const names = inputs.map((v, k) => sub.input(`${hint}_in${k}`, v.dtype, v.shape));
+    for (const out of body(sub, names)) sub.output(out.name, `${hint}_out`, out.dtype, out.shape);
+    return { name: this.fresh(hint), inputs: sub.inputs, outputs: sub.outputs, nodes: sub.nodes, initializers: sub.initializers };
   }
 
   build(docString?: string): Uint8Array {

@@ -49,7 +49,9 @@ export function expectSame(actual: unknown, expected: unknown, path = 'predictio
     expected.forEach((e, i) => expectSame((actual as unknown[])[i], e, `${path}[${i}]`));
     return;
   }
-  if (typeof expected === 'number' && typeof actual === 'number' && Number.isFinite(expected) && !Number.isInteger(expected)) {
+  // Above 2^53 every double is an integer: those are floats too, not labels.
+  const isFloat = (x: number): boolean => !Number.isInteger(x) || Math.abs(x) > Number.MAX_SAFE_INTEGER;
+  if (typeof expected === 'number' && typeof actual === 'number' && Number.isFinite(expected) && isFloat(expected)) {
     const scale = Math.max(Math.abs(expected), Math.abs(actual));
     expect(Math.abs(actual - expected) <= REL * scale || scale < 1e-300, `${path}: ${actual} vs ${expected}`).toBe(true);
     return;

@@ -104,10 +104,12 @@ function step(obj: PyObject, i: number): PyObject {
 
 describe('estimators and settings without an exact converter', () => {
   it('an unknown scikit-learn class', () => {
-    const svc = new PyObject(new PyGlobal('sklearn.svm._classes', 'SVC'), []);
-    svc.state = new PyDict();
-    (svc.state as PyDict).set('n_features_in_', 4);
-    expect(() => compileSklearn(svc, 'predict')).toThrow(/svc \(sklearn\.svm\._classes\.SVC\): modelgate has no converter for this class/);
+    const est = new PyObject(new PyGlobal('sklearn.semi_supervised._label_propagation', 'LabelSpreading'), []);
+    est.state = new PyDict();
+    (est.state as PyDict).set('n_features_in_', 4);
+    expect(() => compileSklearn(est, 'predict')).toThrow(
+      /labelspreading \(sklearn\.semi_supervised\._label_propagation\.LabelSpreading\): modelgate has no converter for this class/,
+    );
   });
 
   it('infrequent categories without their fitted state, add_indicator, multi-output forests, predict_proba of a regressor', () => {

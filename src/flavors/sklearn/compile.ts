@@ -64,7 +64,7 @@ function emitOutput(ctx: CompileContext, root: Estimator): CompiledOutput {
   }
   if (ctx.method === 'predict') return { name: g.output(pred.label(), 'label', 'int64', ['N']), kind: 'label', classes: pred.classes };
   const k = pred.classes.size;
-  const p = ctx.method === 'predict_log_proba' ? g.op('Log', [pred.proba()]) : pred.proba();
+  const p = ctx.method === 'predict_log_proba' ? (pred.logProba?.() ?? g.op('Log', [pred.proba()])) : pred.proba();
   return { name: g.output(p, 'probabilities', 'float64', ['N', k]), kind: 'proba' };
 }
 

@@ -38,6 +38,12 @@ export type Prediction =
       label(): string;
       /** float64 [N, n_classes]. */
       proba(): string;
+      /**
+       * float64 [N, n_classes] for predict_log_proba, where scikit-learn does not compute it as
+       * log(predict_proba) (GaussianNB subtracts a log-sum-exp) or has no predict_log_proba
+       * (the converter refuses). Absent: log(proba()).
+       */
+      logProba?(): string;
     }
   | {
       readonly kind: 'regressor';

@@ -131,6 +131,13 @@ function predictFnOf(ctx: FlavorLoadContext): PredictFn {
   return fn as PredictFn;
 }
 
+/**
+ * onnxruntime's NoopElimination removes a Mul or Div by a one-element float64 constant that
+ * rounds to 1 in float32 (|c - 1| below ~6e-8), an error the compiled graphs cannot afford
+ * (a scale of 1 + 1e-9 before a split threshold, a tie margin); it stays off for them.
+ */
+const EXACT_DOUBLES = { optimization: { disable_specified_optimizers: 'NoopElimination' } };
+
 export const sklearnFlavor: Flavor = {
   name: 'sklearn',
   // The compiled graph runs on onnxruntime-node, so an image needs exactly what an ONNX model's does.
@@ -147,7 +154,7 @@ export const sklearnFlavor: Flavor = {
     checkSignature(ctx.mlmodel.signature, compiled);
     const session = await createSessionRunner(
       { bytes: compiled.onnx },
-      sessionOptions({}, ctx.options.intraOpThreads ?? 1),
+      { ...sessionOptions({}, ctx.options.intraOpThreads ?? 1), extra: EXACT_DOUBLES },
       runnerOptions(ctx),
     );
     ctx.logger.info(

@@ -7,10 +7,15 @@ import type { Converter, ConverterTable } from '../context.js';
 import { columnTransformerConverter } from './column-transformer.js';
 import { forestClassifierConverter, forestRegressorConverter } from './forest.js';
 import { simpleImputerConverter } from './impute.js';
-import { linearRegressionConverter, logisticRegressionConverter } from './linear.js';
+import { linearClassifierConverter, linearRegressionConverter, logisticRegressionConverter } from './linear.js';
+import { mlpClassifierConverter, mlpRegressorConverter } from './mlp.js';
+import { oneVsRestConverter } from './multiclass.js';
+import { gaussianNBConverter } from './naive-bayes.js';
+import { kNeighborsClassifierConverter, kNeighborsRegressorConverter } from './neighbors.js';
 import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
+import { svcConverter, svrConverter } from './svm.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
 import { pcaConverter } from './decomposition.js';
 import { ordinalEncoderConverter } from './ordinal.js';
@@ -43,6 +48,29 @@ const entries: Record<string, Converter> = {
   'sklearn.preprocessing._polynomial.PolynomialFeatures': polynomialFeaturesConverter,
   'sklearn.decomposition._pca.PCA': pcaConverter,
   'sklearn.pipeline.FeatureUnion': featureUnionConverter,
+  'sklearn.linear_model._ridge.Ridge': linearRegressionConverter,
+  'sklearn.linear_model._ridge.RidgeCV': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.Lasso': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.LassoCV': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.ElasticNet': linearRegressionConverter,
+  'sklearn.linear_model._coordinate_descent.ElasticNetCV': linearRegressionConverter,
+  'sklearn.linear_model._stochastic_gradient.SGDRegressor': linearRegressionConverter,
+  'sklearn.svm._classes.LinearSVR': linearRegressionConverter,
+  'sklearn.linear_model._ridge.RidgeClassifier': linearClassifierConverter,
+  'sklearn.linear_model._ridge.RidgeClassifierCV': linearClassifierConverter,
+  'sklearn.linear_model._stochastic_gradient.SGDClassifier': linearClassifierConverter,
+  'sklearn.linear_model._perceptron.Perceptron': linearClassifierConverter,
+  'sklearn.svm._classes.LinearSVC': linearClassifierConverter,
+  'sklearn.multiclass.OneVsRestClassifier': oneVsRestConverter,
+  'sklearn.svm._classes.SVC': svcConverter,
+  'sklearn.svm._classes.NuSVC': svcConverter,
+  'sklearn.svm._classes.SVR': svrConverter,
+  'sklearn.svm._classes.NuSVR': svrConverter,
+  'sklearn.naive_bayes.GaussianNB': gaussianNBConverter,
+  'sklearn.neural_network._multilayer_perceptron.MLPClassifier': mlpClassifierConverter,
+  'sklearn.neural_network._multilayer_perceptron.MLPRegressor': mlpRegressorConverter,
+  'sklearn.neighbors._classification.KNeighborsClassifier': kNeighborsClassifierConverter,
+  'sklearn.neighbors._regression.KNeighborsRegressor': kNeighborsRegressorConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

@@ -37,6 +37,14 @@ function copyregReconstructor(args: readonly PyValue[]): PyValue {
   return new PyObject(cls, []);
 }
 
+function sklearnNewObj(args: readonly PyValue[]): PyValue {
+  // Cython extension types (KDTree, BallTree, DistanceMetric) pickle as newObj(cls) + BUILD(state).
+  const [cls] = args;
+  if (!(cls instanceof PyGlobal) || args.length !== 1) throw new UnpicklingError('newObj takes one class');
+  if (classify(cls.module, cls.name)?.kind !== 'class') throw new UnpicklingError(`newObj of ${cls.path}`);
+  return new PyObject(cls, []);
+}
+
 function iterable(v: PyValue | undefined): PyValue[] {
   if (v === undefined) return [];
   if (Array.isArray(v)) return v;
@@ -75,6 +83,9 @@ const CALLS: Readonly<Record<string, Interpreter>> = {
   'builtins.bytearray': (a) => (a[0] instanceof Uint8Array ? a[0].slice() : a.length === 0 ? new Uint8Array() : latin1(a)),
   'builtins.slice': (a) => (a.length === 1 ? new PySlice(null, a[0], null) : new PySlice(a[0], a[1], a[2] ?? null)),
   'collections.OrderedDict': orderedDict,
+  'sklearn.neighbors._kd_tree.newObj': sklearnNewObj,
+  'sklearn.neighbors._ball_tree.newObj': sklearnNewObj,
+  'sklearn.metrics._dist_metrics.newObj': sklearnNewObj,
 };
 
 const NUMPY_CALLS: Readonly<Record<string, Interpreter>> = {
@@ -102,6 +113,7 @@ const NUMPY_CLASSES = new Set([
   'numpy.random._pickle.__generator_ctor',
   'numpy.random._pickle.__bit_generator_ctor',
   'numpy.random.mtrand.RandomState',
+  'numpy.random.bit_generator.__pyx_unpickle_SeedSequence',
 ]);
 
 const RENAMED_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', copy_reg: 'copyreg' };

@@ -104,6 +104,19 @@ const NUMPY_CLASSES = new Set([
   'numpy.random.mtrand.RandomState',
 ]);
 
+/**
+ * Cython's pickle helpers that boosted models carry (scikit-learn's loss objects, numpy's
+ * SeedSequence inside a fitted RandomState): they become inert objects that no converter reads.
+ */
+const CYTHON_UNPICKLERS = /^(sklearn\._loss\._loss\.__pyx_unpickle_Cy[A-Za-z]+|numpy\.random\.bit_generator\.__pyx_unpickle_SeedSequence)$/;
+
+/**
+ * HistGradientBoosting's fitted preprocessor holds `functools.partial(check_array, ...)`: the
+ * partial stays an inert object and `check_array` a bare reference (its converter checks both).
+ */
+const PARTIAL = 'functools.partial';
+const INERT_FUNCTIONS = new Set(['sklearn.utils.validation.check_array']);
+
 const RENAMED_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
 /** Names scikit-learn uses for classes (functions are lower-case and stay refused). */
@@ -124,6 +137,8 @@ export function classify(rawModule: string, name: string): GlobalKind | undefine
   if (TYPES.has(path) || (module === 'numpy' && NUMPY_SCALAR_TYPES.test(name))) return { kind: 'type' };
   if (NUMPY_CLASSES.has(path) || (module.startsWith('numpy.random.') && /^[A-Z]\w*$/.test(name))) return { kind: 'class' };
   if ((module === 'sklearn' || module.startsWith('sklearn.')) && SKLEARN_CLASS.test(name)) return { kind: 'class' };
+  if (CYTHON_UNPICKLERS.test(path) || path === PARTIAL) return { kind: 'class' };
+  if (INERT_FUNCTIONS.has(path)) return { kind: 'type' };
   return undefined;
 }
 

@@ -6,6 +6,7 @@
 import type { Converter, ConverterTable } from '../context.js';
 import { columnTransformerConverter } from './column-transformer.js';
 import { forestClassifierConverter, forestRegressorConverter } from './forest.js';
+import { gradientBoostingClassifierConverter, gradientBoostingRegressorConverter } from './gradient-boosting.js';
 import { simpleImputerConverter } from './impute.js';
 import { linearRegressionConverter, logisticRegressionConverter } from './linear.js';
 import { oneHotEncoderConverter } from './one-hot.js';
@@ -30,6 +31,8 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._forest.RandomForestRegressor': forestRegressorConverter,
   'sklearn.ensemble._forest.ExtraTreesClassifier': forestClassifierConverter,
   'sklearn.ensemble._forest.ExtraTreesRegressor': forestRegressorConverter,
+  'sklearn.ensemble._gb.GradientBoostingClassifier': gradientBoostingClassifierConverter,
+  'sklearn.ensemble._gb.GradientBoostingRegressor': gradientBoostingRegressorConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

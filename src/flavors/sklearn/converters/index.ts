@@ -7,6 +7,7 @@ import type { Converter, ConverterTable } from '../context.js';
 import { columnTransformerConverter } from './column-transformer.js';
 import { forestClassifierConverter, forestRegressorConverter } from './forest.js';
 import { gradientBoostingClassifierConverter, gradientBoostingRegressorConverter } from './gradient-boosting.js';
+import { histGradientBoostingClassifierConverter, histGradientBoostingRegressorConverter } from './hist-gradient-boosting.js';
 import { simpleImputerConverter } from './impute.js';
 import { linearRegressionConverter, logisticRegressionConverter } from './linear.js';
 import { oneHotEncoderConverter } from './one-hot.js';
@@ -33,6 +34,8 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._forest.ExtraTreesRegressor': forestRegressorConverter,
   'sklearn.ensemble._gb.GradientBoostingClassifier': gradientBoostingClassifierConverter,
   'sklearn.ensemble._gb.GradientBoostingRegressor': gradientBoostingRegressorConverter,
+  'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier': histGradientBoostingClassifierConverter,
+  'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor': histGradientBoostingRegressorConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

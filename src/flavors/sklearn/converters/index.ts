@@ -9,6 +9,7 @@ import { forestClassifierConverter, forestRegressorConverter } from './forest.js
 import { gradientBoostingClassifierConverter, gradientBoostingRegressorConverter } from './gradient-boosting.js';
 import { histGradientBoostingClassifierConverter, histGradientBoostingRegressorConverter } from './hist-gradient-boosting.js';
 import { simpleImputerConverter } from './impute.js';
+import { isolationForestConverter } from './isolation-forest.js';
 import { linearRegressionConverter, logisticRegressionConverter } from './linear.js';
 import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
@@ -36,6 +37,7 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._gb.GradientBoostingRegressor': gradientBoostingRegressorConverter,
   'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier': histGradientBoostingClassifierConverter,
   'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor': histGradientBoostingRegressorConverter,
+  'sklearn.ensemble._iforest.IsolationForest': isolationForestConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

@@ -141,6 +141,21 @@ function rawScore(est: Estimator, input: Value, ctx: CompileContext, init: numbe
   return emitTrees(ctx, est, input, { nFeatures: est.int('n_features_in_'), nTargets: init.length, trees, aggregate: 'sum' }, false);
 }
 
+const CLASSIFIER = 'sklearn.ensemble._gb.GradientBoostingClassifier';
+
+/** `_raw_predict_init` for one row (the init estimators supported do not depend on X). */
+export function gradientBoostingInit(est: Estimator): number[] {
+  if (est.classPath !== CLASSIFIER) return [regressorInit(est)];
+  const nClasses = est.int('n_classes_');
+  const { gen, loss } = classifierLoss(est, nClasses);
+  return classifierInit(est, gen, loss, nClasses);
+}
+
+/** float64 [N, k]: `_raw_predict`, what `decision_function` returns (before its ravel). */
+export function gradientBoostingDecision(est: Estimator, input: Value, ctx: CompileContext): string {
+  return rawScore(est, input, ctx, gradientBoostingInit(est));
+}
+
 export const gradientBoostingClassifierConverter: Converter = {
   predict(est: Estimator, input: Value, ctx: CompileContext): Prediction {
     const g = ctx.g;

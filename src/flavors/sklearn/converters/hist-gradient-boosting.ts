@@ -324,6 +324,11 @@ function link(est: Estimator): string {
   return `${loss.slice(LOSS.length)}/${linkPath.slice(LINK.length)}`;
 }
 
+/** float64 [N, n_trees_per_iteration_]: `_raw_predict`, what `decision_function` returns (before its ravel). */
+export function histGradientBoostingDecision(est: Estimator, input: Value, ctx: CompileContext): string {
+  return rawScore(est, input, ctx, est.int('n_trees_per_iteration_'));
+}
+
 export const histGradientBoostingClassifierConverter: Converter = {
   predict(est: Estimator, input: Value, ctx: CompileContext): Prediction {
     const g = ctx.g;

@@ -9,14 +9,15 @@
  * - `sklearn.ensemble._gb_losses` (≤ 1.2): init probabilities clipped to float32's eps, logit as
  *   `log(p / (1 - p))`, multiclass init `log(p)`; binomial labels are the arg-max of
  *   `[1 - p, p]`, multiclass probabilities `exp(raw - logsumexp(raw))`.
- * - `sklearn._loss.loss` (later): clipped to float64's eps, scipy's `logit`, multiclass init
- *   `log(p / gmean(p))`; binary labels are `raw >= 0`, multiclass probabilities `softmax(raw)`.
+ * - `sklearn._loss.loss` (later): scipy's `logit`, multiclass init `log(p / gmean(p))`; binary
+ *   labels are `raw >= 0`, multiclass probabilities `softmax(raw)`. The clip stays at float32's
+ *   eps until 1.8 (scikit-learn PR 31575; 1.6 verified), float64's from then on (1.9 verified).
  * Exponential loss: probabilities `expit(2 * raw)`, labels `raw >= 0`, init `0.5 * logit(p)`.
  */
 import type { TreeIR } from '../../../onnx/tree-ensemble.js';
 import { math } from '../../../onnx/graph-builder.js';
 import type { CompileContext, Converter, Prediction, Value } from '../context.js';
-import { Estimator, toDoubles } from '../state.js';
+import { Estimator, atLeast, toDoubles } from '../state.js';
 import { argMax, constantTree, expitProba, logsumexpProba, lossClass, objectGrid, signLabel } from './boosting.js';
 import { emitTrees, treeToIR } from './tree.js';
 
@@ -87,7 +88,7 @@ function classifierInit(est: Estimator, gen: Generation, loss: ClassifierLoss, n
   const k = loss === 'multinomial' ? nClasses : 1;
   if (init === 'zero') return new Array<number>(k).fill(0);
   if (!(init instanceof Estimator)) est.refuse(`init_ ${String(init)} is not supported`);
-  const eps = gen === 'gb_losses' ? 2 ** -23 : 2 ** -52;
+  const eps = gen === 'common' && atLeast(est.version, 1, 8) ? 2 ** -52 : 2 ** -23;
   const clip = (p: number) => Math.min(Math.max(p, eps), 1 - eps);
   const proba = dummyProba(est, init, nClasses).map(clip);
   if (loss === 'multinomial') {

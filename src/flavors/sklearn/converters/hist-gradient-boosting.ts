@@ -12,7 +12,8 @@
  * C's `(uint8_t)x`: measured on scikit-learn's x86-64 builds as `floor(x) mod 256` below 2^31
  * and 0 from 2^31 on (infinity included). From 1.4 a fitted `_preprocessor` (OrdinalEncoder
  * for categorical columns, placed first; `check_array` for the rest) maps each category to its
- * index first, unknown and missing ones to NaN. Both become one graph column per categorical
+ * index first (a None cell to a fitted None category), unknown and NaN-missing ones to NaN, and
+ * refuses infinity in numeric categorical columns. Both become one graph column per categorical
  * feature holding a known category or NaN, split on with the IR's `member` mode.
  *
  * Labels: the arg-max of `predict_proba` before 1.4; from 1.4 `raw > 0` (binary) or the arg-max
@@ -227,8 +228,10 @@ function ordinalCode(enc: Estimator, j: number, col: Value, ctx: CompileContext)
       { keys_strings: { strings: keys.map((k) => k[0]) }, values_int64s: { ints: keys.map((k) => k[1]) }, default_int64: { i: -1 } },
       { domain: ML_DOMAIN },
     );
-    const missing = g.op('Or', [s.none, g.op('Less', [code, g.int64([0], [])])]);
-    return g.op('Where', [missing, nan, g.op('Cast', [code], { to: { i: 11 } })]);
+    const known = g.op('Where', [g.op('Less', [code, g.int64([0], [])]), nan, g.op('Cast', [code], { to: { i: 11 } })]);
+    // None is a category like any other when fitted as one (only a NaN category is "missing").
+    const noneAt = items.indexOf(null);
+    return g.op('Where', [s.none, g.double([noneAt >= 0 && !missingIndex(enc, j, noneAt) ? noneAt : NaN], []), known]);
   }
   const values = toDoubles(cats, () => enc.refuse(`categories_[${j}] are neither strings nor numbers`));
   const x = ctx.numeric(col, enc).name;
@@ -237,6 +240,13 @@ function ordinalCode(enc: Estimator, j: number, col: Value, ctx: CompileContext)
   const found = g.op('ReduceMax', [hit, g.int64([1])], { keepdims: { i: 1 } });
   const index = g.op('Cast', [g.op('ArgMax', [hit], { axis: { i: 1 }, keepdims: { i: 1 } })], { to: { i: 11 } });
   return g.op('Where', [g.op('Greater', [found, g.double([0], [])]), index, nan]);
+}
+
+/** Whether `_missing_indices` marks category `at` of column j as the missing-value slot. */
+function missingIndex(enc: Estimator, j: number, at: number): boolean {
+  const m = enc.raw('_missing_indices');
+  if (!(m instanceof PyDict)) return false;
+  return m.others.some(([k, v]) => Number(scalar(k)) === j && Number(scalar(v)) === at);
 }
 
 function checkEncoder(enc: Estimator): void {

@@ -7,8 +7,9 @@
  * reads `X[:, estimators_features_[t]]`, but only when `_max_features` differs from the column
  * count (else all of X), compared in float32 as `tree.apply` does.
  *
- * Input checks by generation: scikit-learn 1.9 validates with `ensure_all_finite=False` and a
- * NaN follows each node's `missing_go_to_left`; earlier versions (verified on 1.2) refuse NaN and
+ * Input checks by generation: from 1.6 (verified on 1.6 and 1.9) X is validated with
+ * `ensure_all_finite=False` and a NaN follows each node's `missing_go_to_left`; earlier
+ * versions (verified on 1.2; 1.3-1.5 are held to the same, stricter checks) refuse NaN and
  * infinity in float64, then values too large for float32 in the columns the trees read.
  */
 import { type TreeIR, emitTreeEnsemble } from '../../../onnx/tree-ensemble.js';
@@ -83,7 +84,7 @@ export function isolationScores(est: Estimator, input: Value, ctx: CompileContex
   const x = ctx.numeric(input, est);
   const n = est.int('n_features_in_');
   if (x.width !== n) est.refuse(`it was fitted on ${n} features but receives ${x.width}`);
-  const nan = atLeast(est.version, 1, 9);
+  const nan = atLeast(est.version, 1, 6);
   const { trees, features } = members(est);
   const subsample = est.int('_max_features') !== n;
   const irs = trees.map((tree, t) => {

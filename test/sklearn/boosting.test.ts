@@ -14,7 +14,15 @@ import { histGradientBoostingDecision } from '../../src/flavors/sklearn/converte
 import { CONVERTERS } from '../../src/flavors/sklearn/converters/index.js';
 import { averagePathLength, isolationScores } from '../../src/flavors/sklearn/converters/isolation-forest.js';
 import { buildFeeds } from '../../src/flavors/sklearn/feeds.js';
-import { type NdArray, PyDict, PyGlobal, PyObject, type PyValue, loadPickle } from '../../src/flavors/sklearn/pickle/index.js';
+import {
+  type NdArray,
+  PyDict,
+  PyGlobal,
+  PyObject,
+  type PyValue,
+  UnsafePickleError,
+  loadPickle,
+} from '../../src/flavors/sklearn/pickle/index.js';
 import { Estimator } from '../../src/flavors/sklearn/state.js';
 import type { Value } from '../../src/flavors/sklearn/context.js';
 import { objectColumn } from '../../src/schema/model-io.js';
@@ -112,6 +120,24 @@ it('_average_path_length', () => {
   // scikit-learn 1.9's _average_path_length([256]) and ([3]).
   expect(averagePathLength(256)).toBe(10.244770920119917);
   expect(averagePathLength(3)).toBe(1.207392357589623);
+});
+
+describe('what the allow-list lets through for boosted models stays inert', () => {
+  /** Protocol 2: GLOBAL a, GLOBAL b, TUPLE1, REDUCE, STOP — `a(b)`. */
+  const call = (a: string, b: string) => Buffer.from(`\x80\x02c${a.replace('.', '\n')}\nc${b.replace('.', '\n')}\n\x85R.`, 'latin1');
+
+  it('functools.partial of anything but an inert reference is refused with what it wraps', () => {
+    expect(() => loadPickle(call('functools.partial', 'posix.system'))).toThrow(UnsafePickleError);
+    expect(() => loadPickle(call('functools.partial', 'posix.system'))).toThrow(/posix\.system/);
+    const ok = loadPickle(call('functools.partial', 'sklearn.utils.validation.check_array'));
+    expect(ok).toBeInstanceOf(PyObject);
+    expect(((ok as PyObject).args[0] as PyGlobal).path).toBe('sklearn.utils.validation.check_array');
+  });
+
+  it("Cython loss objects become inert objects; other names under '_loss' are refused", () => {
+    expect(loadPickle(call('_loss.CyHalfBinomialLoss', 'builtins.object'))).toBeInstanceOf(PyObject);
+    expect(() => loadPickle(call('_loss.system', 'builtins.object'))).toThrow(UnsafePickleError);
+  });
 });
 
 describe('refused at load', () => {

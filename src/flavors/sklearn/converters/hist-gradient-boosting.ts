@@ -206,9 +206,12 @@ function isFloatCheck(t: Estimator): boolean {
 }
 
 function maskPositions(spec: PyValue, n: number, est: Estimator): number[] {
-  const items = spec instanceof NdArray ? Array.from(spec.data as ArrayLike<unknown>) : asList(spec);
-  if (items === undefined || (items.length !== n && items.length !== 0)) est.refuse('_preprocessor selects columns modelgate cannot read');
-  return items.flatMap((b, i) => (scalar(b as PyValue) === true || b === 1 ? [i] : []));
+  // HistGradientBoosting selects its columns with boolean masks (is_categorical_ and its negation).
+  const items =
+    spec instanceof NdArray && spec.dtype?.kind === 'b' ? Array.from(spec.data as Uint8Array, Boolean) : asList(spec)?.map(scalar);
+  if (items === undefined || (items.length !== n && items.length !== 0) || !items.every((b) => typeof b === 'boolean'))
+    est.refuse('_preprocessor selects columns with something other than a boolean mask');
+  return items.flatMap((b, i) => (b ? [i] : []));
 }
 
 /** OrdinalEncoder(handle_unknown='use_encoded_value', unknown_value=nan, encoded_missing_value=nan) of one column. */

@@ -5,22 +5,25 @@
  */
 import type { Converter, ConverterTable } from '../context.js';
 import { columnTransformerConverter } from './column-transformer.js';
+import { pcaConverter } from './decomposition.js';
 import { forestClassifierConverter, forestRegressorConverter } from './forest.js';
+import { gradientBoostingClassifierConverter, gradientBoostingRegressorConverter } from './gradient-boosting.js';
+import { histGradientBoostingClassifierConverter, histGradientBoostingRegressorConverter } from './hist-gradient-boosting.js';
 import { simpleImputerConverter } from './impute.js';
+import { isolationForestConverter } from './isolation-forest.js';
 import { linearClassifierConverter, linearRegressionConverter, logisticRegressionConverter } from './linear.js';
 import { mlpClassifierConverter, mlpRegressorConverter } from './mlp.js';
 import { oneVsRestConverter } from './multiclass.js';
 import { gaussianNBConverter } from './naive-bayes.js';
 import { kNeighborsClassifierConverter, kNeighborsRegressorConverter } from './neighbors.js';
 import { oneHotEncoderConverter } from './one-hot.js';
+import { ordinalEncoderConverter } from './ordinal.js';
 import { pipelineConverter } from './pipeline.js';
+import { polynomialFeaturesConverter } from './polynomial.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
+import { maxAbsScalerConverter, minMaxScalerConverter, normalizerConverter, robustScalerConverter } from './scalers.js';
 import { svcConverter, svrConverter } from './svm.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
-import { pcaConverter } from './decomposition.js';
-import { ordinalEncoderConverter } from './ordinal.js';
-import { polynomialFeaturesConverter } from './polynomial.js';
-import { maxAbsScalerConverter, minMaxScalerConverter, normalizerConverter, robustScalerConverter } from './scalers.js';
 import { featureUnionConverter } from './union.js';
 
 const entries: Record<string, Converter> = {
@@ -71,6 +74,11 @@ const entries: Record<string, Converter> = {
   'sklearn.neural_network._multilayer_perceptron.MLPRegressor': mlpRegressorConverter,
   'sklearn.neighbors._classification.KNeighborsClassifier': kNeighborsClassifierConverter,
   'sklearn.neighbors._regression.KNeighborsRegressor': kNeighborsRegressorConverter,
+  'sklearn.ensemble._gb.GradientBoostingClassifier': gradientBoostingClassifierConverter,
+  'sklearn.ensemble._gb.GradientBoostingRegressor': gradientBoostingRegressorConverter,
+  'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier': histGradientBoostingClassifierConverter,
+  'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor': histGradientBoostingRegressorConverter,
+  'sklearn.ensemble._iforest.IsolationForest': isolationForestConverter,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

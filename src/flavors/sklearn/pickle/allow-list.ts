@@ -116,6 +116,21 @@ const NUMPY_CLASSES = new Set([
   'numpy.random.bit_generator.__pyx_unpickle_SeedSequence',
 ]);
 
+/**
+ * Cython objects that boosted models carry (scikit-learn's loss objects, numpy's SeedSequence
+ * inside a fitted RandomState), named through Cython's pickle helpers or, in scikit-learn 1.6's
+ * builds, under the module name `_loss`: they become inert objects that no converter reads.
+ */
+const CYTHON_OBJECTS =
+  /^((sklearn\._loss\._loss|_loss)\.(__pyx_unpickle_)?Cy[A-Za-z]+|numpy\.random\.bit_generator\.__pyx_unpickle_SeedSequence)$/;
+
+/**
+ * HistGradientBoosting's fitted preprocessor holds `functools.partial(check_array, ...)`: the
+ * partial stays an inert object and `check_array` a bare reference (its converter checks both).
+ */
+const PARTIAL = 'functools.partial';
+const INERT_FUNCTIONS = new Set(['sklearn.utils.validation.check_array']);
+
 const RENAMED_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
 /** Names scikit-learn uses for classes (functions are lower-case and stay refused). */
@@ -136,6 +151,8 @@ export function classify(rawModule: string, name: string): GlobalKind | undefine
   if (TYPES.has(path) || (module === 'numpy' && NUMPY_SCALAR_TYPES.test(name))) return { kind: 'type' };
   if (NUMPY_CLASSES.has(path) || (module.startsWith('numpy.random.') && /^[A-Z]\w*$/.test(name))) return { kind: 'class' };
   if ((module === 'sklearn' || module.startsWith('sklearn.')) && SKLEARN_CLASS.test(name)) return { kind: 'class' };
+  if (CYTHON_OBJECTS.test(path) || path === PARTIAL) return { kind: 'class' };
+  if (INERT_FUNCTIONS.has(path)) return { kind: 'type' };
   return undefined;
 }
 

@@ -12,6 +12,8 @@ import { oneHotEncoderConverter } from './one-hot.js';
 import { pipelineConverter } from './pipeline.js';
 import { functionTransformerConverter, standardScalerConverter } from './preprocessing.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
+import { xgbConverters } from '../../xgboost/sklearn-converters.js';
+import { lgbConverters } from '../../lightgbm/sklearn-converters.js';
 
 const entries: Record<string, Converter> = {
   'sklearn.pipeline.Pipeline': pipelineConverter,
@@ -30,6 +32,8 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._forest.RandomForestRegressor': forestRegressorConverter,
   'sklearn.ensemble._forest.ExtraTreesClassifier': forestClassifierConverter,
   'sklearn.ensemble._forest.ExtraTreesRegressor': forestRegressorConverter,
+  ...xgbConverters,
+  ...lgbConverters,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

@@ -75,6 +75,8 @@ const CALLS: Readonly<Record<string, Interpreter>> = {
   'builtins.bytearray': (a) => (a[0] instanceof Uint8Array ? a[0].slice() : a.length === 0 ? new Uint8Array() : latin1(a)),
   'builtins.slice': (a) => (a.length === 1 ? new PySlice(null, a[0], null) : new PySlice(a[0], a[1], a[2] ?? null)),
   'collections.OrderedDict': orderedDict,
+  // LightGBM's `_best_score`: the default factory is never called, the items are SETITEM'd after.
+  'collections.defaultdict': () => new PyDict(),
 };
 
 const NUMPY_CALLS: Readonly<Record<string, Interpreter>> = {
@@ -106,6 +108,23 @@ const NUMPY_CLASSES = new Set([
 
 const RENAMED_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
+/**
+ * The scikit-learn API classes of XGBoost and LightGBM and their boosters: inert state that the
+ * xgboost/lightgbm converters decode (the booster's model bytes or model string), never code.
+ */
+const BOOSTING_CLASSES = new Set([
+  'xgboost.sklearn.XGBClassifier',
+  'xgboost.sklearn.XGBRegressor',
+  'xgboost.sklearn.XGBRanker',
+  'xgboost.sklearn.XGBRFClassifier',
+  'xgboost.sklearn.XGBRFRegressor',
+  'xgboost.core.Booster',
+  'lightgbm.sklearn.LGBMClassifier',
+  'lightgbm.sklearn.LGBMRegressor',
+  'lightgbm.sklearn.LGBMRanker',
+  'lightgbm.basic.Booster',
+]);
+
 /** Names scikit-learn uses for classes (functions are lower-case and stay refused). */
 const SKLEARN_CLASS = /^_?[A-Z][A-Za-z0-9_]*$/;
 
@@ -124,6 +143,7 @@ export function classify(rawModule: string, name: string): GlobalKind | undefine
   if (TYPES.has(path) || (module === 'numpy' && NUMPY_SCALAR_TYPES.test(name))) return { kind: 'type' };
   if (NUMPY_CLASSES.has(path) || (module.startsWith('numpy.random.') && /^[A-Z]\w*$/.test(name))) return { kind: 'class' };
   if ((module === 'sklearn' || module.startsWith('sklearn.')) && SKLEARN_CLASS.test(name)) return { kind: 'class' };
+  if (BOOSTING_CLASSES.has(path)) return { kind: 'class' };
   return undefined;
 }
 

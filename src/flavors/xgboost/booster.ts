@@ -138,7 +138,8 @@ function treeIR(t: Obj, id: number, numFeature: number, categorical: Set<number>
   if (n < 1) refuse(`tree ${id} has no nodes`);
   const right = numbers(t.right_children, `tree ${id} right_children`, n);
   const index = numbers(t.split_indices, `tree ${id} split_indices`, n);
-  const cond = numbers(t.split_conditions, `tree ${id} split_conditions`, n);
+  // XGBoost reads JSON's decimal thresholds and leaf values into float32.
+  const cond = Float32Array.from(numbers(t.split_conditions, `tree ${id} split_conditions`, n));
   const dflt = numbers(t.default_left, `tree ${id} default_left`, n);
   const type = t.split_type === undefined ? undefined : numbers(t.split_type, `tree ${id} split_type`, n);
   const cats = categories(t, n, id);

@@ -108,7 +108,12 @@ class Reader {
     if (size === undefined || type === 'C') return this.fail(`optimised array of '${type}' is not supported`);
     this.need(count * size);
     const out = makeArray(type, count);
-    for (let k = 0; k < count; k++) out[k] = this.scalar(type) as never;
+    if (out instanceof BigInt64Array) {
+      for (let k = 0; k < count; k++) out[k] = this.dv.getBigInt64(this.pos + 8 * k);
+      this.pos += 8 * count;
+      return out;
+    }
+    for (let k = 0; k < count; k++) out[k] = this.scalar(type) as number;
     return out;
   }
 }

@@ -35,7 +35,7 @@ export function refuse(reason: string): never {
 export const MAX_LGB_MODEL_CHARS = 1024 * 1024 * 1024;
 /** Category-set members over the whole model (bitsets can declare 32 per word). */
 const MAX_MEMBERS = 10_000_000;
-const MAX_FEATURES = 10_000_000;
+const MAX_FEATURES = 1_000_000;
 
 export type LgbTransform = 'identity' | 'sigmoid' | 'softmax' | 'ova-sigmoid' | 'exp';
 

@@ -257,7 +257,7 @@ export function readBooster(doc: unknown): XgbBooster {
     refuse('DART boosters are not supported (their per-tree weights are applied in an order modelgate does not reproduce exactly)');
   if (gb.name !== 'gbtree') refuse(`booster '${String(gb.name)}' is not supported (only gbtree)`);
   const model = obj(gb.model, 'gradient_booster.model');
-  const numFeature = int(param.num_feature, 'num_feature', 10_000_000);
+  const numFeature = int(param.num_feature, 'num_feature', 1_000_000);
   if (numFeature < 1) refuse('num_feature is 0');
   const numClass = int(param.num_class ?? 0, 'num_class', TREE_LIMITS.maxTargets);
   if (param.num_target !== undefined && int(param.num_target, 'num_target', 1_000_000) > 1) refuse('multi-target models are not supported');

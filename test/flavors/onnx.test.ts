@@ -192,13 +192,13 @@ describe.each(['auto', 'thread'] as const)('ONNX flavour (isolation %s)', (mode)
   });
 
   it('refuses an MLflow flavour it cannot serve with a hint', async () => {
-    const dir = join(root, `xgb-${mode}`);
+    const dir = join(root, `torch-${mode}`);
     await mkdir(dir);
     await writeFile(
       join(dir, 'MLmodel'),
-      'flavors:\n  xgboost:\n    data: model.ubj\n  python_function:\n    loader_module: mlflow.xgboost\n',
+      'flavors:\n  pytorch:\n    model_data: data\n  python_function:\n    loader_module: mlflow.pytorch\n',
     );
-    await expect(openModelDir(dir)).rejects.toMatchObject({ message: expect.stringMatching(/xgboost.*onnxmltools/) });
+    await expect(openModelDir(dir)).rejects.toMatchObject({ message: expect.stringMatching(/pytorch.*torch\.onnx\.export/) });
   });
 });
 

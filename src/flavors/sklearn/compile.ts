@@ -35,10 +35,12 @@ export interface CompiledModel {
 /** More input columns than this is a hostile or broken pickle, not a model. */
 export const MAX_INPUT_COLUMNS = 1_000_000;
 
-/** The model's input columns: the first real step's `feature_names_in_` / `n_features_in_`. */
-function inputColumns(root: Estimator): { columns: InputColumn[]; namesKnown: boolean } {
+/** The model's input columns: the first real step's `feature_names_in_` / `n_features_in_` (or its converter's `inputColumns`). */
+function inputColumns(root: Estimator, converters: ConverterTable): { columns: InputColumn[]; namesKnown: boolean } {
   let est: Estimator | undefined = root;
   for (let depth = 0; est !== undefined && depth < 32; depth++) {
+    const own = converters.get(est.classPath)?.inputColumns?.(est);
+    if (own !== undefined) return own;
     if (est.has('feature_names_in_')) {
       const names = est.array('feature_names_in_').data as unknown[];
       if (!names.every((n) => typeof n === 'string')) est.refuse('feature_names_in_ is not a list of strings');
@@ -72,7 +74,7 @@ function emitOutput(ctx: CompileContext, root: Estimator): CompiledOutput {
 export function compileSklearn(value: PyValue, method: PredictFn, converters: ConverterTable = CONVERTERS): CompiledModel {
   if (!(value instanceof PyObject)) throw new UnsupportedModelError('model', 'the pickle does not hold an estimator object');
   const root = new Estimator(value, value.cls.name.toLowerCase());
-  const { columns, namesKnown } = inputColumns(root);
+  const { columns, namesKnown } = inputColumns(root, converters);
   if (columns.length === 0) root.refuse('it reads no input columns');
   const ctx = new CompileContext(columns, method, converters);
   const output = emitOutput(ctx, root);

@@ -68,6 +68,11 @@ export interface Assertion {
 export interface Converter {
   transform?(est: Estimator, input: Value, ctx: CompileContext): Value;
   predict?(est: Estimator, input: Value, ctx: CompileContext): Prediction;
+  /**
+   * The input columns, for estimators that keep them in their own state rather than in
+   * `feature_names_in_` / `n_features_in_` (XGBoost's and LightGBM's scikit-learn classes).
+   */
+  inputColumns?(est: Estimator): { columns: InputColumn[]; namesKnown: boolean };
 }
 
 /** Converters keyed by scikit-learn class path, e.g. `sklearn.pipeline.Pipeline`. */

@@ -21,6 +21,7 @@ import { type NdArray, loadPickle } from './pickle/index.js';
 import { checkSignature } from './signature.js';
 
 export { compileSklearn } from './compile.js';
+export { checkSignature } from './signature.js';
 export type { CompiledModel } from './compile.js';
 export { CONVERTERS } from './converters/index.js';
 
@@ -53,7 +54,8 @@ function labels(classes: NdArray, index: BigInt64Array): NDArray {
   invalid(`classes_ of dtype '${kind}' cannot be returned`);
 }
 
-class SklearnModel implements LoadedModel {
+/** A compiled graph served as a model: request → feeds → onnxruntime → labels or values. */
+class CompiledOnnxModel implements LoadedModel {
   readonly batchable = true;
   readonly info: Record<string, string>;
   private readonly fetches: string[];
@@ -62,15 +64,13 @@ class SklearnModel implements LoadedModel {
     private readonly session: SessionRunner,
     private readonly model: CompiledModel,
     readonly signature: LoadedModel['signature'],
-    predictFn: PredictFn,
+    info: Readonly<Record<string, string>>,
   ) {
     this.info = {
       runtime: 'onnxruntime',
       runtimeVersion: session.runtimeVersion,
       isolation: session.isolation,
-      estimator: model.root.classPath,
-      sklearnVersion: model.root.sklearnVersion,
-      predictFn,
+      ...info,
     };
     this.fetches = [model.output.name, ...model.assertions.map((a) => a.output)];
   }
@@ -102,6 +102,8 @@ class SklearnModel implements LoadedModel {
     if (o.kind === 'label') return { kind: 'tensor', value: labels(o.classes as NdArray, result.data as BigInt64Array) };
     const shape = Array.from(result.dims);
     if (shape[0] !== rows) throw new Error(`compiled graph returned ${shape[0]} rows for ${rows}`);
+    // float32 graphs (XGBoost) answer in float32, as the library does.
+    if (result.type === 'float32') return { kind: 'tensor', value: { dtype: 'float32', shape, data: result.data as Float32Array } };
     return { kind: 'tensor', value: { dtype: 'float64', shape, data: result.data as Float64Array } };
   }
 
@@ -118,10 +120,15 @@ async function readPickle(ctx: FlavorLoadContext): Promise<Uint8Array> {
     invalid(`sklearn serialization_format '${String(format)}' is not supported (only pickle and cloudpickle)`);
   const rel =
     typeof sk.pickled_model === 'string' ? sk.pickled_model : typeof pyfunc.model_path === 'string' ? pyfunc.model_path : 'model.pkl';
-  const file = pathInside(ctx.dir, ctx.dir, rel, 'sklearn pickled_model');
+  return readModelFile(ctx.dir, rel, 'sklearn pickled_model', MAX_PICKLE_BYTES);
+}
+
+/** A model file MLmodel names: inside the model directory (`pathInside`), a regular file, at most `maxBytes`. */
+export async function readModelFile(dir: string, rel: string, what: string, maxBytes: number): Promise<Uint8Array> {
+  const file = pathInside(dir, dir, rel, what);
   const st = await stat(file);
-  if (!st.isFile()) invalid(`sklearn pickled_model '${rel}' is not a file`);
-  if (st.size > MAX_PICKLE_BYTES) invalid(`sklearn pickled_model '${rel}' is ${st.size} bytes, more than the ${MAX_PICKLE_BYTES} allowed`);
+  if (!st.isFile()) invalid(`${what} '${rel}' is not a file`);
+  if (st.size > maxBytes) invalid(`${what} '${rel}' is ${st.size} bytes, more than the ${maxBytes} allowed`);
   return new Uint8Array(await readFile(file));
 }
 
@@ -152,15 +159,24 @@ export const sklearnFlavor: Flavor = {
     const predictFn = predictFnOf(ctx);
     const compiled = compileSklearn(loadPickle(await readPickle(ctx)), predictFn);
     checkSignature(ctx.mlmodel.signature, compiled);
-    const session = await createSessionRunner(
-      { bytes: compiled.onnx },
-      { ...sessionOptions({}, ctx.options.intraOpThreads ?? 1), extra: EXACT_DOUBLES },
-      runnerOptions(ctx),
-    );
-    ctx.logger.info(
-      { estimator: compiled.root.classPath, sklearnVersion: compiled.root.sklearnVersion, predictFn, graphBytes: compiled.onnx.length },
-      'compiled scikit-learn model to ONNX',
-    );
-    return new SklearnModel(session, compiled, ctx.mlmodel.signature, predictFn);
+    return serveCompiled(ctx, compiled, { estimator: compiled.root.classPath, sklearnVersion: compiled.root.sklearnVersion, predictFn });
   },
 };
+
+/**
+ * Serves a graph compiled by this flavour or by another one that reuses its feeds and outputs
+ * (XGBoost, LightGBM): one onnxruntime session; `info` goes to logs and the model's runtime facts.
+ */
+export async function serveCompiled(
+  ctx: FlavorLoadContext,
+  compiled: CompiledModel,
+  info: Readonly<Record<string, string>>,
+): Promise<LoadedModel> {
+  const session = await createSessionRunner(
+    { bytes: compiled.onnx },
+    { ...sessionOptions({}, ctx.options.intraOpThreads ?? 1), extra: EXACT_DOUBLES },
+    runnerOptions(ctx),
+  );
+  ctx.logger.info({ ...info, graphBytes: compiled.onnx.length, isolation: session.isolation }, 'compiled model to ONNX');
+  return new CompiledOnnxModel(session, compiled, ctx.mlmodel.signature, info);
+}

@@ -25,6 +25,8 @@ import { maxAbsScalerConverter, minMaxScalerConverter, normalizerConverter, robu
 import { svcConverter, svrConverter } from './svm.js';
 import { decisionTreeClassifierConverter, decisionTreeRegressorConverter } from './tree.js';
 import { featureUnionConverter } from './union.js';
+import { xgbConverters } from '../../xgboost/sklearn-converters.js';
+import { lgbConverters } from '../../lightgbm/sklearn-converters.js';
 
 const entries: Record<string, Converter> = {
   'sklearn.pipeline.Pipeline': pipelineConverter,
@@ -79,6 +81,8 @@ const entries: Record<string, Converter> = {
   'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier': histGradientBoostingClassifierConverter,
   'sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor': histGradientBoostingRegressorConverter,
   'sklearn.ensemble._iforest.IsolationForest': isolationForestConverter,
+  ...xgbConverters,
+  ...lgbConverters,
 };
 
 export const CONVERTERS: ConverterTable = new Map(Object.entries(entries));

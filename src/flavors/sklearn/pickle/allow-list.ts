@@ -86,6 +86,8 @@ const CALLS: Readonly<Record<string, Interpreter>> = {
   'sklearn.neighbors._kd_tree.newObj': sklearnNewObj,
   'sklearn.neighbors._ball_tree.newObj': sklearnNewObj,
   'sklearn.metrics._dist_metrics.newObj': sklearnNewObj,
+  // LightGBM's `_best_score`: the default factory is never called, the items are SETITEM'd after.
+  'collections.defaultdict': () => new PyDict(),
 };
 
 const NUMPY_CALLS: Readonly<Record<string, Interpreter>> = {
@@ -133,6 +135,23 @@ const INERT_FUNCTIONS = new Set(['sklearn.utils.validation.check_array']);
 
 const RENAMED_MODULES: Readonly<Record<string, string>> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
 
+/**
+ * The scikit-learn API classes of XGBoost and LightGBM and their boosters: inert state that the
+ * xgboost/lightgbm converters decode (the booster's model bytes or model string), never code.
+ */
+const BOOSTING_CLASSES = new Set([
+  'xgboost.sklearn.XGBClassifier',
+  'xgboost.sklearn.XGBRegressor',
+  'xgboost.sklearn.XGBRanker',
+  'xgboost.sklearn.XGBRFClassifier',
+  'xgboost.sklearn.XGBRFRegressor',
+  'xgboost.core.Booster',
+  'lightgbm.sklearn.LGBMClassifier',
+  'lightgbm.sklearn.LGBMRegressor',
+  'lightgbm.sklearn.LGBMRanker',
+  'lightgbm.basic.Booster',
+]);
+
 /** Names scikit-learn uses for classes (functions are lower-case and stay refused). */
 const SKLEARN_CLASS = /^_?[A-Z][A-Za-z0-9_]*$/;
 
@@ -153,6 +172,7 @@ export function classify(rawModule: string, name: string): GlobalKind | undefine
   if ((module === 'sklearn' || module.startsWith('sklearn.')) && SKLEARN_CLASS.test(name)) return { kind: 'class' };
   if (CYTHON_OBJECTS.test(path) || path === PARTIAL) return { kind: 'class' };
   if (INERT_FUNCTIONS.has(path)) return { kind: 'type' };
+  if (BOOSTING_CLASSES.has(path)) return { kind: 'class' };
   return undefined;
 }
 

@@ -81,6 +81,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Fixes an input's shape once it is known (compilers learn their column counts as they go). */
+  reshapeInput(name: string, shape: (number | string)[]): void {
+    const input = this.inputs.find((i) => i.name === name);
+    if (input === undefined) throw new Error(`no graph input named '${name}'`);
+    input.shape = shape;
+  }
+
   /** Marks `value` as a graph output (renamed through Identity when the output name differs). */
   output(value: string, name: string, dtype: OnnxDType, shape: (number | string)[]): string {
     const out = this.names.has(name) ? this.fresh(name) : (this.names.add(name), name);

@@ -79,6 +79,7 @@ export function compileSklearn(value: PyValue, method: PredictFn, converters: Co
   const ctx = new CompileContext(columns, method, converters);
   const output = emitOutput(ctx, root);
   const assertions = ctx.assertions.map((a, k) => ({ ...a, output: ctx.g.output(a.output, `check_${k}`, 'float64', ['N']) }));
+  ctx.fixInputWidths();
   return {
     onnx: ctx.g.build(`compiled by modelgate from ${root.classPath}`),
     columns,

@@ -170,6 +170,19 @@ export class CompileContext {
     };
   }
 
+  /**
+   * Gives the inputs their final column counts. A fixed width lets onnxruntime check a feed's
+   * shape, and lets the session runner's `auto` rule time the graph on zero inputs (with a
+   * symbolic width it feeds one column, which the column Gathers reject).
+   */
+  fixInputWidths(): void {
+    if (this.numericInput !== undefined) this.g.reshapeInput(this.numericInput, ['N', this.numericColumns.length]);
+    if (this.stringInput !== undefined) {
+      this.g.reshapeInput(this.stringInput.values, ['N', this.stringColumns.length]);
+      this.g.reshapeInput(this.stringInput.none, ['N', this.stringColumns.length]);
+    }
+  }
+
   /** Graph input names, once compilation is over (undefined when no step reads that kind). */
   get inputNames(): { numeric?: string; strings?: { values: string; none: string } } {
     return { numeric: this.numericInput, strings: this.stringInput };

@@ -60,7 +60,7 @@ export function compileNative(
   emit: (g: GraphBuilder, x: string) => NativeGraph,
 ): CompiledModel {
   const g = new GraphBuilder();
-  const x = g.input('X_numeric', 'float64', ['N', 'numeric_columns']);
+  const x = g.input('X_numeric', 'float64', ['N', columns.length]);
   const { output, checks = [] } = emit(g, x);
   const name = g.output(output.value, output.kind === 'label' ? 'label' : 'prediction', output.dtype, output.shape);
   const assertions = checks.map((c, k) => ({

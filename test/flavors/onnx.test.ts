@@ -111,6 +111,13 @@ describe.each(['auto', 'thread'] as const)('ONNX flavour (isolation %s)', (mode)
     expect(await json(b, { inputs: [true, false, 1] })).toBe('{"predictions": {"negated": [false, true, false]}}');
   });
 
+  it('refuses a missing string in a DataFrame (a JSON null, a CSV NA) with a 400, not a runtime failure', async () => {
+    const t = await serve(await modelDir(`string-missing-${mode}`, stringIdentityModel()));
+    const missing = { status: 400, message: expect.stringContaining("Input 'text' has a missing value (None or NaN) at element 1") };
+    await expect(scoreBody(t, 'text/csv', 'text\na\nNA\n')).rejects.toMatchObject(missing);
+    await expect(json(t, { dataframe_split: { columns: ['text'], data: [['a'], [null]] } })).rejects.toMatchObject(missing);
+  });
+
   it('narrows float64 signatures to the float graph input, as MLflow does', async () => {
     const { weights, bias } = trainIrisLogReg();
     const mlmodel = [

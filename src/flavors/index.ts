@@ -6,11 +6,16 @@ import type { MLModel } from '../model/mlmodel.js';
 import type { Flavor } from './flavor.js';
 import { jsFlavor } from './js/index.js';
 import { onnxFlavor } from './onnx/index.js';
+import { sklearnFlavor } from './sklearn/index.js';
 import { tfjsFlavor } from './tfjs/index.js';
+import { xgboostFlavor } from './xgboost/index.js';
+import { lightgbmFlavor } from './lightgbm/index.js';
 
 export type { DetectedModel, Flavor, FlavorImage, FlavorLoadContext, FlavorLoadOptions, LoadedModel, PackageRule } from './flavor.js';
 
-const flavors = new Map<string, Flavor>([onnxFlavor, tfjsFlavor, jsFlavor].map((f) => [f.name, f]));
+const flavors = new Map<string, Flavor>(
+  [onnxFlavor, tfjsFlavor, jsFlavor, sklearnFlavor, xgboostFlavor, lightgbmFlavor].map((f) => [f.name, f]),
+);
 
 /** Adds a flavour (library users can plug in their own). Names are unique. */
 export function registerFlavor(flavor: Flavor): void {
@@ -28,9 +33,6 @@ export function flavorNamed(name: string): Flavor | undefined {
 
 /** MLflow flavours we know by name, with what to do instead. */
 const UNSERVABLE_HINTS: Record<string, string> = {
-  sklearn: 'export it to ONNX with skl2onnx',
-  xgboost: 'export it to ONNX with onnxmltools',
-  lightgbm: 'export it to ONNX with onnxmltools',
   pytorch: 'export it to ONNX with torch.onnx.export',
   tensorflow: 'convert it with tensorflowjs_converter or tf2onnx',
   keras: 'convert it with tensorflowjs_converter or tf2onnx',

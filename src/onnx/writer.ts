@@ -9,7 +9,7 @@
  *   OperatorSetIdProto domain=1 version=2
  *   GraphProto         node=1 name=2 initializer=5 doc_string=10 input=11 output=12
  *   NodeProto          input=1 output=2 name=3 op_type=4 attribute=5 doc_string=6 domain=7
- *   AttributeProto     name=1 f=2 i=3 s=4 t=5 floats=7 ints=8 strings=9 type=20
+ *   AttributeProto     name=1 f=2 i=3 s=4 t=5 g=6 floats=7 ints=8 strings=9 type=20
  *   TensorProto        dims=1 data_type=2 string_data=6 name=8 raw_data=9 external_data=13 data_location=14
  *   ValueInfoProto     name=1 type=2
  *   TypeProto          tensor_type=1;  TypeProto.Tensor elem_type=1 shape=2
@@ -37,7 +37,23 @@ export interface ValueInfo {
 }
 
 export type AttrValue =
-  { f: number } | { i: number } | { s: string } | { floats: number[] } | { ints: number[] } | { strings: string[] } | { t: TensorInit };
+  | { f: number }
+  | { i: number }
+  | { s: string }
+  | { floats: number[] }
+  | { ints: number[] }
+  | { strings: string[] }
+  | { t: TensorInit }
+  | { g: GraphSpec };
+
+/** A graph body, e.g. the `body` of Loop or a branch of If (may read values of enclosing graphs). */
+export interface GraphSpec {
+  name: string;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  nodes: NodeSpec[];
+  initializers?: TensorInit[];
+}
 
 export interface NodeSpec {
   op: string;
@@ -79,7 +95,7 @@ export const ONNX_DATA_TYPE: Readonly<Record<OnnxDType, number>> = {
 };
 
 /** AttributeProto.AttributeType values. */
-const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
 
 /** Protobuf wire types. */
 const WIRE_VARINT = 0;
@@ -264,6 +280,9 @@ function writeAttribute(w: ProtoWriter, name: string, value: AttrValue): void {
   } else if ('t' in value) {
     w.message(5, (tw) => writeTensor(tw, value.t));
     w.varint(20, ATTR_TYPE.TENSOR);
+  } else if ('g' in value) {
+    w.message(6, (gw) => writeGraph(gw, value.g));
+    w.varint(20, ATTR_TYPE.GRAPH);
   } else if ('floats' in value) {
     for (const f of value.floats) w.float(7, f);
     w.varint(20, ATTR_TYPE.FLOATS);
@@ -306,19 +325,28 @@ function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
   );
 }
 
+/** `prefix` names the nodes of nested graphs apart from the enclosing graph's. */
+function writeGraph(g: ProtoWriter, spec: GraphSpec, prefix = `${spec.name}/`): void {
+  spec.nodes.forEach((node, k) => g.message(1, (nw) => writeNode(nw, { ...node, name: node.name ?? `${prefix}${node.op}_${k}` })));
+  g.string(2, spec.name);
+  for (const init of spec.initializers ?? []) g.message(5, (tw) => writeTensor(tw, init));
+  for (const input of spec.inputs) g.message(11, (vw) => writeValueInfo(vw, input));
+  for (const output of spec.outputs) g.message(12, (vw) => writeValueInfo(vw, output));
+}
+
 /** Serialises a model spec to ONNX (ModelProto) bytes. */
 export function buildOnnxModel(spec: ModelSpec): Uint8Array {
   const w = new ProtoWriter();
   w.varint(1, spec.irVersion ?? 8);
   w.string(2, spec.producer ?? 'modelgate-tools');
   if (spec.docString) w.string(6, spec.docString);
-  w.message(7, (g) => {
-    spec.nodes.forEach((node, k) => g.message(1, (nw) => writeNode(nw, { ...node, name: node.name ?? `${node.op}_${k}` })));
-    g.string(2, spec.graphName ?? 'main');
-    for (const init of spec.initializers ?? []) g.message(5, (tw) => writeTensor(tw, init));
-    for (const input of spec.inputs) g.message(11, (vw) => writeValueInfo(vw, input));
-    for (const output of spec.outputs) g.message(12, (vw) => writeValueInfo(vw, output));
-  });
+  w.message(7, (g) =>
+    writeGraph(
+      g,
+      { name: spec.graphName ?? 'main', inputs: spec.inputs, outputs: spec.outputs, nodes: spec.nodes, initializers: spec.initializers },
+      '',
+    ),
+  );
   w.message(8, (o) => {
     o.string(1, '');
     o.varint(2, spec.opset ?? 13);

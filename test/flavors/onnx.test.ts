@@ -111,6 +111,13 @@ describe.each(['auto', 'thread'] as const)('ONNX flavour (isolation %s)', (mode)
     expect(await json(b, { inputs: [true, false, 1] })).toBe('{"predictions": {"negated": [false, true, false]}}');
   });
 
+  it('refuses a missing string in a DataFrame (a JSON null, a CSV NA) with a 400, not a runtime failure', async () => {
+    const t = await serve(await modelDir(`string-missing-${mode}`, stringIdentityModel()));
+    const missing = { status: 400, message: expect.stringContaining("Input 'text' has a missing value (None or NaN) at element 1") };
+    await expect(scoreBody(t, 'text/csv', 'text\na\nNA\n')).rejects.toMatchObject(missing);
+    await expect(json(t, { dataframe_split: { columns: ['text'], data: [['a'], [null]] } })).rejects.toMatchObject(missing);
+  });
+
   it('narrows float64 signatures to the float graph input, as MLflow does', async () => {
     const { weights, bias } = trainIrisLogReg();
     const mlmodel = [
@@ -192,13 +199,13 @@ describe.each(['auto', 'thread'] as const)('ONNX flavour (isolation %s)', (mode)
   });
 
   it('refuses an MLflow flavour it cannot serve with a hint', async () => {
-    const dir = join(root, `sk-${mode}`);
+    const dir = join(root, `torch-${mode}`);
     await mkdir(dir);
     await writeFile(
       join(dir, 'MLmodel'),
-      'flavors:\n  sklearn:\n    pickled_model: model.pkl\n  python_function:\n    loader_module: mlflow.sklearn\n',
+      'flavors:\n  pytorch:\n    model_data: data\n  python_function:\n    loader_module: mlflow.pytorch\n',
     );
-    await expect(openModelDir(dir)).rejects.toMatchObject({ message: expect.stringMatching(/sklearn.*skl2onnx/) });
+    await expect(openModelDir(dir)).rejects.toMatchObject({ message: expect.stringMatching(/pytorch.*torch\.onnx\.export/) });
   });
 });
 

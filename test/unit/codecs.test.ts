@@ -1004,9 +1004,15 @@ describe('CSV', () => {
 
     it('reads empty cells as missing values', () => {
       const df = csv('n,s\n1.5,a\n,\n');
-      // pandas: a numeric column with an empty cell is float64 with NaN; a text column keeps None.
+      // pandas: a numeric column with an empty cell is float64 with NaN; a text column holds a float NaN.
       expect(values(col(df, 'n'))).toEqual([1.5, Number.NaN]);
-      expect(values(col(df, 's'))).toEqual(['a', null]);
+      expect(values(col(df, 's'))).toEqual(['a', Number.NaN]);
+    });
+
+    it("reads pandas' NA spellings as missing, in numeric and text columns", () => {
+      const df = csv('n,s\n1,a\nNA,null\nNaN,None\n');
+      expect(values(col(df, 'n'))).toEqual([1, Number.NaN, Number.NaN]);
+      expect(values(col(df, 's'))).toEqual(['a', Number.NaN, Number.NaN]);
     });
 
     it('names an empty header "Unnamed: <i>" and de-duplicates repeated names', () => {
@@ -1052,14 +1058,14 @@ describe('CSV', () => {
       expect(col(df, 'n')).toEqual({ dtype: 'int64', shape: [2], data: BigInt64Array.from([7n, 8n]) });
     });
 
-    it('reads an empty cell as NaN in a double column and as missing in a string column', () => {
+    it('reads an empty cell as NaN in a double column and in a string column (where a JSON null stays None)', () => {
       const s = schemaOf([
         { type: 'double', name: 'x' },
         { type: 'string', name: 't', required: false },
       ]);
       const df = csv('x,t\n,\n', s);
       expect(values(col(df, 'x'))).toEqual([Number.NaN]);
-      expect(values(col(df, 't'))).toEqual([null]);
+      expect(values(col(df, 't'))).toEqual([Number.NaN]);
     });
 
     it('refuses a cell that does not convert, naming the column', () => {

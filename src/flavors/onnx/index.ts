@@ -67,6 +67,14 @@ function toFeed(a: NDArray, meta: IoMeta): TensorLike {
   }
   if (want === 'string') {
     if (a.dtype !== 'str') throw new GatewayError('INVALID_PARAMETER_VALUE', `Input '${meta.name}' must be strings, got ${a.dtype}.`);
+    // A str column keeps its missing cells (None from JSON, NaN from CSV); onnxruntime would fail on them.
+    const at = (a.data as unknown[]).findIndex((v) => typeof v !== 'string');
+    if (at !== -1) {
+      throw new GatewayError(
+        'INVALID_PARAMETER_VALUE',
+        `Input '${meta.name}' has a missing value (None or NaN) at element ${at}: a string tensor cannot hold one.`,
+      );
+    }
     return { type: 'string', data: a.data as string[], dims };
   }
   if (want === 'float16') {

@@ -1,6 +1,6 @@
 /**
  * `text/csv` bodies, read as `pandas.read_csv` reads `DataFrame.to_csv()` output: a header row,
- * RFC 4180 quoting, empty cells as missing, an unnamed first column as "Unnamed: 0".
+ * RFC 4180 quoting, empty cells (and pandas' other NA spellings) as NaN, an unnamed first column as "Unnamed: 0".
  *
  * Unlike MLflow, a CSV body also works for a model with one unnamed tensor input (its columns are
  * the tensor's last dimension); MLflow refuses it with "TensorSpec only supports numpy types".
@@ -70,23 +70,53 @@ export function parseCsvRows(text: string): string[][] {
   return rows.filter((r) => !(r.length === 1 && r[0] === ''));
 }
 
+/**
+ * The fields `pandas.read_csv` reads as missing by default (`keep_default_na`), whatever the
+ * column's dtype: NaN in every column, a float NaN inside an object column. MLflow's CSV path
+ * keeps that NaN (a string column's SimpleImputer(missing_values=nan) imputes it), where a JSON
+ * null in a string column stays None.
+ */
+const PANDAS_NA = new Set([
+  '',
+  '#N/A',
+  '#N/A N/A',
+  '#NA',
+  '-1.#IND',
+  '-1.#QNAN',
+  '-NaN',
+  '-nan',
+  '1.#IND',
+  '1.#QNAN',
+  '<NA>',
+  'N/A',
+  'NA',
+  'NULL',
+  'NaN',
+  'None',
+  'n/a',
+  'nan',
+  'null',
+]);
+
+const isNa = (c: string): boolean => PANDAS_NA.has(c);
+
 const INT_RE = /^[+-]?\d+$/;
 const FLOAT_RE = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|nan|NaN|inf|-inf|Infinity|-Infinity)$/;
 
 /** pandas' per-column type inference for a column with no schema. */
 function inferCells(cells: string[]): unknown[] {
-  const present = cells.filter((c) => c !== '');
+  const present = cells.filter((c) => !isNa(c));
   if (present.length > 0 && present.every((c) => INT_RE.test(c)) && present.length === cells.length) {
     return cells.map(Number);
   }
   if (present.every((c) => INT_RE.test(c) || FLOAT_RE.test(c))) {
-    // pandas: a numeric column with empty cells is float64 with NaN.
-    return cells.map((c) => (c === '' ? Number.NaN : Number(c.replace(/^([+-]?)inf$/i, '$1Infinity'))));
+    // pandas: a numeric column with missing cells is float64 with NaN.
+    return cells.map((c) => (isNa(c) ? Number.NaN : Number(c.replace(/^([+-]?)inf$/i, '$1Infinity'))));
   }
   if (present.length > 0 && present.every((c) => c === 'True' || c === 'False')) {
-    return cells.map((c) => (c === '' ? null : c === 'True'));
+    return cells.map((c) => (isNa(c) ? Number.NaN : c === 'True'));
   }
-  return cells.map((c) => (c === '' ? null : c));
+  return cells.map((c) => (isNa(c) ? Number.NaN : c));
 }
 
 function headerNames(header: string[]): string[] {
@@ -121,7 +151,7 @@ export const csvCodec: BodyCodec = {
       for (let c = 0; c < width; c++) cols[c][r] = row[c] ?? '';
     }
     // With a schema the cells stay text and are cast to the declared types (a string column keeps "007").
-    const raw = schema === undefined ? cols.map(inferCells) : cols.map((c) => c.map((v) => (v === '' ? null : v)));
+    const raw = schema === undefined ? cols.map(inferCells) : cols.map((c) => c.map((v) => (isNa(v) ? Number.NaN : v)));
     return { input: { kind: 'dataframe', value: typedFrame(names, raw, nrows, schema) }, params: undefined, unwrapped: false };
   },
 };

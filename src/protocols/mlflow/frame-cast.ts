@@ -24,8 +24,12 @@ export function castColumn(values: readonly unknown[], dtype: DType): NDArray {
     for (let i = 0; i < n; i++) out[i] = castScalar(values[i], dtype) ? 1 : 0;
   } else if (kind === 'str') {
     const out = data as unknown[];
-    // A missing string stays missing (pandas keeps None in an object column).
-    for (let i = 0; i < n; i++) out[i] = values[i] === null ? null : castScalar(values[i], dtype);
+    // A missing string stays missing as it came: None from JSON, NaN from CSV (pandas keeps both in
+    // an object column, and SimpleImputer(missing_values=nan) imputes only the NaN).
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      out[i] = v === null || (typeof v === 'number' && Number.isNaN(v)) ? v : castScalar(v, dtype);
+    }
   } else {
     const out = data as unknown[];
     for (let i = 0; i < n; i++) out[i] = castScalar(values[i], dtype);

@@ -9,26 +9,50 @@
  *   shadow: models:/iris/7
  *   shadowPercent: 5
  *   pollSeconds: 5
+ *
+ * or several models, each with routes of its own:
+ *
+ *   models:
+ *     - primary: models:/fraud@champion
+ *       canary: models:/fraud@challenger
+ *       canaryWeight: 10
+ *     - name: churn
+ *       primary: models:/churn-v2/3
+ *   pollSeconds: 5
  */
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import type { ServeOptions } from './resolve.js';
+import { SERVED_NAME_RE, type ServedModel } from './models.js';
 import { GatewayError } from '../errors.js';
 import { ajv } from '../schema/ajv.js';
 
 const percent = { type: 'number', minimum: 0, maximum: 100 };
+const routeProperties = {
+  primary: { type: 'string', minLength: 1 },
+  canary: { type: 'string', minLength: 1 },
+  canaryWeight: percent,
+  stickyHeader: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
+  shadow: { type: 'string', minLength: 1 },
+  shadowPercent: percent,
+};
 const validate = ajv.compile({
   type: 'object',
-  required: ['primary'],
+  oneOf: [{ required: ['primary'] }, { required: ['models'] }],
   additionalProperties: false,
   properties: {
-    primary: { type: 'string', minLength: 1 },
-    canary: { type: 'string', minLength: 1 },
-    canaryWeight: percent,
-    stickyHeader: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
-    shadow: { type: 'string', minLength: 1 },
-    shadowPercent: percent,
+    ...routeProperties,
     pollSeconds: { type: 'number', minimum: 0 },
+    models: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['primary'],
+        additionalProperties: false,
+        properties: { ...routeProperties, name: { type: 'string', pattern: SERVED_NAME_RE.source } },
+      },
+    },
   },
 });
 
@@ -43,6 +67,11 @@ export async function readRoutesFile(path: string): Promise<ServeOptions> {
     throw new GatewayError('INVALID_PARAMETER_VALUE', `Routes file ${path}: ${ajv.errorsText(validate.errors, { dataVar: 'routes' })}`);
   }
   const r = doc as unknown as Record<string, string | number | undefined>;
+  if (r.primary === undefined) {
+    const list = { models: (doc as { models: ServedModel[] }).models } as ServeOptions;
+    if (r.pollSeconds !== undefined) list.pollSeconds = r.pollSeconds as number;
+    return list;
+  }
   const out: ServeOptions = { modelUri: r.primary as string };
   if (r.canary !== undefined) out.canaryUri = r.canary as string;
   if (r.canaryWeight !== undefined) out.canaryWeight = r.canaryWeight as number;

@@ -21,7 +21,7 @@ export function inferHandler(deps: InferDeps, protocol: WireProtocol, acquireFor
   return async (c) => {
     const header = (name: string) => requestHeader(c, name);
     const acquire = acquireFor(c);
-    inference.admit(acquire, header);
+    await inference.admit(acquire, header);
     const body = await bodies.read(c);
     try {
       const contentType = header('content-type');

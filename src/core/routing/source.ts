@@ -2,8 +2,9 @@
  * Where the router gets model versions: what a URI points at now, loading a version, moving an
  * alias (promote/rollback), and, where the registry can, a push notice when aliases change.
  */
-import { resolve } from 'node:path';
-import { loadModel, resolveRef } from '../load-model.js';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadModel, openVersion, resolveRef } from '../load-model.js';
 import { isModelUri, modelLocation, parseModelUri } from '../../registry/model-uri.js';
 import type { Registry } from '../../registry/registry.js';
 import type { LoadOptions } from '../load.js';
@@ -21,6 +22,8 @@ export interface ModelSource {
   setAlias(uri: string, version: string): Promise<void>;
   /** Calls `onChange` soon after the URI may have moved; returns a function that stops watching. */
   watch?(uri: string, onChange: () => void): () => void;
+  /** Estimated bytes one version takes when loaded (its files, unless its flavour knows better). */
+  estimate?(uri: string, ref: ModelRef): Promise<number>;
 }
 
 export function registrySource(registry: Registry, options: LoadOptions = {}): ModelSource {
@@ -34,6 +37,41 @@ export function registrySource(registry: Registry, options: LoadOptions = {}): M
       await registry.setAlias(u.name, u.alias, version);
     },
     watch: (uri, onChange) => registry.watch(uri, onChange),
+    async estimate(uri, ref) {
+      const { dir } = await openVersion(registry, uri, ref);
+      return directoryBytes(dir.path);
+    },
+  };
+}
+
+/** Bytes of the files under a model's folder (what an ONNX session or a flavour reads into memory, roughly). */
+async function directoryBytes(path: string): Promise<number> {
+  let sum = 0;
+  for (const e of await readdir(path, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) sum += (await stat(join(e.parentPath, e.name))).size;
+  }
+  return sum;
+}
+
+/**
+ * A model served under a name of its own (`fraud=models:/fraud-v2@champion`, a folder renamed):
+ * its versions carry that name in responses and metrics; the registry is asked by the real one.
+ */
+export function renamedSource(source: ModelSource, name: string): ModelSource {
+  const real = (uri: string, ref: ModelRef): ModelRef => {
+    const where = modelLocation(uri);
+    if (where.kind !== 'registry') return ref;
+    const u = parseModelUri(uri);
+    return 'name' in u ? { name: u.name, version: ref.version } : ref;
+  };
+  return {
+    ...source,
+    resolve: async (uri) => ({ ...(await source.resolve(uri)), name }),
+    load: async (uri, ref) => {
+      const s = await source.load(uri, real(uri, ref));
+      return { ...s, ref: { name, version: s.ref.version } };
+    },
+    ...(source.estimate === undefined ? {} : { estimate: (uri: string, ref: ModelRef) => source.estimate!(uri, real(uri, ref)) }),
   };
 }
 

@@ -50,6 +50,8 @@ export interface OptionSpec {
   readonly group: OptionGroup;
   /** The flag may be given more than once. */
   readonly repeatable?: boolean;
+  /** The flag's value when it is given alone (`--flag`); a value goes after `=` (`--flag=VALUE`). */
+  readonly optionalValue?: string;
 }
 
 export type OptionGroup = 'model' | 'network' | 'limits' | 'routing' | 'auth' | 'throughput' | 'logging';
@@ -83,6 +85,16 @@ export const SERVE_OPTIONS = [
     kind: 'models',
     group: 'model',
     doc: "several models, each with its own routes: a list of {name, primary, canary, canaryWeight, stickyHeader, shadow, shadowPercent} (the routes file's models:, JSON in the environment)",
+  },
+  {
+    key: 'allModels',
+    flag: 'all-models',
+    env: 'MODELGATE_ALL_MODELS',
+    kind: 'string',
+    optionalValue: 'latest',
+    arg: 'ALIAS',
+    group: 'model',
+    doc: 'serve every model of the registry that has this alias (--all-models=champion), or alone every model at its latest version; models registered or aliased later are added and ones whose alias goes are dropped, at every poll',
   },
   {
     key: 'lazy',

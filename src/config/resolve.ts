@@ -94,13 +94,15 @@ export function resolveServeConfig(...layers: ServeOptions[]): ResolvedServeConf
     merged.models = namedModels(merged.models as ServedModel[]);
     merged.modelUri ??= (merged.models as ServedModel[])[0].primary;
   }
-  if (typeof merged.modelUri !== 'string' || merged.modelUri === '') {
+  // A whole registry needs no model named; the ones it finds are looked up when serving.
+  if (merged.allModels !== undefined) merged.modelUri ??= '';
+  else if (typeof merged.modelUri !== 'string' || merged.modelUri === '') {
     throw new ConfigError('No model to serve: pass -m/--model-uri or set MODELGATE_MODEL_URI.');
   }
   // A URI that can never be served is a setting mistake, found before anything starts.
   const listed = ((merged.models ?? []) as ServedModel[]).flatMap((m) => [m.primary, m.canary, m.shadow]);
   for (const uri of [merged.modelUri, merged.canaryUri, merged.shadowUri, ...listed]) {
-    if (typeof uri !== 'string') continue;
+    if (typeof uri !== 'string' || uri === '') continue;
     try {
       const where = modelLocation(uri);
       if (where.kind === 'registry') parseModelUri(uri);

@@ -17,6 +17,8 @@ import { type MemberSpec, ModelSet } from '../core/routing/model-set.js';
 import { ModelRouter, type RoutesConfig } from '../core/routing/router.js';
 import { type ModelSource, registrySource } from '../core/routing/source.js';
 import { ConfigError } from '../errors.js';
+import { registryModels } from '../core/routing/discovery.js';
+import type { Registry } from '../registry/registry.js';
 import { servedNameOf } from '../config/index.js';
 
 export interface RunningServer {
@@ -66,7 +68,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     loadTimeoutMs: config.loadTimeoutSeconds * 1000,
     batchObserver: (ref) => batchObserver(metrics, ref),
   });
-  const gateway = servesSeveral(config) ? createModelSet(config, source, logger, metrics) : undefined;
+  const gateway = servesSeveral(config) ? createModelSet(config, source, logger, metrics, registry) : undefined;
   const router = gateway ?? new ModelRouter({ ...singleRoutes(config), pollSeconds: config.pollSeconds }, source, logger, metrics);
   let draining = false;
   const app = createApp({
@@ -201,17 +203,29 @@ function singleRoutes(config: ResolvedServeConfig): RoutesConfig {
 /** A list of models, or any of the on-demand settings, makes a gateway; one model without them is served as always. */
 function servesSeveral(config: ResolvedServeConfig): boolean {
   return (
-    config.models !== undefined || config.lazy || config.maxLoadedModels > 0 || config.maxModelMemory > 0 || config.idleUnloadSeconds > 0
+    config.models !== undefined ||
+    config.allModels !== undefined ||
+    config.lazy ||
+    config.maxLoadedModels > 0 ||
+    config.maxModelMemory > 0 ||
+    config.idleUnloadSeconds > 0
   );
 }
 
-function createModelSet(config: ResolvedServeConfig, source: ModelSource, logger: Logger, metrics: GatewayMetrics): ModelSet {
+function createModelSet(
+  config: ResolvedServeConfig,
+  source: ModelSource,
+  logger: Logger,
+  metrics: GatewayMetrics,
+  registry: Registry,
+): ModelSet {
   if (config.workers > 1) throw new ConfigError('--workers cannot be combined with several models or on-demand loading yet.');
   const listed = config.models;
   if (listed !== undefined && (config.canaryUri !== undefined || config.shadowUri !== undefined)) {
     throw new ConfigError('With several models, give each its canary and shadow in the routes file (models: [{primary, canary, …}]).');
   }
-  const specs: MemberSpec[] = (listed ?? [{ ...singleRoutes(config), name: servedNameOf(config.modelUri) }]).map(({ name, ...routes }) => ({
+  const single = config.modelUri === '' ? [] : [{ ...singleRoutes(config), name: servedNameOf(config.modelUri) }];
+  const specs: MemberSpec[] = (listed ?? single).map(({ name, ...routes }) => ({
     name: name ?? servedNameOf(routes.primary),
     routes,
     eager: !config.lazy,
@@ -221,5 +235,8 @@ function createModelSet(config: ResolvedServeConfig, source: ModelSource, logger
     maxMemoryBytes: Math.round(config.maxModelMemory * 1024 * 1024),
     idleUnloadSeconds: config.idleUnloadSeconds,
     pollSeconds: config.pollSeconds,
+    ...(config.allModels === undefined
+      ? {}
+      : { discover: registryModels(registry, config.allModels === 'latest' ? undefined : config.allModels, !config.lazy) }),
   });
 }

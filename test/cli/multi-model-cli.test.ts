@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IRIS, freePort, killAll, requireBuiltCli, runCli, startCliServer, stop, waitReady } from '../fixtures/cli.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
+import { modelFlags } from '../../src/cli/serve.js';
+import { SERVE } from '../../src/cli/specs.js';
+import { helpText, parseCommand } from '../../src/cli/spec.js';
 
 const BODY = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}';
 const dirs = tempDirs('modelgate-multi-cli-');
@@ -94,6 +97,16 @@ describe('modelgate serve with several models', () => {
     } finally {
       expect((await stop(s)).code).toBe(0);
     }
+  });
+
+  it('parses repeated -m into a list and --all-models with or without =ALIAS', () => {
+    const parse = (...argv: string[]) => modelFlags(parseCommand(SERVE, argv).values);
+    expect(parse('-m', 'models:/a@x')).toEqual({ modelUri: 'models:/a@x' });
+    expect(parse('-m', 'models:/a@x', '-m', 'b=./dir')).toEqual({ models: [{ primary: 'models:/a@x' }, { name: 'b', primary: './dir' }] });
+    expect(parse('-m', 'b=./dir')).toEqual({ models: [{ name: 'b', primary: './dir' }] });
+    expect(parse('--all-models', '-p', '9000')).toEqual({ allModels: 'latest', port: 9000 });
+    expect(parse('--all-models=champion')).toEqual({ allModels: 'champion' });
+    expect(helpText(SERVE)).toMatch(/--all-models\[=ALIAS\]/);
   });
 
   it('refuses two models under one name, and a name that cannot be one, before starting', async () => {

@@ -192,6 +192,44 @@ describe('one model per name follows its own alias', () => {
   });
 });
 
+describe('--all-models', () => {
+  it('serves every model with the alias, adds one aliased while serving and drops one whose alias is deleted', async () => {
+    const s = await serve({ allModels: 'champion' });
+    const served = () => s.models?.names() ?? [];
+    const waitFor = async (check: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      expect(served()).toEqual(['fraud']);
+      expect((await post(s.port, '/models/fraud/invocations', BODY)).status).toBe(200);
+      expect((await post(s.port, '/models/churn/invocations', BODY)).status).toBe(404);
+      await registry.register(await irisCopy(join(root, 'added'), 3), { name: 'added', alias: 'champion' });
+      await waitFor(() => served().includes('added'));
+      const added = await post(s.port, '/models/added/invocations', BODY);
+      expect(added).toMatchObject({ status: 200, name: 'added', version: '1' });
+      await registry.deleteAlias('added', 'champion');
+      await waitFor(() => !served().includes('added'));
+      const dropped = await post(s.port, '/models/added/invocations', BODY);
+      expect(dropped.status).toBe(404);
+      expect(dropped.text).toMatch(/this server serves fraud/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('alone serves every model at its latest version', async () => {
+    const s = await serve({ allModels: 'latest', lazy: true });
+    try {
+      expect(s.models?.names()).toEqual(expect.arrayContaining(['fraud', 'churn']));
+      expect((await post(s.port, '/models/fraud/invocations', BODY)).version).toBe('2');
+      expect((await post(s.port, '/invocations', BODY, { 'x-model-name': 'churn' })).version).toBe('1');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('a model that fails to load', () => {
   it('stays UNAVAILABLE with its reason while the others serve', async () => {
     const s = await serve({ models: [{ primary: 'models:/churn/1' }, { primary: brokenDir }], adminTokens: [ADMIN] });

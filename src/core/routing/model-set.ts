@@ -5,7 +5,7 @@
  * nothing is using or waiting for; when every resident model is busy, a load waits for one to
  * become idle, so the budget is never exceeded and no request loses its model mid-way.
  */
-import { GatewayError, describeError } from '../../errors.js';
+import { GatewayError, ModelNotReadyError, describeError } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import {
@@ -33,8 +33,13 @@ export interface ModelSetOptions {
   readonly maxMemoryBytes?: number;
   /** Unload a model nothing has used for this long; 0 = never. */
   readonly idleUnloadSeconds?: number;
-  /** Registry polling for URIs that can move, per model's routes. */
+  /** Registry polling for URIs that can move, per model's routes, and for `discover`. */
   readonly pollSeconds?: number;
+  /**
+   * The models to serve beside the listed ones, looked up at start and at every poll (every model
+   * with an alias, say): new ones are added, ones no longer found are dropped once idle.
+   */
+  readonly discover?: () => Promise<readonly MemberSpec[]>;
 }
 
 /** A failed on-demand load is not retried by requests for this long (an explicit repository load retries at once). */
@@ -49,6 +54,9 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
   private started = false;
   private closing = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private discoverTimer: NodeJS.Timeout | undefined;
+  /** Names added by `discover` (the listed ones are never dropped). */
+  private readonly discovered = new Set<string>();
 
   constructor(
     specs: readonly MemberSpec[],
@@ -74,6 +82,7 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
    * serve; only when every eager model fails does the server refuse to start.
    */
   async start(): Promise<void> {
+    if (this.options.discover !== undefined) await this.discoverNow();
     const eager = [...this.members.values()].filter((m) => m.spec.eager);
     const results = await Promise.allSettled(eager.map((m) => this.ensure(m)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ name: eager[i].name, err: r.reason as unknown }] : []));
@@ -88,6 +97,48 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
       this.idleTimer = setInterval(() => this.unloadIdle(idle * 1000), Math.max(50, Math.min(1000, idle * 250)));
       this.idleTimer.unref();
     }
+    const poll = this.options.pollSeconds ?? 10;
+    if (this.options.discover !== undefined && poll > 0) {
+      this.discoverTimer = setInterval(() => void this.discoverNow().catch(() => undefined), poll * 1000);
+      this.discoverTimer.unref();
+    }
+  }
+
+  /** Adds the models `discover` finds that are not served yet and drops the discovered ones it no longer finds. */
+  async discoverNow(): Promise<void> {
+    const discover = this.options.discover;
+    if (discover === undefined || this.closing) return;
+    let found: readonly MemberSpec[];
+    try {
+      found = await discover();
+    } catch (err) {
+      this.logger.warn({ err }, 'looking up the models to serve failed; serving the ones found before');
+      throw err;
+    }
+    const names = new Set(found.map((f) => f.name));
+    for (const spec of found) {
+      if (this.members.has(spec.name)) continue;
+      const m = this.makeMember(spec);
+      this.members.set(spec.name, m);
+      this.discovered.add(spec.name);
+      this.logger.info({ model: spec.name, uri: spec.routes.primary }, 'model added');
+      if (this.started && spec.eager)
+        void this.ensure(m).catch((err: unknown) => this.logger.error({ err, model: spec.name }, 'loading an added model failed'));
+    }
+    for (const name of [...this.discovered]) if (!names.has(name)) void this.drop(name);
+  }
+
+  /** Stops serving a discovered model: new requests get 404 at once, the ones in progress finish first. */
+  private async drop(name: string): Promise<void> {
+    const m = this.members.get(name);
+    this.discovered.delete(name);
+    if (m === undefined) return;
+    this.members.delete(name);
+    this.logger.info({ model: name }, 'model dropped');
+    await m.loading?.catch(() => undefined);
+    while (m.inUse > 0) await new Promise<void>((r) => this.waiters.push(r));
+    if (this.resident.has(m)) await this.evict(m, 'dropped');
+    else await m.stop();
   }
 
   names(): readonly string[] {
@@ -127,6 +178,7 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
     if (named !== undefined) return named;
     const names = this.names();
     if (names.length === 1) return names[0];
+    if (names.length === 0) throw new ModelNotReadyError('This server serves no model yet.');
     const shown = names.length > 20 ? `${names.slice(0, 20).join(', ')} and ${names.length - 20} more` : names.join(', ');
     throw new GatewayError(
       'INVALID_PARAMETER_VALUE',
@@ -229,7 +281,7 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
   }
 
   /** Unloads a resident model; its place is free once its routes have stopped. */
-  private async evict(m: Member, reason: 'lru' | 'idle' | 'request'): Promise<void> {
+  private async evict(m: Member, reason: 'lru' | 'idle' | 'request' | 'dropped'): Promise<void> {
     const stopping = m.stop();
     try {
       await stopping;
@@ -338,6 +390,7 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
   beginShutdown(): void {
     this.closing = true;
     clearInterval(this.idleTimer);
+    clearInterval(this.discoverTimer);
     this.metrics?.ready.set(0);
     this.wake();
   }

@@ -44,8 +44,12 @@ export interface Scored {
 }
 
 export interface Inference {
-  /** Before the body is read: 503 at the in-flight bound or while no model is ready. */
-  admit(acquire: Acquire, header: HeaderLookup): void | Promise<void>;
+  /**
+   * Before the body is read: 503 at the in-flight bound or while no model is ready. Returns what
+   * to call once `run` has its lease: with several models the admitted one stays leased while the
+   * body arrives, so the budget cannot unload it between the two (a single model's is given back at once).
+   */
+  admit(acquire: Acquire, header: HeaderLookup): (() => void) | Promise<() => void>;
   /** With the body read: leases a model, scores within the deadline, mirrors to the shadow. */
   run(acquire: Acquire, header: HeaderLookup, scorer: Scorer): Promise<Scored>;
 }
@@ -140,8 +144,18 @@ export function createInference(deps: InferenceDeps): Inference {
   return {
     admit(acquire, header) {
       const l = lease(acquire, header);
-      if (l instanceof Promise) return l.then((x) => x.release());
-      l.release();
+      const keep = (x: Lease) => {
+        if (host.catalog !== undefined) {
+          let held = true;
+          return () => {
+            if (held) x.release();
+            held = false;
+          };
+        }
+        x.release();
+        return () => undefined;
+      };
+      return l instanceof Promise ? l.then(keep) : keep(l);
     },
     async run(acquire, header, scorer) {
       const l = await lease(acquire, header);

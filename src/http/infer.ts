@@ -21,19 +21,27 @@ export function inferHandler(deps: InferDeps, protocol: WireProtocol, acquireFor
   return async (c) => {
     const header = (name: string) => requestHeader(c, name);
     const acquire = acquireFor(c);
-    await inference.admit(acquire, header);
-    const body = await bodies.read(c);
+    const admitted = await inference.admit(acquire, header);
+    let body;
+    try {
+      body = await bodies.read(c);
+    } catch (err) {
+      admitted();
+      throw err;
+    }
     try {
       const contentType = header('content-type');
-      const scored = await inference.run(acquire, header, (servable, options) =>
-        scoreWith(protocol, servable, contentType, body.bytes, options),
-      );
+      const scored = await inference.run(acquire, header, (servable, options) => {
+        admitted();
+        return scoreWith(protocol, servable, contentType, body.bytes, options);
+      });
       const headers: Record<string, string> = { 'x-model-name': scored.ref.name, 'x-model-version': scored.ref.version };
       if (scored.route !== 'primary') headers['x-modelgate-route'] = scored.route;
       const id = requestId(c);
       if (id !== undefined) headers['x-request-id'] = id;
       return reply(200, scored.body, headers);
     } finally {
+      admitted();
       body.release();
     }
   };

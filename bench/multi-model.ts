@@ -4,7 +4,8 @@
  * `--lazy --max-loaded-models 20`, and one of them served alone (`-m <folder>`) as the reference.
  *
  * 1. Cold first requests: one request at a time to each of the 100 models in a shuffled order,
- *    each one loading its model (and, past 20, unloading the least recently used): p50/p99.
+ *    each one loading its model (and, past 20, unloading the least recently used): p50/p99, with
+ *    the default --onnx-isolation auto (a first load probes the model in a thread) and with none.
  * 2. Random traffic over all 100 (most requests miss the 20 resident models): req/s, p50/p99,
  *    failures, loads counted by the server.
  * 3. Hot throughput: requests spread at random over 20 models already loaded, against the single
@@ -78,6 +79,17 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
+/** One request at a time to each model, in a shuffled order: each one loads its model first. */
+async function coldFirstRequests(s: ServerProcess, names: string[]): Promise<number[]> {
+  const ms: number[] = [];
+  for (const n of shuffled(names)) {
+    const r = await invoke(s.url, `/models/${n}/invocations`);
+    if (r.status !== 200) throw new Error(`${s.name}: the first request to ${n} answered ${r.status}`);
+    ms.push(r.ms);
+  }
+  return ms;
+}
+
 async function metric(url: string, name: string): Promise<number> {
   // /metrics renders at most every 500 ms; wait past that so the figure is fresh.
   await sleep(600);
@@ -135,19 +147,23 @@ async function main(): Promise<void> {
   const routes = join(work, 'routes.json');
   writeFileSync(routes, JSON.stringify({ models: names.map((n) => ({ primary: join(work, n) })) }));
 
+  const gatewayArgs = ['--routes', routes, '--lazy', '--max-loaded-models', String(maxLoaded)];
+  // Under the default --onnx-isolation auto, a model's first load probes it in a thread; with none, it does not.
+  const plain = await serve(`${count} models, --onnx-isolation none`, [...gatewayArgs, '--onnx-isolation', 'none'], work);
+  let coldNone: number[];
+  try {
+    coldNone = await coldFirstRequests(plain, names);
+  } finally {
+    await plain.stop();
+  }
   const single = await serve('single model', ['-m', join(work, names[0])], work);
-  const multi = await serve(`${count} models`, ['--routes', routes, '--lazy', '--max-loaded-models', String(maxLoaded)], work);
+  const multi = await serve(`${count} models`, gatewayArgs, work);
   let peakRss = multi.rssBytes();
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, multi.rssBytes())), 50);
   const lines: string[] = [];
   try {
     // 1. cold first requests, one at a time
-    const cold: number[] = [];
-    for (const n of shuffled(names)) {
-      const r = await invoke(multi.url, `/models/${n}/invocations`);
-      if (r.status !== 200) throw new Error(`${n}: first request answered ${r.status}`);
-      cold.push(r.ms);
-    }
+    const cold = await coldFirstRequests(multi, names);
     // The same request to a model that is loaded, for the difference a load makes.
     const hotOne: number[] = [];
     const hotName = shuffled(names).at(-1) as string;
@@ -196,6 +212,7 @@ async function main(): Promise<void> {
       '|---|---:|---|',
       `| cold first request (load + warm-up + answer), p50 over ${count} models | ${fmt(percentile(cold, 50), 1)} ms | ${percentile(cold, 50) <= 100 ? '✓' : '✗'} ≤ 100 ms |`,
       `| cold first request, p99 | ${fmt(percentile(cold, 99), 1)} ms | |`,
+      `| cold first request with \`--onnx-isolation none\` (no probe thread), p50 / p99 | ${fmt(percentile(coldNone, 50), 1)} / ${fmt(percentile(coldNone, 99), 1)} ms | ${percentile(coldNone, 50) <= 100 ? '✓' : '✗'} ≤ 100 ms |`,
       `| the same request to a loaded model, p50 (one at a time) | ${fmt(percentile(hotOne, 50), 1)} ms | |`,
       `| random traffic over ${count} models, ${connections} conn: req/s | ${fmt(random.rps)} | |`,
       `| random traffic: p50 / p99 ms (autocannon, whole ms) | ${random.p50} / ${random.p99} | |`,

@@ -32,6 +32,8 @@ export class Member {
   bytes = 0;
   router: ModelRouter | undefined;
   loading: Promise<void> | undefined;
+  /** Set while the gateway unloads it. */
+  stopping: Promise<void> | undefined;
 
   constructor(
     readonly spec: MemberSpec,

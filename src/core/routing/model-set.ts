@@ -203,6 +203,7 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
   private async loadMember(m: Member): Promise<void> {
     const started = performance.now();
     m.state = 'loading';
+    if (m.stopping !== undefined) await m.stopping;
     try {
       const bytes = await this.estimate(m);
       await this.makeRoom(m, bytes);
@@ -274,23 +275,30 @@ export class ModelSet implements ModelHost, ModelCatalog, RouteControl {
   private leastRecentlyUsedIdle(): Member | undefined {
     let best: Member | undefined;
     for (const r of this.resident) {
-      if (r.state !== 'ready' || r.inUse > 0 || r.loading !== undefined) continue;
+      if (r.state !== 'ready' || r.inUse > 0 || r.loading !== undefined || r.stopping !== undefined) continue;
       if (best === undefined || r.lastUsed < best.lastUsed) best = r;
     }
     return best;
   }
 
-  /** Unloads a resident model; its place is free once its routes have stopped. */
-  private async evict(m: Member, reason: 'lru' | 'idle' | 'request' | 'dropped'): Promise<void> {
-    const stopping = m.stop();
-    try {
-      await stopping;
-    } catch (err) {
-      this.logger.warn({ err, model: m.name }, 'unloading a model failed');
-    }
-    this.leave(m);
-    this.metrics?.modelUnloads.inc({ reason });
-    this.logger.info({ model: m.name, reason }, 'model unloaded');
+  /**
+   * Unloads a resident model; its place is free once its routes have stopped. A request for it
+   * meanwhile waits for that before loading it again, so the new load's place is its own.
+   */
+  private evict(m: Member, reason: 'lru' | 'idle' | 'request' | 'dropped'): Promise<void> {
+    m.stopping ??= (async () => {
+      try {
+        await m.stop();
+      } catch (err) {
+        this.logger.warn({ err, model: m.name }, 'unloading a model failed');
+      }
+      this.leave(m);
+      this.metrics?.modelUnloads.inc({ reason });
+      this.logger.info({ model: m.name, reason }, 'model unloaded');
+    })().finally(() => {
+      m.stopping = undefined;
+    });
+    return m.stopping;
   }
 
   private leave(m: Member): void {

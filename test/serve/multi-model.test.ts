@@ -192,6 +192,29 @@ describe('one model per name follows its own alias', () => {
   });
 });
 
+describe('a model under a name of its own, with a canary from another registered model', () => {
+  it('serves each route from its own model, both under the given name', async () => {
+    const s = await serve({
+      models: [
+        { name: 'blend', primary: 'models:/fraud/1', canary: 'models:/churn/1', canaryWeight: 50 },
+        { primary: 'models:/fraud/1' },
+        { primary: 'models:/churn/1' },
+      ],
+    });
+    try {
+      const fraud = (await post(s.port, '/models/fraud/invocations', BODY)).text;
+      const churn = (await post(s.port, '/models/churn/invocations', BODY)).text;
+      expect(fraud).not.toBe(churn);
+      const primary = await post(s.port, '/models/blend/invocations', BODY, { 'x-modelgate-route': 'primary' });
+      const canary = await post(s.port, '/models/blend/invocations', BODY, { 'x-modelgate-route': 'canary' });
+      expect(primary).toMatchObject({ status: 200, name: 'blend', text: fraud });
+      expect(canary).toMatchObject({ status: 200, name: 'blend', text: churn });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('--all-models', () => {
   it('serves every model with the alias, adds one aliased while serving and drops one whose alias is deleted', async () => {
     const s = await serve({ allModels: 'champion' });

@@ -53,17 +53,20 @@ async function directoryBytes(path: string): Promise<number> {
   return sum;
 }
 
+/** The ref with the name the registry knows the URI's model by (directories and runs keep theirs). */
+function registeredName(uri: string, ref: ModelRef): ModelRef {
+  const where = modelLocation(uri);
+  if (where.kind !== 'registry') return ref;
+  const u = parseModelUri(uri);
+  return 'name' in u ? { name: u.name, version: ref.version } : ref;
+}
+
 /**
  * A model served under a name of its own (`fraud=models:/fraud-v2@champion`, a folder renamed):
  * its versions carry that name in responses and metrics; the registry is asked by the real one.
  */
 export function renamedSource(source: ModelSource, name: string): ModelSource {
-  const real = (uri: string, ref: ModelRef): ModelRef => {
-    const where = modelLocation(uri);
-    if (where.kind !== 'registry') return ref;
-    const u = parseModelUri(uri);
-    return 'name' in u ? { name: u.name, version: ref.version } : ref;
-  };
+  const real = registeredName;
   return {
     ...source,
     resolve: async (uri) => ({ ...(await source.resolve(uri)), name }),
@@ -82,9 +85,11 @@ export function renamedSource(source: ModelSource, name: string): ModelSource {
  */
 export function sharingLoads(source: ModelSource): ModelSource {
   const loaded = new Map<string, { servable: Promise<ServableModel>; users: number }>();
+  // By the registered name in the URI: a model served under a name of its own gives every route
+  // that name, and a canary from another registered model must not share the primary's copy.
   const keyOf = (uri: string, ref: ModelRef) => {
     const where = modelLocation(uri);
-    return where.kind === 'registry' ? `${ref.name}\0${ref.version}` : `dir\0${resolve(where.path)}`;
+    return where.kind === 'registry' ? `${registeredName(uri, ref).name}\0${ref.version}` : `dir\0${resolve(where.path)}`;
   };
   return {
     resolve: (uri) => source.resolve(uri),

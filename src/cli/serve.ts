@@ -1,6 +1,6 @@
 /** `modelgate serve`: run the gateway until SIGTERM, SIGINT, SIGHUP or SIGUSR2 (each drains, then exits 0). */
 import cluster from 'node:cluster';
-import { type ServeOptions, environment, loadServeConfig } from '../config/index.js';
+import { type ServeOptions, environment, loadServeConfig, modelArgument } from '../config/index.js';
 import { describeError } from '../errors.js';
 import { runPrimary, startWorker } from '../server/cluster.js';
 import { STOP_SIGNALS, startServer } from '../server/server.js';
@@ -55,6 +55,15 @@ function exitFailed(err: unknown, logger: Logger): never {
   process.exit(1);
 }
 
+/** `-m` given more than once, or as `name=URI`, is a list of models; once as a plain URI, a single model as before. */
+export function modelFlags(values: Readonly<Record<string, unknown>>): ServeOptions {
+  const { modelUri, ...rest } = values;
+  if (!Array.isArray(modelUri)) return values as ServeOptions;
+  const models = (modelUri as string[]).map(modelArgument);
+  if (models.length === 1 && models[0].name === undefined) return { ...rest, modelUri: models[0].primary } as ServeOptions;
+  return { ...rest, models } as ServeOptions;
+}
+
 export function serveCommand(parsed: ParsedCommand): Promise<number> {
-  return runServe(parsed.values as ServeOptions);
+  return runServe(modelFlags(parsed.values));
 }

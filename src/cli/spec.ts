@@ -13,7 +13,7 @@ export class UsageError extends Error {}
 
 export type FlagSpec = Pick<
   OptionSpec,
-  'kind' | 'doc' | 'flag' | 'short' | 'env' | 'default' | 'defaultDoc' | 'min' | 'max' | 'values' | 'arg'
+  'kind' | 'doc' | 'flag' | 'short' | 'env' | 'default' | 'defaultDoc' | 'min' | 'max' | 'values' | 'arg' | 'optionalValue'
 > & {
   readonly key: string;
   readonly flag: string;
@@ -66,7 +66,8 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
   const options: ParseArgsConfig['options'] = {};
   for (const f of spec.flags) {
     options[f.flag] = {
-      type: f.kind === 'bool' ? 'boolean' : 'string',
+      // A value that may be left out only comes after `=`, so the next argument is never taken for it.
+      type: f.kind === 'bool' || f.optionalValue !== undefined ? 'boolean' : 'string',
       ...(f.short ? { short: f.short } : {}),
       ...(f.repeatable ? { multiple: true } : {}),
     };
@@ -89,10 +90,11 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
       values[f.key] = true;
       continue;
     }
-    if (t.value === undefined) throw usageError(spec, `${t.rawName} needs a value${f.arg ? ` (${f.arg})` : ''}`);
+    const given = t.value ?? f.optionalValue;
+    if (given === undefined) throw usageError(spec, `${t.rawName} needs a value${f.arg ? ` (${f.arg})` : ''}`);
     let v: unknown;
     try {
-      v = f.kind === 'tokens-file' ? t.value : parseValue(f, t.value, t.rawName === `--${f.flag}` ? t.rawName : flagName(f));
+      v = f.kind === 'tokens-file' ? given : parseValue(f, given, t.rawName === `--${f.flag}` ? t.rawName : flagName(f));
     } catch (err) {
       if (err instanceof ConfigError) throw usageError(spec, err.message);
       throw err;
@@ -133,7 +135,8 @@ function defaultText(f: FlagSpec): string | undefined {
 }
 
 function flagLine(f: FlagSpec): [string, string] {
-  const left = `${f.short ? `-${f.short}, ` : '    '}--${f.flag}${f.kind === 'bool' ? '' : ` ${f.arg ?? 'VALUE'}`}`;
+  const value = f.optionalValue !== undefined ? `[=${f.arg ?? 'VALUE'}]` : ` ${f.arg ?? 'VALUE'}`;
+  const left = `${f.short ? `-${f.short}, ` : '    '}--${f.flag}${f.kind === 'bool' ? '' : value}`;
   const extras = [
     defaultText(f) === undefined ? '' : `default ${defaultText(f)}`,
     f.env ? `env ${f.env}` : '',

@@ -16,3 +16,4 @@ export { checkValue, parseValue } from './values.js';
 export { loadServeConfig, readTokenFile } from './load.js';
 export { readRoutesFile } from './routes-file.js';
 export { registryOptions } from './registry.js';
+export { type ServedModel, modelArgument, namedModels, servedNameOf } from './models.js';

@@ -24,7 +24,9 @@ export type OptionKind =
   /** One of `values`. */
   | 'enum'
   /** A file of bearer tokens, one per line (`#` comments); read once, merged into `into`. */
-  | 'tokens-file';
+  | 'tokens-file'
+  /** A list of models, each with its own routes (the routes file's `models:`, repeated `-m`, library callers). */
+  | 'models';
 
 export interface OptionSpec {
   readonly key: string;
@@ -46,6 +48,10 @@ export interface OptionSpec {
   readonly into?: string;
   /** The help section it is listed under. */
   readonly group: OptionGroup;
+  /** The flag may be given more than once. */
+  readonly repeatable?: boolean;
+  /** The flag's value when it is given alone (`--flag`); a value goes after `=` (`--flag=VALUE`). */
+  readonly optionalValue?: string;
 }
 
 export type OptionGroup = 'model' | 'network' | 'limits' | 'routing' | 'auth' | 'throughput' | 'logging' | 'monitoring';
@@ -71,7 +77,67 @@ export const SERVE_OPTIONS = [
     kind: 'string',
     arg: 'URI',
     group: 'model',
-    doc: 'model to serve: models:/name/version, models:/name@alias, models:/name/latest, runs:/<run_id>/<path>, a directory or a file:// URI',
+    repeatable: true,
+    doc: 'model to serve: models:/name/version, models:/name@alias, models:/name/latest, runs:/<run_id>/<path>, a directory or a file:// URI; repeat it to serve several models, each under its registered or folder name (name=URI to choose one)',
+  },
+  {
+    key: 'models',
+    env: 'MODELGATE_MODELS',
+    kind: 'models',
+    group: 'model',
+    doc: "several models, each with its own routes: a list of {name, primary, canary, canaryWeight, stickyHeader, shadow, shadowPercent} (the routes file's models:, JSON in the environment)",
+  },
+  {
+    key: 'allModels',
+    flag: 'all-models',
+    env: 'MODELGATE_ALL_MODELS',
+    kind: 'string',
+    optionalValue: 'latest',
+    arg: 'ALIAS',
+    group: 'model',
+    doc: 'serve every model of the registry that has this alias (--all-models=champion), or alone every model at its latest version; models registered or aliased later are added and ones whose alias goes are dropped, at every poll',
+  },
+  {
+    key: 'lazy',
+    flag: 'lazy',
+    env: 'MODELGATE_LAZY',
+    kind: 'bool',
+    default: false,
+    group: 'model',
+    doc: 'load each model on its first request instead of at start (concurrent first requests share one load)',
+  },
+  {
+    key: 'maxLoadedModels',
+    flag: 'max-loaded-models',
+    env: 'MODELGATE_MAX_LOADED_MODELS',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 100000,
+    arg: 'N',
+    group: 'model',
+    doc: 'most models resident at once; past it the least recently used idle model is unloaded (0 = no bound)',
+  },
+  {
+    key: 'maxModelMemory',
+    flag: 'max-model-memory',
+    env: 'MODELGATE_MAX_MODEL_MEMORY',
+    kind: 'number',
+    default: 0,
+    min: 0,
+    arg: 'MB',
+    group: 'model',
+    doc: 'megabytes of models resident at once, estimated from their files; past it idle models are unloaded, least recently used first, and a model bigger than the whole budget is refused (0 = no budget)',
+  },
+  {
+    key: 'idleUnloadSeconds',
+    flag: 'idle-unload-seconds',
+    env: 'MODELGATE_IDLE_UNLOAD_SECONDS',
+    kind: 'seconds',
+    default: 0,
+    arg: 'S',
+    group: 'model',
+    doc: 'unload a model no request has used for this long; it loads again on its next request (0 = never)',
   },
   {
     key: 'registryUri',
@@ -333,7 +399,7 @@ export const SERVE_OPTIONS = [
     kind: 'string',
     arg: 'FILE',
     group: 'routing',
-    doc: 'routing settings as YAML/JSON (primary, canary, canaryWeight, stickyHeader, shadow, shadowPercent, pollSeconds); flags and environment win',
+    doc: 'routing settings as YAML/JSON (primary, canary, canaryWeight, stickyHeader, shadow, shadowPercent, pollSeconds; or models: a list of such routes, each with an optional name); flags and environment win',
   },
   {
     key: 'pollSeconds',

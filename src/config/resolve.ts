@@ -7,17 +7,22 @@ import { modelLocation, parseModelUri } from '../registry/model-uri.js';
 import { type Environment } from './env.js';
 import { type OptionSpec, SERVE_OPTIONS } from './options.js';
 import { checkValue, parseValue } from './values.js';
+import { type ServedModel, namedModels } from './models.js';
+
+export type { ServedModel } from './models.js';
 
 type Spec = (typeof SERVE_OPTIONS)[number];
-type KindValue<S> = S extends { kind: 'int' | 'number' | 'seconds' | 'percent' }
-  ? number
-  : S extends { kind: 'bool' }
-    ? boolean
-    : S extends { kind: 'list' }
-      ? string[]
-      : S extends { kind: 'enum'; values: readonly (infer V)[] }
-        ? V
-        : string;
+type KindValue<S> = S extends { kind: 'models' }
+  ? ServedModel[]
+  : S extends { kind: 'int' | 'number' | 'seconds' | 'percent' }
+    ? number
+    : S extends { kind: 'bool' }
+      ? boolean
+      : S extends { kind: 'list' }
+        ? string[]
+        : S extends { kind: 'enum'; values: readonly (infer V)[] }
+          ? V
+          : string;
 
 /** Every serving option, all optional (see SERVE_OPTIONS for what each means and its default). */
 export type ServeOptions = { [S in Spec as S['key']]?: KindValue<S> };
@@ -75,6 +80,9 @@ export function optionsFromEnv(env: Environment): ServeOptions {
 export function resolveServeConfig(...layers: ServeOptions[]): ResolvedServeConfig {
   const merged: Record<string, unknown> = { registryUri: DEFAULT_REGISTRY_URI, ...SERVE_DEFAULTS };
   for (const layer of layers) {
+    // A layer naming one model overrides a list from the layers under it, and the other way round.
+    if (layer.modelUri !== undefined && layer.models === undefined) delete merged.models;
+    if (layer.models !== undefined && layer.modelUri === undefined) delete merged.modelUri;
     for (const [k, v] of Object.entries(layer)) {
       if (v === undefined) continue;
       const spec = SPECS.get(k);
@@ -82,13 +90,19 @@ export function resolveServeConfig(...layers: ServeOptions[]): ResolvedServeConf
       merged[k] = checkValue(spec, v, k);
     }
   }
-  if (typeof merged.modelUri !== 'string' || merged.modelUri === '') {
+  if (merged.models !== undefined) {
+    merged.models = namedModels(merged.models as ServedModel[]);
+    merged.modelUri ??= (merged.models as ServedModel[])[0].primary;
+  }
+  // A whole registry needs no model named; the ones it finds are looked up when serving.
+  if (merged.allModels !== undefined) merged.modelUri ??= '';
+  else if (typeof merged.modelUri !== 'string' || merged.modelUri === '') {
     throw new ConfigError('No model to serve: pass -m/--model-uri or set MODELGATE_MODEL_URI.');
   }
   // A URI that can never be served is a setting mistake, found before anything starts.
-  for (const key of ['modelUri', 'canaryUri', 'shadowUri'] as const) {
-    const uri = merged[key];
-    if (typeof uri !== 'string') continue;
+  const listed = ((merged.models ?? []) as ServedModel[]).flatMap((m) => [m.primary, m.canary, m.shadow]);
+  for (const uri of [merged.modelUri, merged.canaryUri, merged.shadowUri, ...listed]) {
+    if (typeof uri !== 'string' || uri === '') continue;
     try {
       const where = modelLocation(uri);
       if (where.kind === 'registry') parseModelUri(uri);

@@ -75,6 +75,15 @@ export function parseValue(spec: ValueSpec, raw: string, name: string): unknown 
         .filter(Boolean);
     case 'enum':
       return checkValue(spec, s, name);
+    case 'models': {
+      let list: unknown;
+      try {
+        list = JSON.parse(s);
+      } catch {
+        throw new ConfigError(`${name} must be a JSON list of models like [{"primary": "models:/iris@champion"}]`);
+      }
+      return checkValue(spec, list, name);
+    }
     default:
       return raw;
   }
@@ -103,6 +112,10 @@ export function checkValue(spec: ValueSpec, v: unknown, name: string): unknown {
       return v;
     case 'enum':
       if (typeof v !== 'string' || !(spec.values ?? []).includes(v)) fail(spec, name, v);
+      return v;
+    case 'models':
+      if (!Array.isArray(v) || v.length === 0 || !v.every((m) => typeof (m as { primary?: unknown } | null)?.primary === 'string'))
+        throw new ConfigError(`${name} must be a non-empty list of models, each with a primary URI`);
       return v;
     default:
       if (typeof v !== 'string') fail(spec, name, v);

@@ -12,15 +12,14 @@ import type { ModelOutput } from '../schema/model-io.js';
 import type { Logger } from '../util/log.js';
 import { Deadlines } from './deadlines.js';
 import { type GatewayMetrics, type ModelCells, modelCells } from './metrics.js';
-import type { HeaderLookup, Lease, ModelHost } from './model-host.js';
+import type { Acquire, HeaderLookup, Lease, ModelHost } from './model-host.js';
 import type { ScoreOptions, ScoreWatch } from './scoring.js';
 import type { ServableModel } from './servable.js';
 
 /** Scores one request body with a model, in one protocol's terms. */
 export type Scorer = (servable: ServableModel, options: ScoreOptions) => Promise<string>;
 
-/** The lease a request gets, from its headers; undefined while no model is ready. */
-export type Acquire = (header: HeaderLookup) => Lease | undefined;
+export type { Acquire } from './model-host.js';
 
 export interface InferenceLimits {
   /** Inferences in progress at once before new requests get 503; 0 = no bound. */
@@ -52,8 +51,12 @@ export interface Scored {
 }
 
 export interface Inference {
-  /** Before the body is read: 503 at the in-flight bound or while no model is ready. */
-  admit(acquire: Acquire, header: HeaderLookup): void;
+  /**
+   * Before the body is read: 503 at the in-flight bound or while no model is ready. Returns what
+   * to call once `run` has its lease: with several models the admitted one stays leased while the
+   * body arrives, so the budget cannot unload it between the two (a single model's is given back at once).
+   */
+  admit(acquire: Acquire, header: HeaderLookup): (() => void) | Promise<() => void>;
   /** With the body read: leases a model, scores within the deadline, mirrors to the shadow. */
   run(acquire: Acquire, header: HeaderLookup, scorer: Scorer, requestId?: string): Promise<Scored>;
 }
@@ -88,11 +91,29 @@ export function createInference(deps: InferenceDeps): Inference {
     }
   };
 
-  const lease = (acquire: Acquire, header: HeaderLookup): Lease => {
-    checkCapacity();
-    const l = acquire(header);
+  const present = (l: Lease | undefined): Lease => {
     if (l === undefined) throw new ModelNotReadyError();
     return l;
+  };
+
+  /** A model loaded on demand is waited for within the request deadline; a lease that comes too late is given back. */
+  const waitFor = (pending: Promise<Lease | undefined>): Promise<Lease> => {
+    if (timeoutMs <= 0) return pending.then(present);
+    let late = false;
+    void pending.then(
+      (l) => late && l?.release(),
+      () => undefined,
+    );
+    return deadlines.race(pending, timeoutMs).then(present, (err: unknown) => {
+      late = true;
+      throw err;
+    });
+  };
+
+  const lease = (acquire: Acquire, header: HeaderLookup): Lease | Promise<Lease> => {
+    checkCapacity();
+    const l = acquire(header);
+    return l instanceof Promise ? waitFor(l) : present(l);
   };
 
   /** Scores with a deadline; the lease is held until the model is really done, even after a 504. */
@@ -141,10 +162,22 @@ export function createInference(deps: InferenceDeps): Inference {
 
   return {
     admit(acquire, header) {
-      lease(acquire, header).release();
+      const l = lease(acquire, header);
+      const keep = (x: Lease) => {
+        if (host.catalog !== undefined) {
+          let held = true;
+          return () => {
+            if (held) x.release();
+            held = false;
+          };
+        }
+        x.release();
+        return () => undefined;
+      };
+      return l instanceof Promise ? l.then(keep) : keep(l);
     },
     async run(acquire, header, scorer, requestId) {
-      const l = lease(acquire, header);
+      const l = await lease(acquire, header);
       const { servable } = l;
       const m = cellsOf(servable);
       const started = performance.now();
@@ -154,7 +187,7 @@ export function createInference(deps: InferenceDeps): Inference {
         const body = await scoreWithin(l, scorer, m, seen);
         m.success.inc();
         seen?.done(l, 200, started);
-        const shadow = host.shadow?.(header);
+        const shadow = l.shadow !== undefined ? l.shadow(header) : host.shadow?.(header);
         if (shadow !== undefined) mirror(shadow, scorer, seen?.watch.requestId ?? requestId);
         return { body, ref: servable.ref, route: l.route, ...(seen === undefined ? {} : { requestId: seen.watch.requestId }) };
       } catch (err) {

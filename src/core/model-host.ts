@@ -32,9 +32,46 @@ export interface Lease {
   /** Which route served the request (`primary` for a single model). */
   readonly route: string;
   release(): void;
+  /** The shadow to mirror this request to, when the lease's own model has one (a gateway of several models). */
+  shadow?(header: HeaderLookup): Lease | undefined;
 }
 
 export type HeaderLookup = (name: string) => string | undefined;
+
+/** A lease for a request; a promise when the model is loaded on demand first. Undefined while none is ready. */
+export type Acquire = (header: HeaderLookup) => Lease | undefined | Promise<Lease | undefined>;
+
+/** Where a served model stands, in the V2 repository extension's terms. */
+export type CatalogState = 'READY' | 'LOADING' | 'UNAVAILABLE';
+
+export interface CatalogEntry {
+  readonly name: string;
+  /** The version loaded now (empty while none is). */
+  readonly version: string;
+  readonly state: CatalogState;
+  /** Why the model is not READY (empty when it is). */
+  readonly reason: string;
+}
+
+/**
+ * Several models by name in one process (a gateway), each with its own routes. A name not served
+ * is a 404 naming what is; a model loaded on demand is loaded by its first lease.
+ */
+export interface ModelCatalog {
+  names(): readonly string[];
+  /** The model a request without a name in its path means (its x-model-name header, or the only one); 400 when ambiguous. */
+  defaultName(header: HeaderLookup): string;
+  /** Leases on `name` (at `version`); throws a 404 GatewayError for a name not served. */
+  acquirer(name: string, version: string | undefined): Acquire;
+  /** The host serving `name` now (undefined while it is not loaded); throws a 404 for a name not served. */
+  hostOf(name: string): ModelHost | undefined;
+  index(): readonly CatalogEntry[];
+  load(name: string): Promise<void>;
+  unload(name: string): Promise<void>;
+}
+
+/** The header naming the model for `POST /invocations` when several are served. */
+export const MODEL_NAME_HEADER = 'x-model-name';
 
 /** Header that pins a request to a route (`primary`, `canary`) or a version number; a host that serves one model ignores it. */
 export const PIN_HEADER = 'x-modelgate-route';
@@ -55,6 +92,8 @@ export interface ModelHost {
   shadow?(header: HeaderLookup): Lease | undefined;
   isReady(): boolean;
   status(): HostStatus;
+  /** Present when the host serves several models by name. */
+  readonly catalog?: ModelCatalog;
 }
 
 function gaugeLabels(servable: ServableModel, route: string) {

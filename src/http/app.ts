@@ -15,6 +15,7 @@ import { type AdminDeps, mountAdmin } from './routes/admin.js';
 import { mountConsole } from './routes/console.js';
 import { mountMlflow } from './routes/mlflow.js';
 import { type MetricsText, mountOps, readinessHandler } from './routes/ops.js';
+import { mountRepository } from './routes/repository.js';
 import { mountV2 } from './routes/v2.js';
 
 export { MODELGATE_VERSION } from '../version.js';
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps): Hono {
       deps.metricsText ?? (() => metrics.registry.metrics().then((text) => ({ text, contentType: metrics.registry.contentType }))),
   });
   if (deps.admin !== undefined) mountAdmin(m, deps.admin);
+  if (deps.admin !== undefined && host.catalog !== undefined) mountRepository(m, { catalog: host.catalog, tokens: deps.admin.tokens });
   if (opts.console !== false) {
     const document = {
       auth: authTokens.length > 0,

@@ -21,15 +21,24 @@ export function inferHandler(deps: InferDeps, protocol: WireProtocol, acquireFor
   return async (c) => {
     const header = (name: string) => requestHeader(c, name);
     const acquire = acquireFor(c);
-    inference.admit(acquire, header);
-    const body = await bodies.read(c);
+    const admitted = await inference.admit(acquire, header);
+    let body;
+    try {
+      body = await bodies.read(c);
+    } catch (err) {
+      admitted();
+      throw err;
+    }
     try {
       const contentType = header('content-type');
       const given = requestId(c);
       const scored = await inference.run(
         acquire,
         header,
-        (servable, options) => scoreWith(protocol, servable, contentType, body.bytes, options),
+        (servable, options) => {
+          admitted();
+          return scoreWith(protocol, servable, contentType, body.bytes, options);
+        },
         given,
       );
       const headers: Record<string, string> = { 'x-model-name': scored.ref.name, 'x-model-version': scored.ref.version };
@@ -39,6 +48,7 @@ export function inferHandler(deps: InferDeps, protocol: WireProtocol, acquireFor
       if (id !== undefined) headers['x-request-id'] = id;
       return reply(200, scored.body, headers);
     } finally {
+      admitted();
       body.release();
     }
   };

@@ -14,12 +14,20 @@ import { redactUri } from '../util/redact.js';
 import { createApp } from '../http/app.js';
 import type { RouteControl } from '../core/model-host.js';
 import { type GatewayMetrics, batchObserver, createMetrics } from '../core/metrics.js';
-import { ModelRouter } from '../core/routing/router.js';
-import { registrySource } from '../core/routing/source.js';
+import { type MemberSpec, ModelSet } from '../core/routing/model-set.js';
+import { ModelRouter, type RoutesConfig } from '../core/routing/router.js';
+import { type ModelSource, registrySource } from '../core/routing/source.js';
+import { ConfigError } from '../errors.js';
+import { registryModels } from '../core/routing/discovery.js';
+import type { Registry } from '../registry/registry.js';
+import { servedNameOf } from '../config/index.js';
 
 export interface RunningServer {
   readonly server: Server;
+  /** The single model's router; a server of several models has `models` instead (and this throws). */
   readonly router: ModelRouter;
+  /** The gateway, when several models (or models loaded on demand) are served. */
+  readonly models: ModelSet | undefined;
   readonly metrics: GatewayMetrics;
   readonly port: number;
   /** Resolves when every route is loaded and warmed (rejects if one cannot be). */
@@ -84,18 +92,8 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     loadTimeoutMs: config.loadTimeoutSeconds * 1000,
     batchObserver: (ref) => batchObserver(metrics, ref),
   });
-  const router = new ModelRouter(
-    {
-      primary: config.modelUri,
-      ...(config.canaryUri === undefined ? {} : { canary: config.canaryUri, canaryWeight: config.canaryWeight }),
-      ...(config.stickyHeader === undefined ? {} : { stickyHeader: config.stickyHeader }),
-      ...(config.shadowUri === undefined ? {} : { shadow: config.shadowUri, shadowPercent: config.shadowPercent }),
-      pollSeconds: config.pollSeconds,
-    },
-    source,
-    logger,
-    metrics,
-  );
+  const gateway = servesSeveral(config) ? createModelSet(config, source, logger, metrics, registry) : undefined;
+  const router = gateway ?? new ModelRouter({ ...singleRoutes(config), pollSeconds: config.pollSeconds }, source, logger, metrics);
   let draining = false;
   const app = createApp({
     host: router,
@@ -148,7 +146,12 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     });
   const started = () =>
     router.start().then(() => {
-      logger.info({ routes: router.routes().slots.map((s) => ({ route: s.route, uri: s.uri, version: s.version })) }, 'ready');
+      if (gateway !== undefined) logger.info({ models: gateway.index() }, 'ready');
+      else
+        logger.info(
+          { routes: (router as ModelRouter).routes().slots.map((s) => ({ route: s.route, uri: s.uri, version: s.version })) },
+          'ready',
+        );
     });
   let server: Server;
   let loaded: Promise<void>;
@@ -165,7 +168,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     {
       host: config.host,
       port,
-      model: config.modelUri,
+      model: gateway === undefined ? config.modelUri : gateway.names(),
       canary: config.canaryUri,
       shadow: config.shadowUri,
       registry: redactUri(config.registryUri),
@@ -200,5 +203,67 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
       await stopSessionThreads();
     })());
 
-  return { server, router, metrics, port, loaded, close };
+  return {
+    server,
+    get router(): ModelRouter {
+      if (gateway !== undefined) throw new Error('several models are served: use .models');
+      return router as ModelRouter;
+    },
+    models: gateway,
+    metrics,
+    port,
+    loaded,
+    close,
+  };
+}
+
+/** A single model, as the flags and a one-model routes file give it. */
+function singleRoutes(config: ResolvedServeConfig): RoutesConfig {
+  return {
+    primary: config.modelUri,
+    ...(config.canaryUri === undefined ? {} : { canary: config.canaryUri, canaryWeight: config.canaryWeight }),
+    ...(config.stickyHeader === undefined ? {} : { stickyHeader: config.stickyHeader }),
+    ...(config.shadowUri === undefined ? {} : { shadow: config.shadowUri, shadowPercent: config.shadowPercent }),
+  };
+}
+
+/** A list of models, or any of the on-demand settings, makes a gateway; one model without them is served as always. */
+function servesSeveral(config: ResolvedServeConfig): boolean {
+  return (
+    config.models !== undefined ||
+    config.allModels !== undefined ||
+    config.lazy ||
+    config.maxLoadedModels > 0 ||
+    config.maxModelMemory > 0 ||
+    config.idleUnloadSeconds > 0
+  );
+}
+
+function createModelSet(
+  config: ResolvedServeConfig,
+  source: ModelSource,
+  logger: Logger,
+  metrics: GatewayMetrics,
+  registry: Registry,
+): ModelSet {
+  if (config.workers > 1) throw new ConfigError('--workers cannot be combined with several models or on-demand loading yet.');
+  const listed = config.models;
+  if (listed !== undefined && (config.canaryUri !== undefined || config.shadowUri !== undefined)) {
+    throw new ConfigError('With several models, give each its canary and shadow in the routes file (models: [{primary, canary, …}]).');
+  }
+  const single = config.modelUri === '' ? [] : [{ ...singleRoutes(config), name: servedNameOf(config.modelUri) }];
+  const specs: MemberSpec[] = (listed ?? single).map(({ name, ...routes }) => ({
+    name: name ?? servedNameOf(routes.primary),
+    routes,
+    eager: !config.lazy,
+  }));
+  return new ModelSet(specs, source, logger, metrics, {
+    maxLoaded: config.maxLoadedModels,
+    maxMemoryBytes: Math.round(config.maxModelMemory * 1024 * 1024),
+    idleUnloadSeconds: config.idleUnloadSeconds,
+    pollSeconds: config.pollSeconds,
+    ...(config.allModels === undefined
+      ? {}
+      : { discover: registryModels(registry, config.allModels === 'latest' ? undefined : config.allModels, !config.lazy) }),
+  });
 }

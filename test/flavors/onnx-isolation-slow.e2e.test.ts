@@ -6,7 +6,7 @@
  * this thread and slow ones in theirs. A process that ends with session threads:
  * onnx-isolation.e2e.test.ts.
  */
-import { writeFile } from 'node:fs/promises';
+import { copyFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -152,6 +152,21 @@ describe("choosing per model (isolation 'auto')", () => {
     // The slow one still answers, from its thread.
     const out = await slowRun.run({ x: { type: 'float32', dims: [1, 1], data: Float32Array.of(0) } }, ['y']);
     expect(Array.from(out.y.data as Float32Array)).toEqual([0]);
+  });
+
+  it('remembers where it placed a model file, so loading it again skips the probe thread, until the file changes', async () => {
+    const { logger, lines } = captureLogger('info');
+    const file = join(await temps.make(), 'model.onnx');
+    await copyFile(join(IRIS, 'model.onnx'), file);
+    const slow = await slowFile('run', 100);
+    for (let i = 0; i < 2; i++) {
+      expect((await runner({ path: file }, OPTIONS, { logger })).isolation).toBe('none');
+      expect((await runner({ path: slow }, OPTIONS, { logger })).isolation).toBe('thread');
+    }
+    expect(lines().filter((l) => l.msg === 'ONNX session placed')).toHaveLength(2);
+    await utimes(file, new Date(), new Date(Date.now() + 5000));
+    expect((await runner({ path: file }, OPTIONS, { logger })).isolation).toBe('none');
+    expect(lines().filter((l) => l.msg === 'ONNX session placed')).toHaveLength(3);
   });
 
   it('keeps strings, int64 and bool models in this thread too (zero inputs exist for them)', async () => {

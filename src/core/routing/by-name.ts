@@ -4,7 +4,7 @@
  * the path, or another model beside it, pins the route.
  */
 import { GatewayError, ModelNotReadyError } from '../../errors.js';
-import { type HeaderLookup, type Lease, type ModelHost, PIN_HEADER } from '../model-host.js';
+import { type Acquire, type HeaderLookup, type Lease, type ModelHost, PIN_HEADER } from '../model-host.js';
 
 export interface ServedAs {
   /** Every version of the model served here. */
@@ -56,4 +56,15 @@ export function acquireNamed(host: ModelHost, name: string, version: string | un
     }
     return lease;
   };
+}
+
+/**
+ * The lease for a request naming `name` (at `version`), or naming none: the only model, or with
+ * several the one its x-model-name header names. A host of one model ignores that header, as before.
+ */
+export function acquireModel(host: ModelHost, name: string | undefined, version?: string): Acquire {
+  const catalog = host.catalog;
+  if (catalog === undefined) return name === undefined ? (h) => host.acquire(h) : acquireNamed(host, name, version);
+  if (name !== undefined) return catalog.acquirer(name, version);
+  return (h) => catalog.acquirer(catalog.defaultName(h), undefined)(h);
 }

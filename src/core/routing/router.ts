@@ -31,6 +31,11 @@ export interface RoutesConfig {
   pollSeconds?: number;
 }
 
+export interface RouterOptions {
+  /** Whether this router sets the readiness gauge. @default true */
+  readiness?: boolean;
+}
+
 const MAX_SHADOW_IN_FLIGHT = 16;
 
 /** FNV-1a: a stable, cheap hash of a routing key onto 10,000 buckets. */
@@ -77,13 +82,17 @@ export class ModelRouter implements ModelHost {
   private shadowInFlight = 0;
   private readonly promotions: Promotion[] = [];
   private readonly source: ModelSource;
+  private readonly readiness: GatewayMetrics['ready'] | undefined;
 
   constructor(
     readonly config: RoutesConfig,
     source: ModelSource,
     private readonly logger: Logger,
     private readonly metrics?: GatewayMetrics,
+    options: RouterOptions = {},
   ) {
+    // In a gateway of several models the gateway owns the readiness gauge, not each router.
+    this.readiness = options.readiness === false ? undefined : metrics?.ready;
     this.source = sharingLoads(source);
     const events = {
       onLoaded: (s: ServableModel, route: string) => recordLoaded(metrics, s, route),
@@ -97,7 +106,12 @@ export class ModelRouter implements ModelHost {
     this.shadowPercent = checkWeight(config.shadowPercent ?? 0, 'shadow percent');
     this.stickyHeader = config.stickyHeader?.toLowerCase();
     this.recordWeights();
-    metrics?.ready.set(0);
+    this.readiness?.set(0);
+  }
+
+  /** The version the primary route serves now. */
+  get current(): ServableModel | undefined {
+    return this.primary.current;
   }
 
   /** Loads and warms every route before traffic; a shadow that fails to load is dropped, not fatal. */
@@ -114,7 +128,7 @@ export class ModelRouter implements ModelHost {
         .catch((err: unknown) => this.logger.error({ err }, 'the shadow model could not be loaded; shadowing is off'));
     }
     this.started = true;
-    this.metrics?.ready.set(1);
+    this.readiness?.set(1);
     const poll = this.config.pollSeconds ?? 10;
     if (poll > 0 && this.slots().some((s) => s.follows)) {
       this.timer = setInterval(() => void this.refresh(), poll * 1000);
@@ -303,7 +317,7 @@ export class ModelRouter implements ModelHost {
   beginShutdown(): void {
     this.closing = true;
     clearInterval(this.timer);
-    this.metrics?.ready.set(0);
+    this.readiness?.set(0);
   }
 
   async close(): Promise<void> {

@@ -2,8 +2,9 @@
  * Where the router gets model versions: what a URI points at now, loading a version, moving an
  * alias (promote/rollback), and, where the registry can, a push notice when aliases change.
  */
-import { resolve } from 'node:path';
-import { loadModel, resolveRef } from '../load-model.js';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadModel, openVersion, resolveRef } from '../load-model.js';
 import { isModelUri, modelLocation, parseModelUri } from '../../registry/model-uri.js';
 import type { Registry } from '../../registry/registry.js';
 import type { LoadOptions } from '../load.js';
@@ -21,6 +22,8 @@ export interface ModelSource {
   setAlias(uri: string, version: string): Promise<void>;
   /** Calls `onChange` soon after the URI may have moved; returns a function that stops watching. */
   watch?(uri: string, onChange: () => void): () => void;
+  /** Estimated bytes one version takes when loaded (its files, unless its flavour knows better). */
+  estimate?(uri: string, ref: ModelRef): Promise<number>;
 }
 
 export function registrySource(registry: Registry, options: LoadOptions = {}): ModelSource {
@@ -34,6 +37,44 @@ export function registrySource(registry: Registry, options: LoadOptions = {}): M
       await registry.setAlias(u.name, u.alias, version);
     },
     watch: (uri, onChange) => registry.watch(uri, onChange),
+    async estimate(uri, ref) {
+      const { dir } = await openVersion(registry, uri, ref);
+      return directoryBytes(dir.path);
+    },
+  };
+}
+
+/** Bytes of the files under a model's folder (what an ONNX session or a flavour reads into memory, roughly). */
+async function directoryBytes(path: string): Promise<number> {
+  let sum = 0;
+  for (const e of await readdir(path, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) sum += (await stat(join(e.parentPath, e.name))).size;
+  }
+  return sum;
+}
+
+/** The ref with the name the registry knows the URI's model by (directories and runs keep theirs). */
+function registeredName(uri: string, ref: ModelRef): ModelRef {
+  const where = modelLocation(uri);
+  if (where.kind !== 'registry') return ref;
+  const u = parseModelUri(uri);
+  return 'name' in u ? { name: u.name, version: ref.version } : ref;
+}
+
+/**
+ * A model served under a name of its own (`fraud=models:/fraud-v2@champion`, a folder renamed):
+ * its versions carry that name in responses and metrics; the registry is asked by the real one.
+ */
+export function renamedSource(source: ModelSource, name: string): ModelSource {
+  const real = registeredName;
+  return {
+    ...source,
+    resolve: async (uri) => ({ ...(await source.resolve(uri)), name }),
+    load: async (uri, ref) => {
+      const s = await source.load(uri, real(uri, ref));
+      return { ...s, ref: { name, version: s.ref.version } };
+    },
+    ...(source.estimate === undefined ? {} : { estimate: (uri: string, ref: ModelRef) => source.estimate!(uri, real(uri, ref)) }),
   };
 }
 
@@ -44,9 +85,11 @@ export function registrySource(registry: Registry, options: LoadOptions = {}): M
  */
 export function sharingLoads(source: ModelSource): ModelSource {
   const loaded = new Map<string, { servable: Promise<ServableModel>; users: number }>();
+  // By the registered name in the URI: a model served under a name of its own gives every route
+  // that name, and a canary from another registered model must not share the primary's copy.
   const keyOf = (uri: string, ref: ModelRef) => {
     const where = modelLocation(uri);
-    return where.kind === 'registry' ? `${ref.name}\0${ref.version}` : `dir\0${resolve(where.path)}`;
+    return where.kind === 'registry' ? `${registeredName(uri, ref).name}\0${ref.version}` : `dir\0${resolve(where.path)}`;
   };
   return {
     resolve: (uri) => source.resolve(uri),

@@ -11,8 +11,10 @@
  *   slow: its creation took over {@link AUTO_LIMITS}.createMs, or its fastest inference on zero
  *   inputs (64 rows where the batch dimension is variable) took over `runMs`, or no zero inputs
  *   could be run. Otherwise it is created again in the server's thread, where small models
- *   answer without two wake-ups between threads per call.
+ *   answer without two wake-ups between threads per call. The choice is remembered per model
+ *   file, so a model loaded again (a gateway reloading it on demand) skips the probe thread.
  */
+import { stat } from 'node:fs/promises';
 import type * as Ort from 'onnxruntime-node';
 import { type Logger, silentLogger } from '../../util/log.js';
 import type { FlavorLoadContext } from '../flavor.js';
@@ -159,12 +161,15 @@ export async function createSessionRunner(
   const isolation = options.isolation ?? 'auto';
   if (isolation === 'none') return createInThread(model, sessionOptions);
   const logger = options.logger ?? silentLogger();
+  const key = isolation === 'auto' ? await placementKey(model, sessionOptions) : undefined;
+  const known = key === undefined ? undefined : PLACED.get(key);
+  if (known === 'none') return createInThread(model, sessionOptions);
   const threaded = await ThreadSession.start(
     { ortPath: await resolveOnnxRuntime(), model, options: sessionOptions },
     logger,
     options.signal,
   );
-  if (isolation === 'thread') return threaded;
+  if (isolation === 'thread' || known === 'thread') return threaded;
   let choice: Choice;
   try {
     choice = await choose(threaded);
@@ -176,10 +181,34 @@ export async function createSessionRunner(
     { isolation: choice.isolation, reason: choice.reason, createMs: round(threaded.createMs), probeMs: round(choice.probeMs) },
     'ONNX session placed',
   );
+  if (key !== undefined) remember(key, choice.isolation);
   if (choice.isolation === 'thread') return threaded;
   await threaded.release();
   if (options.signal?.aborted === true) throw new Error('The load missed its deadline');
   return createInThread(model, sessionOptions);
+}
+
+/**
+ * Where `auto` placed a model file before, so that loading it again (a gateway that unloads and
+ * reloads models on demand) skips the probe thread, which costs far more than loading a small
+ * model. Keyed by the file's path, size and modification time and the session options; bounded.
+ */
+const PLACED = new Map<string, 'none' | 'thread'>();
+const MAX_PLACED = 4096;
+
+async function placementKey(model: SessionModel, sessionOptions: Ort.InferenceSession.SessionOptions): Promise<string | undefined> {
+  if (!('path' in model)) return undefined;
+  try {
+    const s = await stat(model.path);
+    return `${model.path}\0${s.size}\0${s.mtimeMs}\0${JSON.stringify(sessionOptions)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function remember(key: string, isolation: 'none' | 'thread'): void {
+  if (PLACED.size >= MAX_PLACED) PLACED.delete(PLACED.keys().next().value as string);
+  PLACED.set(key, isolation);
 }
 
 const round = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 1000) / 1000);

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { ModelNotReadyError } from '../../errors.js';
 import { flavorNamed } from '../../flavors/index.js';
 import type { ModelHost } from '../../core/model-host.js';
-import { acquireNamed, servedAs } from '../../core/routing/by-name.js';
+import { acquireModel, servedAs } from '../../core/routing/by-name.js';
 import { modelMetadata } from '../../protocols/v2/metadata.js';
 import { v2Protocol } from '../../protocols/v2/protocol.js';
 import { pyJson } from '../../util/py-json.js';
@@ -38,18 +38,19 @@ export function mountV2(m: Mount, deps: V2Deps): void {
       `${base}/infer`,
       inferHandler(deps, v2Protocol, (c) => {
         const { name, version } = param(c);
-        return acquireNamed(host, name, version);
+        return acquireModel(host, name, version);
       }),
       { protect: true, ...v2 },
     );
     m.get(
       base,
-      (c) => {
+      async (c) => {
         const { name, version } = param(c);
-        const { versions } = servedAs(host, name, version);
-        const lease = acquireNamed(host, name, version)((h) => requestHeader(c, h));
+        if (host.catalog === undefined) servedAs(host, name, version);
+        const lease = await acquireModel(host, name, version)((h) => requestHeader(c, h));
         if (lease === undefined) throw new ModelNotReadyError();
         try {
+          const { versions } = servedAs(host.catalog?.hostOf(name) ?? host, name, version);
           const { servable } = lease;
           const platform = flavorNamed(servable.flavor)?.v2Platform ?? `modelgate_${servable.flavor}`;
           return reply(200, pyJson(modelMetadata(name, versions, platform, servable.signature)));
@@ -63,6 +64,13 @@ export function mountV2(m: Mount, deps: V2Deps): void {
       `${base}/ready`,
       (c) => {
         const { name, version } = param(c);
+        const catalog = host.catalog;
+        if (catalog !== undefined) {
+          const named = catalog.hostOf(name);
+          if (named === undefined) return reply(503, pyJson({ name, ready: false }));
+          servedAs(named, name, version);
+          return reply(200, pyJson({ name, ready: true }));
+        }
         if (!host.isReady()) return reply(503, pyJson({ name, ready: false }));
         servedAs(host, name, version);
         return reply(200, pyJson({ name, ready: true }));

@@ -2,13 +2,14 @@
  * Bundles the CLI into one file, dist/modelgate.mjs, which is what the `modelgate` bin runs.
  * Resolving and compiling a few hundred small module files costs about a third of a server's
  * cold start; one file cuts that (measured: ~660 → ~490 ms from process start to the first
- * prediction for iris). Native and heavy optional packages stay external and load on demand.
+ * prediction for iris). Native and heavy optional packages stay external and load on demand;
+ * tracing's OpenTelemetry side is its own file, dist/otel.mjs, imported only when configured.
  *
  * Then the console's and docs page's files into dist/console/ (src/http/assets.ts serves them):
  * the page scripts bundled with uPlot, Swagger UI copied from its package without its source-map
  * comment (the map is not shipped, and the browser would ask for it).
  */
-import { build } from 'esbuild';
+import { type Plugin, build } from 'esbuild';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,22 @@ import { BUNDLE_EXTERNALS } from '../src/docker/dependencies.js';
 import { ASSET_DIR, PACKAGE_ASSETS } from '../src/http/assets.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const banner = {
+  // Some bundled CommonJS packages call require(); give the ES module one.
+  js: "import { createRequire as __modelgateRequire } from 'node:module'; const require = __modelgateRequire(import.meta.url);",
+};
+
+/**
+ * Tracing's OpenTelemetry side (~0.65 MB of the packages) is a file of its own beside the bundle,
+ * imported only when tracing is configured: inside the bundle it would be parsed at every start.
+ */
+const OTEL_MODULE = /[/\\]monitor[/\\]trace[/\\]otel\.js$/;
+const lazyOtel: Plugin = {
+  name: 'lazy-otel',
+  setup(b) {
+    b.onResolve({ filter: OTEL_MODULE }, () => ({ path: './otel.mjs', external: true }));
+  },
+};
 
 await build({
   entryPoints: [join(root, 'dist', 'src', 'cli.js')],
@@ -28,8 +45,21 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
   external: [...BUNDLE_EXTERNALS],
-  // Some bundled CommonJS packages call require(); give the ES module one.
-  banner: { js: "import { createRequire as __modelgateRequire } from 'node:module'; const require = __modelgateRequire(import.meta.url);" },
+  plugins: [lazyOtel],
+  banner,
+});
+
+await build({
+  entryPoints: [join(root, 'dist', 'src', 'monitor', 'trace', 'otel.js')],
+  outfile: join(root, 'dist', 'otel.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  external: [...BUNDLE_EXTERNALS],
+  banner,
 });
 
 const out = join(root, 'dist', ASSET_DIR);

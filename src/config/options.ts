@@ -64,7 +64,7 @@ export const GROUP_TITLES: Readonly<Record<OptionGroup, string>> = {
   auth: 'Authentication and the admin API',
   throughput: 'Throughput',
   logging: 'Logging',
-  monitoring: 'Inference log and drift',
+  monitoring: 'Inference log, drift and tracing',
 };
 
 /** Every option of `modelgate serve`, in help order. */
@@ -652,6 +652,15 @@ export const SERVE_OPTIONS = [
     arg: 'PSI',
     group: 'monitoring',
     doc: "a feature's PSI over this is logged as a warning",
+  },
+  {
+    key: 'otlpEndpoint',
+    flag: 'otlp-endpoint',
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    kind: 'string',
+    arg: 'URL',
+    group: 'monitoring',
+    doc: 'OTLP/HTTP collector for request traces (spans go to URL/v1/traces as JSON); off when unset',
   },
 ] as const satisfies readonly OptionSpec[];
 

@@ -16,6 +16,7 @@
 import type { LoadedModel } from '../flavors/flavor.js';
 import { type DataFrame, type ModelInput, type ModelOutput, type Params, decodedOutput } from '../schema/model-io.js';
 import { type NDArray, type TensorData, shapeSize } from '../schema/ndarray.js';
+import type { RequestSpan } from '../monitor/trace/span.js';
 import type { Logger } from '../util/log.js';
 import { DeadlineExceededError } from '../errors.js';
 import { dict } from '../util/dict.js';
@@ -40,6 +41,7 @@ interface Item {
   readonly rows: number;
   readonly enqueuedAt: number;
   readonly deadline: number | undefined;
+  readonly trace: RequestSpan | undefined;
   resolve(out: ModelOutput): void;
   reject(err: unknown): void;
 }
@@ -202,7 +204,7 @@ export class Batcher {
     this.waitMs = options.waitMs ?? 0;
   }
 
-  predict(input: ModelInput, params: Params, deadline?: number): Promise<ModelOutput> {
+  predict(input: ModelInput, params: Params, deadline?: number, trace?: RequestSpan): Promise<ModelOutput> {
     const rows = batchRows(input);
     if (!this.splittable || rows === undefined || rows >= this.maxRows) return this.model.predict(input, params);
     return new Promise<ModelOutput>((resolve, reject) => {
@@ -213,6 +215,7 @@ export class Batcher {
         rows,
         enqueuedAt: performance.now(),
         deadline,
+        trace,
         resolve,
         reject,
       });
@@ -254,6 +257,7 @@ export class Batcher {
         const now = performance.now();
         const batch = this.take().filter((it) => {
           this.observer?.onQueueWait((now - it.enqueuedAt) / 1000);
+          it.trace?.phase('queue wait', it.enqueuedAt, now);
           if (it.deadline !== undefined && now > it.deadline) {
             it.reject(new DeadlineExceededError());
             return false;
@@ -274,13 +278,22 @@ export class Batcher {
     const sizes = batch.map((i) => i.rows);
     const total = sizes.reduce((a, b) => a + b, 0);
     this.observer?.onBatch(total, batch.length);
+    const started = performance.now();
     if (batch.length === 1) {
-      await this.model.predict(batch[0].input, batch[0].params).then(batch[0].resolve, batch[0].reject);
+      const it = batch[0];
+      try {
+        const out = await this.model.predict(it.input, it.params);
+        traceBatch(batch, started, total);
+        it.resolve(out);
+      } catch (err) {
+        it.reject(err);
+      }
       return;
     }
     let out: ModelOutput;
     try {
       out = await this.model.predict(concatInputs(batch), batch[0].params);
+      traceBatch(batch, started, total);
     } catch {
       // One request may have caused it: run them alone so only that one fails.
       await this.oneByOne(batch);
@@ -298,5 +311,15 @@ export class Batcher {
 
   private async oneByOne(batch: readonly Item[]): Promise<void> {
     for (const it of batch) await this.model.predict(it.input, it.params).then(it.resolve, it.reject);
+  }
+}
+
+/** Each traced request of a batch gets the batch's model call as a phase, with its size. */
+function traceBatch(batch: readonly Item[], started: number, rows: number): void {
+  let ended: number | undefined;
+  for (const it of batch) {
+    if (it.trace === undefined) continue;
+    ended ??= performance.now();
+    it.trace.phase('batch', started, ended, { 'modelgate.batch.rows': rows, 'modelgate.batch.requests': batch.length });
   }
 }

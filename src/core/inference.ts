@@ -8,6 +8,7 @@ import { LIMIT_DEFAULTS } from '../limits.js';
 import type { ModelRef } from '../model/ref.js';
 import type { Monitor, Watch } from '../monitor/index.js';
 import type { Row } from '../monitor/log/rows.js';
+import type { RequestSpan } from '../monitor/trace/span.js';
 import type { ModelOutput } from '../schema/model-io.js';
 import type { Logger } from '../util/log.js';
 import { Deadlines } from './deadlines.js';
@@ -58,7 +59,7 @@ export interface Inference {
    */
   admit(acquire: Acquire, header: HeaderLookup): (() => void) | Promise<() => void>;
   /** With the body read: leases a model, scores within the deadline, mirrors to the shadow. */
-  run(acquire: Acquire, header: HeaderLookup, scorer: Scorer, requestId?: string): Promise<Scored>;
+  run(acquire: Acquire, header: HeaderLookup, scorer: Scorer, requestId?: string, trace?: RequestSpan): Promise<Scored>;
 }
 
 export function createInference(deps: InferenceDeps): Inference {
@@ -117,11 +118,13 @@ export function createInference(deps: InferenceDeps): Inference {
   };
 
   /** Scores with a deadline; the lease is held until the model is really done, even after a 504. */
-  const scoreWithin = (l: Lease, scorer: Scorer, m: ModelCells, seen?: Seen): Promise<string> => {
+  const scoreWithin = (l: Lease, scorer: Scorer, m: ModelCells, seen?: Seen, trace?: RequestSpan): Promise<string> => {
     const work = scorer(l.servable, {
       logger,
       onPredict: (s) => m.inferenceDuration.observe(s),
       ...(seen === undefined ? {} : { watch: seen }),
+      // Set even when undefined: no object per request for a feature that is off.
+      trace,
       ...scoreLimits,
       ...(timeoutMs > 0 ? { deadline: performance.now() + timeoutMs } : {}),
     }).finally(() => l.release());
@@ -176,15 +179,16 @@ export function createInference(deps: InferenceDeps): Inference {
       };
       return l instanceof Promise ? l.then(keep) : keep(l);
     },
-    async run(acquire, header, scorer, requestId) {
+    async run(acquire, header, scorer, requestId, trace) {
       const l = await lease(acquire, header);
       const { servable } = l;
+      if (trace !== undefined) traceModel(trace, servable.ref, l.route);
       const m = cellsOf(servable);
       const started = performance.now();
       const seen = watching(l, l.route, requestId);
       active++;
       try {
-        const body = await scoreWithin(l, scorer, m, seen);
+        const body = await scoreWithin(l, scorer, m, seen, trace);
         m.success.inc();
         seen?.done(l, 200, started);
         const shadow = l.shadow !== undefined ? l.shadow(header) : host.shadow?.(header);
@@ -201,6 +205,12 @@ export function createInference(deps: InferenceDeps): Inference {
       }
     },
   };
+}
+
+function traceModel(trace: RequestSpan, ref: ModelRef, route: string): void {
+  trace.attr('modelgate.model', ref.name);
+  trace.attr('modelgate.version', ref.version);
+  trace.attr('modelgate.route', route);
 }
 
 /** What a watched request decoded and predicted, handed to the monitor after the answer has gone. */

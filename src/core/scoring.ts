@@ -21,6 +21,7 @@ import { v2Protocol } from '../protocols/v2/protocol.js';
 import type { SchemaEnforcer } from '../schema/enforce.js';
 import { type ModelInput, type ModelOutput, objectColumn } from '../schema/model-io.js';
 import { schemaRepr } from '../schema/signature.js';
+import type { RequestSpan } from '../monitor/trace/span.js';
 import type { Logger } from '../util/log.js';
 import { TextLimitError } from '../util/py-json.js';
 import type { ServableModel } from './servable.js';
@@ -39,6 +40,8 @@ export interface ScoreOptions {
   maxResponseBytes?: number;
   /** Told what was decoded (before the model may take its buffers) and what it predicted: the monitor's view. */
   watch?: ScoreWatch;
+  /** The request's trace, when tracing is on: decode, inference and encode become its phases. */
+  trace?: RequestSpan | undefined;
 }
 
 export interface ScoreWatch {
@@ -105,9 +108,11 @@ export async function predictDecoded(servable: ServableModel, request: DecodedRe
   const started = performance.now();
   try {
     const output = await (servable.batcher
-      ? servable.batcher.predict(input, params, options.deadline)
+      ? servable.batcher.predict(input, params, options.deadline, options.trace)
       : servable.model.predict(input, params));
-    options.onPredict?.((performance.now() - started) / 1000);
+    const ended = performance.now();
+    options.onPredict?.((ended - started) / 1000);
+    options.trace?.phase('inference', started, ended);
     return output;
   } catch (err) {
     if (isGatewayError(err) && (err.status < 500 || err instanceof DeadlineExceededError)) throw err;
@@ -185,11 +190,20 @@ export async function scoreWith(
   options: ScoreOptions = {},
 ): Promise<string> {
   const limits = { maxJsonDepth: options.maxJsonDepth ?? LIMIT_DEFAULTS.maxJsonDepth, maxRows: options.maxRows ?? LIMIT_DEFAULTS.maxRows };
+  const { trace } = options;
+  const decodeStart = performance.now();
   const wire = await Promise.resolve(decoding(() => protocol.decode(body, contentType, servable, limits))).catch(callersInput);
+  if (trace !== undefined) {
+    trace.phase('decode', decodeStart, performance.now());
+    trace.attr('modelgate.rows', rowsOf(wire.request.input));
+  }
   options.watch?.decoded(wire.request.input);
   const output = await predictDecoded(servable, wire.request, options);
   options.watch?.predicted(output);
-  return encodeWithin(output, options, (limit) => wire.encode(output, limit));
+  const encodeStart = performance.now();
+  const text = encodeWithin(output, options, (limit) => wire.encode(output, limit));
+  trace?.phase('encode', encodeStart, performance.now());
+  return text;
 }
 
 /** An `/invocations` body, decoded by its content type (MLflow's rules); a parquet body must be bytes. */

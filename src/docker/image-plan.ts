@@ -114,18 +114,26 @@ function baseImageWarnings(baseImage: string, flavor: Flavor): string[] {
   return [];
 }
 
-/** The server: the one-file bundle the `modelgate` bin runs (it imports only BUNDLE_EXTERNALS). */
+/**
+ * The server: the one-file bundle the `modelgate` bin runs (it imports only BUNDLE_EXTERNALS),
+ * and beside it tracing's OpenTelemetry side, which it imports only when tracing is configured.
+ */
 async function appEntries(root: string): Promise<ContextEntry[]> {
-  const bundle = join(root, 'dist', 'modelgate.mjs');
-  const size = await stat(bundle).then(
+  const files = await Promise.all(['modelgate.mjs', 'otel.mjs'].map((name) => builtFile(root, name)));
+  return [...files, ...(await consoleEntries(root))];
+}
+
+async function builtFile(root: string, name: string): Promise<ContextEntry> {
+  const source = join(root, 'dist', name);
+  const size = await stat(source).then(
     (st) => st.size,
     (err: unknown) => {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new Error(`${bundle} does not exist: build modelgate first (npm run build)`);
+        throw new Error(`${source} does not exist: build modelgate first (npm run build)`);
       throw err;
     },
   );
-  return [{ path: 'app/modelgate.mjs', source: bundle, size, mode: 0o644 }, ...(await consoleEntries(root))];
+  return { path: `app/${name}`, source, size, mode: 0o644 };
 }
 
 /** The console's and docs page's files (dist/console, built with the bundle): served from beside modelgate.mjs. */

@@ -8,6 +8,7 @@ import { type GatewayMetrics, createMetrics } from '../core/metrics.js';
 import type { ModelHost } from '../core/model-host.js';
 import { LIMIT_DEFAULTS } from '../limits.js';
 import type { Monitor } from '../monitor/index.js';
+import type { RequestTracer } from '../monitor/trace/span.js';
 import { type Logger, silentLogger } from '../util/log.js';
 import { BodyBudget, BodyReader } from './body.js';
 import { mountOn } from './route.js';
@@ -64,6 +65,8 @@ export interface AppDeps {
   metricsText?: () => Promise<MetricsText>;
   /** The inference log and drift, fed by every inference; its state is in /ready's details. */
   monitor?: Monitor;
+  /** Request spans, when tracing is configured (the server loads it; nothing of it is loaded otherwise). */
+  tracer?: RequestTracer;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -87,8 +90,9 @@ export function createApp(deps: AppDeps): Hono {
   });
   const readiness = readinessHandler(host, authTokens, monitor && (() => monitor.status()));
 
-  mountMlflow(m, { host, inference, bodies });
-  mountV2(m, { host, inference, bodies, protectHealth, readiness });
+  const infer = { inference, bodies, ...(deps.tracer === undefined ? {} : { tracer: deps.tracer }) };
+  mountMlflow(m, { host, ...infer });
+  mountV2(m, { host, ...infer, protectHealth, readiness });
   mountOps(m, {
     host,
     authTokens,

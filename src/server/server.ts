@@ -21,6 +21,8 @@ import { ConfigError } from '../errors.js';
 import { registryModels } from '../core/routing/discovery.js';
 import type { Registry } from '../registry/registry.js';
 import { servedNameOf } from '../config/index.js';
+import { type RequestTracer, markTracingLoaded, tracesUrl } from '../monitor/trace/span.js';
+import { MODELGATE_VERSION } from '../version.js';
 
 export interface RunningServer {
   readonly server: Server;
@@ -74,9 +76,20 @@ export function monitorOptions(config: ResolvedServeConfig): MonitorOptions {
   return { ...(log === undefined ? {} : { log }), drift };
 }
 
+/** The OpenTelemetry packages are imported only here and only when an endpoint is set: off, none of them loads. */
+async function startTracing(config: ResolvedServeConfig, logger: Logger): Promise<RequestTracer | undefined> {
+  if (config.otlpEndpoint === undefined) return undefined;
+  const { otlpTracer } = await import('../monitor/trace/otel.js');
+  markTracingLoaded();
+  const url = tracesUrl(config.otlpEndpoint);
+  logger.info({ endpoint: redactUri(url) }, 'tracing requests to OTLP/HTTP');
+  return otlpTracer({ url, serviceName: 'modelgate', serviceVersion: MODELGATE_VERSION });
+}
+
 export async function startServer(config: ResolvedServeConfig, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {
   const metrics = createMetrics();
   const monitor = new Monitor(monitorOptions(config), metrics.registry, logger);
+  const tracer = await startTracing(config, logger);
   const registry = openRegistry(config.registryUri);
   await registry.sweep();
   const source = registrySource(registry, {
@@ -101,6 +114,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
     logger,
     draining: () => draining,
     monitor,
+    ...(tracer === undefined ? {} : { tracer }),
     ...(hooks.metricsText === undefined ? {} : { metricsText: hooks.metricsText }),
     options: {
       maxBodyBytes: config.maxBodyBytes,
@@ -199,6 +213,7 @@ export async function startServer(config: ResolvedServeConfig, logger: Logger, h
       clearTimeout(timer);
       await router.close();
       await monitor.close();
+      await tracer?.shutdown();
       // Loads still in progress give up their onnxruntime threads; the process may exit once they are gone.
       await stopSessionThreads();
     })());

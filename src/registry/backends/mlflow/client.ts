@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 // undici is imported when the first request is made: a server on the local registry never loads it.
 import type { Agent, Dispatcher, request as Request } from 'undici';
+import { traceHeaders } from '../../../monitor/trace/span.js';
 import { ERROR_CODE_TO_STATUS, type ErrorCode, GatewayError, describeError } from '../../../errors.js';
 
 export interface MlflowAuth {
@@ -330,6 +331,8 @@ export class MlflowHttp {
   async send(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'user-agent': 'modelgate', accept: 'application/json, */*' };
     if (this.authorization !== undefined) headers.authorization = this.authorization;
+    // A call made while a traced request is served (a model loaded on demand) is that span's child.
+    traceHeaders(headers);
     let payload: string | undefined;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';

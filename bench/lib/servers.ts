@@ -15,7 +15,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 export const CLI = join(ROOT, 'dist', 'modelgate.mjs');
 
 /** One bare node:http baseline per runtime: bench/baselines/<kind>.ts. */
-export type BaselineKind = 'onnx' | 'tfjs';
+export type BaselineKind = 'onnx' | 'tfjs' | 'compiled';
 const baselineScript = (kind: BaselineKind) => join(ROOT, 'dist', 'bench', 'baselines', `${kind}.js`);
 
 export interface ServerProcess {

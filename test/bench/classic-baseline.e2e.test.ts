@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCompiledBaseline } from '../../bench/baselines/compiled.js';
 import { BenchModels, CLASSIC_MODELS, type ClassicModel, classicBody } from '../../bench/lib/models.js';
+import { ROOT } from '../../bench/lib/servers.js';
 import { serveModelDir } from '../fixtures/serve-dir.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 
@@ -33,7 +34,7 @@ describe('classic benchmark models', () => {
       const baseline = await startCompiledBaseline(model.baselineModel);
       const server = await serveModelDir(join(work, name), work);
       try {
-        const expected = JSON.parse(readFileSync(join('bench', 'models', CLASSIC_MODELS[name], 'expected.json'), 'utf8')) as {
+        const expected = JSON.parse(readFileSync(join(ROOT, 'bench', 'models', CLASSIC_MODELS[name], 'expected.json'), 'utf8')) as {
           predict: unknown[];
         };
         for (const rows of [1, 1000] as const) {

@@ -12,7 +12,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LoadResult, type LoadSpec, median, runLoad } from './lib/load.js';
-import { BenchModels, inputsJson, irisCsv, irisRows, mlpRows } from './lib/models.js';
+import { BenchModels, type ClassicModel, classicBody, inputsJson, irisCsv, irisRows, mlpRows } from './lib/models.js';
 import {
   CLI,
   ROOT,
@@ -52,6 +52,8 @@ interface Target {
   vs?: string;
   /** Maximum p99 latency in ms. */
   p99Ms?: number;
+  /** Minimum req/s, an absolute goal (`why` says where it comes from): only meaningful on the machine it was set for. */
+  minRps?: { rps: number; why: string };
 }
 
 interface LoadCase {
@@ -126,6 +128,7 @@ const logging = (percent: number, extra: string[] = [], label = `modelgate, log 
   modelgate(iris, ['--log-requests', String(percent), '--log-dir', `LOGDIR:${percent}`, ...extra], label);
 
 const iris = (m: BenchModels) => m.iris();
+const classic = (name: ClassicModel) => (m: BenchModels) => m.classic(name);
 const mlp = (m: BenchModels) => m.mlp();
 
 // ---------------------------------------------------------------------------------------------
@@ -198,6 +201,7 @@ function verdict(targets: Target[], label: string, m: Map<string, Medians>, refe
       out.push(`${ratio >= t.ratio ? '✓' : '✗'} ≥ ${t.ratio}× ${vs}${t.vs === undefined ? '' : ` (${fmt(ratio, 2)}×)`}`);
     }
     if (t.p99Ms !== undefined) out.push(`${own.p99 <= t.p99Ms ? '✓' : '✗'} p99 ≤ ${t.p99Ms} ms`);
+    if (t.minRps !== undefined) out.push(`${own.rps >= t.minRps.rps ? '✓' : '✗'} ≥ ${fmt(t.minRps.rps)} req/s (${t.minRps.why})`);
   }
   if (own.errors > 0) out.push(`**${own.errors} errors/non-2xx**`);
   return out.join('; ');
@@ -301,6 +305,23 @@ const invocations = (body: string, connections: number, contentType?: string): L
   ...(contentType === undefined ? {} : { contentType }),
 });
 
+/**
+ * A scikit-learn or XGBoost model (bench/models) against the bare server running the graph
+ * modelgate compiles from it (bench/baselines/compiled.ts): batch 1 and 1,000 rows, 16 connections.
+ */
+function classicGroup(model: ClassicModel, title: string, batch1Targets: Target[] = []): Group {
+  return {
+    servers: [
+      { label: 'baseline', start: async (ctx) => startBaseline('compiled', (await ctx.models.classic(model)).baselineModel) },
+      modelgate(classic(model)),
+    ],
+    cases: [
+      { title: `${title}, batch 1, 16 conn`, load: invocations(classicBody(model, 1), 16), targets: batch1Targets },
+      { title: `${title}, 1,000-row request, 16 conn`, load: invocations(classicBody(model, 1000), 16) },
+    ],
+  };
+}
+
 /** `--workers` × `--threads` for one model, everything else at modelgate's defaults. */
 function matrixGroup(model: (m: BenchModels) => Promise<{ uri: string; baselineModel: string }>, c: LoadCase): Group {
   const configs = [
@@ -395,6 +416,19 @@ const SCENARIOS: Scenario[] = [
       cases: [{ title: 'iris TF.js (wasm), batch 1, 16 conn', load: invocations(IRIS_B1, 16) }],
     },
   ]),
+  loadScenario(
+    'classic',
+    'scikit-learn census pipeline (20-tree forest), 100-tree random forest, 300-tree XGBoost: batch 1 and 1,000 rows, 16 connections',
+    'compare',
+    [
+      classicGroup('census', 'census pipeline, RF 20 trees', [
+        // Issue 16: 50 × the ≈ 90 req/s mlflow serves this model at batch 1 / 16 connections.
+        { label: 'modelgate', p99Ms: 10, minRps: { rps: 50 * 90, why: '50 × mlflow' } },
+      ]),
+      classicGroup('rf100', 'RandomForest 100 trees, 8 numeric'),
+      classicGroup('xgb300', 'XGBoost 300 trees, 8 numeric'),
+    ],
+  ),
   coldStartScenario,
   loadScenario(
     'matrix',

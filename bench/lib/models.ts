@@ -3,12 +3,19 @@
  * registered in a local registry there, so that running one scenario builds only what it needs.
  * Every model is also given to its baseline as a plain file or directory.
  */
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CompiledLayout } from '../baselines/compiled.js';
+import { type CompiledModel, compileSklearn } from '../../src/flavors/sklearn/index.js';
+import type { PredictFn } from '../../src/flavors/sklearn/context.js';
+import { loadPickle } from '../../src/flavors/sklearn/pickle/index.js';
+import { compileXgboost } from '../../src/flavors/xgboost/index.js';
+import { readMLModel } from '../../src/model/mlmodel.js';
 import { saveModel } from '../../src/core/save.js';
 import { openRegistry } from '../../src/core/registration.js';
 import { BENCH_MLP_OPTIONS, benchMlp, mulberry32 } from '../../tools/onnx/models.js';
 import { writeIrisLayersModel } from '../../tools/tfjs/models.js';
+import { readFileSync } from 'node:fs';
 import { ROOT } from './servers.js';
 
 export interface BenchModel {
@@ -40,6 +47,38 @@ export function mlpRows(n: number, seed = 1): number[][] {
   return Array.from({ length: n }, () =>
     Array.from({ length: BENCH_MLP_OPTIONS.inputSize }, () => Math.round((rand() * 2 - 1) * 1e4) / 1e4),
   );
+}
+
+/** The committed classic-ML models of bench/models (tools/bench/make_bench_models.py). */
+export const CLASSIC_MODELS = { census: 'census-rf20-sk12', rf100: 'rf100-sk12', xgb300: 'xgb300' } as const;
+export type ClassicModel = keyof typeof CLASSIC_MODELS;
+
+/** The committed `dataframe_split` body of 1 or 1,000 rows for a classic model. */
+export const classicBody = (model: ClassicModel, rows: 1 | 1000): string =>
+  readFileSync(join(ROOT, 'bench', 'models', CLASSIC_MODELS[model], `bench-${rows}.json`), 'utf8');
+
+/** The model directory compiled as modelgate's sklearn or xgboost flavour compiles it at load time. */
+async function compileDir(dir: string): Promise<CompiledModel> {
+  const mlmodel = await readMLModel(dir);
+  if (mlmodel === undefined) throw new Error(`${dir} has no MLmodel`);
+  const xgb = mlmodel.flavors.xgboost;
+  if (xgb !== undefined) return (await compileXgboost({ dir, mlmodel, config: xgb })).compiled;
+  const predictFn = (mlmodel.flavors.python_function?.predict_fn ?? 'predict') as PredictFn;
+  return compileSklearn(loadPickle(new Uint8Array(await readFile(join(dir, 'model.pkl')))), predictFn);
+}
+
+function layoutOf(c: CompiledModel): CompiledLayout {
+  const name = (i: number) => String(c.columns[i].name);
+  const classes = c.output.classes?.data as ArrayLike<unknown> | undefined;
+  return {
+    numericColumns: c.numericColumns.map(name),
+    stringColumns: c.stringColumns.map(name),
+    inputNames: c.inputNames,
+    output: c.output.name,
+    ...(c.output.kind === 'label' && classes !== undefined
+      ? { classes: Array.from(classes, (v) => (typeof v === 'bigint' ? Number(v) : (v as string | number))) }
+      : {}),
+  };
 }
 
 export class BenchModels {
@@ -106,6 +145,18 @@ export class BenchModels {
       await writeIrisLayersModel(raw);
       await saveModel(dir, { flavor: 'tfjs', model: raw, inputExample: irisRows(1) });
       return dir;
+    });
+  }
+
+  /** A committed classic-ML model; the baseline gets the graph modelgate compiles from it, and its layout. */
+  classic(model: ClassicModel): Promise<BenchModel> {
+    return this.once(model, async (dir) => {
+      await cp(join(ROOT, 'bench', 'models', CLASSIC_MODELS[model]), dir, { recursive: true });
+      const compiled = await compileDir(dir);
+      const onnx = `${dir}.onnx`;
+      await writeFile(onnx, compiled.onnx);
+      await writeFile(`${onnx}.layout.json`, JSON.stringify(layoutOf(compiled)));
+      return onnx;
     });
   }
 }

@@ -8,14 +8,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The checkout: three levels up from dist/bench/lib, two from bench/lib (a test importing the sources). */
+export const ROOT = join(HERE, ...(basename(dirname(dirname(HERE))) === 'dist' ? ['..', '..', '..'] : ['..', '..']));
 export const CLI = join(ROOT, 'dist', 'modelgate.mjs');
 
 /** One bare node:http baseline per runtime: bench/baselines/<kind>.ts. */
-export type BaselineKind = 'onnx' | 'tfjs';
+export type BaselineKind = 'onnx' | 'tfjs' | 'compiled';
 const baselineScript = (kind: BaselineKind) => join(ROOT, 'dist', 'bench', 'baselines', `${kind}.js`);
 
 export interface ServerProcess {

@@ -1,7 +1,7 @@
 /**
- * `modelgate build-image` (build, and optionally push, an image of one model version through the
- * Docker Engine API) and `modelgate generate-dockerfile` (write the same build context to a
- * directory for any builder). The docker modules are imported when a command runs, so `serve`
+ * `modelgate build-image` (build, and optionally push, an image of one model version, or of
+ * several, through the Docker Engine API) and `modelgate generate-dockerfile` (write the same
+ * build context to a directory for any builder). The docker modules are imported when a command runs, so `serve`
  * (and the images themselves, which do not carry dockerode or tar-stream) never load them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type Dockerode from 'dockerode';
 import { SERVE_DEFAULTS, defaultRegistryUri, environment } from '../config/index.js';
 import type { ImagePlatform } from '../docker/dockerfile.js';
-import type { HostBasePlan, ImagePlan } from '../docker/index.js';
+import type { HostBasePlan, ImageModel, ImagePlan } from '../docker/index.js';
 import type { AutoscaleMode, K8sOptions, PreStopMode } from '../docker/k8s.js';
 import { openRegistry } from '../core/registration.js';
 import { type CommandSpec, type ParsedCommand, commandError, missingFlag } from './spec.js';
@@ -20,10 +20,10 @@ const IMAGE_NAME =
   /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
 
 /** The manifest settings from the flags; the image's name, port and model are added after planning. */
-type K8sFlags = Omit<K8sOptions, 'name' | 'image' | 'port' | 'model' | 'drainSeconds'>;
+type K8sFlags = Omit<K8sOptions, 'name' | 'image' | 'port' | 'model' | 'models' | 'drainSeconds'>;
 
 interface CommonArgs {
-  modelUri: string;
+  modelUris: string[];
   name: string | undefined;
   baseImage: string | undefined;
   platform: ImagePlatform | undefined;
@@ -45,8 +45,8 @@ function envPairs(spec: CommandSpec, list: readonly string[]): Record<string, st
 
 function commonArgs(spec: CommandSpec, values: ParsedCommand['values']): CommonArgs {
   const s = (k: string) => values[k] as string | undefined;
-  const modelUri = s('modelUri');
-  if (modelUri === undefined) throw missingFlag(spec, 'modelUri');
+  const modelUris = (values.modelUri as string[] | undefined) ?? [];
+  if (modelUris.length === 0) throw missingFlag(spec, 'modelUri');
   const name = s('name');
   if (name !== undefined && !IMAGE_NAME.test(name)) {
     throw commandError(
@@ -59,7 +59,7 @@ function commonArgs(spec: CommandSpec, values: ParsedCommand['values']): CommonA
   const k8s = k8sFlags(spec, values);
   if (k8sOut === undefined && Object.keys(k8s).length > 0) throw commandError(spec, 'the Kubernetes options need --k8s-out DIR');
   return {
-    modelUri,
+    modelUris,
     name,
     baseImage: s('baseImage'),
     platform: s('platform') as ImagePlatform | undefined,
@@ -98,7 +98,7 @@ function k8sFlags(spec: CommandSpec, values: ParsedCommand['values']): K8sFlags 
 async function plan(a: CommonArgs, baseImage = a.baseImage): Promise<ImagePlan> {
   const { planImage } = await import('../docker/index.js');
   const p = await planImage({
-    modelUri: a.modelUri,
+    modelUri: a.modelUris,
     registry: openRegistry(a.registry),
     ...(baseImage === undefined ? {} : { baseImage }),
     ...(a.platform === undefined ? {} : { platform: a.platform }),
@@ -108,7 +108,14 @@ async function plan(a: CommonArgs, baseImage = a.baseImage): Promise<ImagePlan> 
   return p;
 }
 
+/** `models:/iris/3 (models:/iris@champion)`: the pinned versions, and what was asked where it differs. */
+function describeModels(p: ImagePlan): string {
+  return p.models.map((m) => `${m.uri}${m.uri === m.requestedUri ? '' : ` (${m.requestedUri})`}`).join(', ');
+}
+
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+
+const k8sModel = (m: ImageModel) => ({ name: m.servedName, version: m.version, uri: m.uri, digest: m.digest });
 
 async function writeK8s(dir: string, image: string, p: ImagePlan, k8s: K8sFlags): Promise<void> {
   const { k8sFiles, k8sName } = await import('../docker/index.js');
@@ -118,7 +125,8 @@ async function writeK8s(dir: string, image: string, p: ImagePlan, k8s: K8sFlags)
     name: k8sName(image),
     image,
     port: p.port,
-    model: { name: p.model.name, version: p.model.version, uri: p.model.uri, digest: p.model.digest },
+    model: k8sModel(p.model),
+    ...(p.models.length > 1 ? { models: p.models.map(k8sModel) } : {}),
     drainSeconds: drain === undefined ? SERVE_DEFAULTS.drainSeconds : Number(drain),
   });
   await mkdir(dir, { recursive: true });
@@ -166,8 +174,7 @@ export async function buildImageCommand({ values }: ParsedCommand): Promise<numb
   const p = await plan(a, hostBase?.tag);
   await provideBase(client, p, hostBase);
   process.stderr.write(
-    `Building ${image} for ${p.platform} from ${p.model.uri}` +
-      `${p.model.uri === a.modelUri ? '' : ` (${a.modelUri})`} on ${p.baseImage}: ${p.entries.length} files, ${mb(p.contextBytes)}\n`,
+    `Building ${image} for ${p.platform} from ${describeModels(p)} on ${p.baseImage}: ${p.entries.length} files, ${mb(p.contextBytes)}\n`,
   );
   await docker.buildImage(client, docker.createBuildContext(p.entries), {
     tag: image,
@@ -213,7 +220,7 @@ export async function generateDockerfileCommand({ values }: ParsedCommand): Prom
   const { writeBuildContext } = await import('../docker/index.js');
   await writeBuildContext(p.entries, dir);
   process.stdout.write(
-    `Wrote the Dockerfile and build context of ${p.model.uri} (${p.platform}, ${p.entries.length} files, ${mb(p.contextBytes)}) to ${resolve(dir)}\n` +
+    `Wrote the Dockerfile and build context of ${p.models.map((m) => m.uri).join(', ')} (${p.platform}, ${p.entries.length} files, ${mb(p.contextBytes)}) to ${resolve(dir)}\n` +
       `Build it with: docker build --platform ${p.platform} -t ${a.name ?? 'NAME:TAG'} ${dir}\n`,
   );
   if (a.k8sOut !== undefined && a.name !== undefined) await writeK8s(a.k8sOut, a.name, p, a.k8s);

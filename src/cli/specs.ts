@@ -154,7 +154,12 @@ export const ALIAS_DELETE: CommandSpec = {
 };
 
 const imageFlags: FlagSpec[] = [
-  modelUri('the registered model version to put in the image (an alias is resolved once, at build time)'),
+  {
+    ...modelUri(
+      'the registered model version to put in the image (an alias is resolved once, at build time); repeat it to bake several, each served under its registered name (name=URI to choose one)',
+    ),
+    repeatable: true,
+  },
   {
     key: 'name',
     flag: 'name',
@@ -253,7 +258,7 @@ const imageFlags: FlagSpec[] = [
 export const BUILD_IMAGE: CommandSpec = {
   name: 'build-image',
   summary:
-    'Build a slim, offline-buildable image of one model version through the Docker Engine API (DOCKER_HOST), and print its size and layers.',
+    'Build a slim, offline-buildable image of one model version (or several, with -m repeated) through the Docker Engine API (DOCKER_HOST), and print its size and layers.',
   flags: [
     ...imageFlags,
     {
@@ -269,7 +274,7 @@ export const BUILD_IMAGE: CommandSpec = {
 export const GENERATE_DOCKERFILE: CommandSpec = {
   name: 'generate-dockerfile',
   summary:
-    'Write the Dockerfile and the complete build context of one model version to a directory, for any builder (docker, buildah, kaniko).',
+    'Write the Dockerfile and the complete build context of one model version (or several) to a directory, for any builder (docker, buildah, kaniko).',
   flags: [
     ...imageFlags,
     { key: 'directory', flag: 'directory', short: 'd', kind: 'string', arg: 'DIR', doc: 'where to write it (new or empty; required)' },

@@ -76,6 +76,16 @@ function describe(host: ModelHost, status: HostStatus, m: HostStatus['models'][n
 }
 
 export function servedModels(host: ModelHost): ServedModel[] {
+  const catalog = host.catalog;
+  if (catalog === undefined) return modelsOf(host);
+  // Several models: each described by the host serving it (a lazy one not loaded yet has no versions).
+  return catalog.names().flatMap((name) => {
+    const one = catalog.hostOf(name);
+    return one === undefined ? [{ name, versions: [] }] : modelsOf(one).map((m) => ({ ...m, name }));
+  });
+}
+
+function modelsOf(host: ModelHost): ServedModel[] {
   const status = host.status();
   const byName = new Map<string, ServedVersion[]>();
   for (const m of status.models) {

@@ -21,7 +21,7 @@ export const DEFAULT_IMAGE_PORT = 8080;
 export const DEFAULT_BASE_IMAGE = 'node:20-bookworm-slim';
 
 /** Variables the image sets itself; a caller cannot override them without breaking the baked model. */
-const RESERVED_ENV = new Set(['MODELGATE_MODEL_URI', 'MODELGATE_REGISTRY_URI']);
+const RESERVED_ENV = new Set(['MODELGATE_MODEL_URI', 'MODELGATE_MODELS', 'MODELGATE_REGISTRY_URI']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LABEL_KEY = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
 
@@ -34,6 +34,8 @@ export interface DockerfileOptions {
   modelUri: string;
   /** The version it resolved to, e.g. `models:/iris/3`: what the image serves. */
   modelRef: string;
+  /** Several (or renamed) models, each by the name it is served under (modelRef is then only a comment). */
+  models?: readonly BakedModel[];
   /** Extra environment; wins over the image defaults except the model and registry URIs. */
   env?: Readonly<Record<string, string>>;
   labels?: Readonly<Record<string, string>>;
@@ -52,11 +54,22 @@ export function hostPlatform(): ImagePlatform {
   return process.arch === 'arm64' ? 'linux/arm64' : 'linux/amd64';
 }
 
+/** A model of a several-model image: its served name and the pinned version. */
+export interface BakedModel {
+  readonly name: string;
+  readonly uri: string;
+}
+
 /**
- * The environment the image starts with: bind every interface, the baked registry and version,
- * then the caller's variables.
+ * The environment the image starts with: bind every interface, the baked registry and version(s),
+ * then the caller's variables. One model keeps MODELGATE_MODEL_URI; a named list goes in MODELGATE_MODELS,
+ * because the environment holds one value per variable and a list of models is JSON there.
  */
-export function imageEnv(modelRef: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+export function imageEnv(
+  modelRef: string,
+  extra: Readonly<Record<string, string>> = {},
+  models: readonly BakedModel[] = [],
+): Record<string, string> {
   for (const [k, v] of Object.entries(extra)) {
     if (!ENV_NAME.test(k)) throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid environment variable name '${k}'`);
     if (RESERVED_ENV.has(k)) {
@@ -72,7 +85,9 @@ export function imageEnv(modelRef: string, extra: Readonly<Record<string, string
     ORT_DISABLE_TELEMETRY: '1',
     ...extra,
     MODELGATE_REGISTRY_URI: `file:${IMAGE_REGISTRY_DIR}`,
-    MODELGATE_MODEL_URI: modelRef,
+    ...(models.length > 0
+      ? { MODELGATE_MODELS: JSON.stringify(models.map((m) => ({ name: m.name, primary: m.uri }))) }
+      : { MODELGATE_MODEL_URI: modelRef }),
   };
   imagePort(env);
   return env;
@@ -137,7 +152,7 @@ export function generateDockerfile(opts: DockerfileOptions): string {
     );
   }
   if (!/^[^\s"$\\]+$/.test(opts.baseImage)) throw new GatewayError('INVALID_PARAMETER_VALUE', `Invalid base image '${opts.baseImage}'`);
-  const env = imageEnv(opts.modelRef, opts.env);
+  const env = imageEnv(opts.modelRef, opts.env, opts.models);
   const port = imagePort(env);
   const labels = Object.entries(opts.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [k, v] of labels) {

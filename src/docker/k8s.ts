@@ -7,8 +7,9 @@
  * as YAML files.
  *
  * The probes map onto the server's endpoints (startup and readiness: /ready, which turns 200 once
- * the model is loaded and warmed up and 503 while shutting down; liveness: /livez, 200 while the
- * process runs), and the termination grace period covers the preStop pause plus the drain.
+ * the model is loaded and warmed up and 503 while shutting down; with several models, startup waits
+ * for each one's /v2/models/{name}/ready; liveness: /livez, 200 while the process runs), and the
+ * termination grace period covers the preStop pause plus the drain.
  */
 // Types only (erased from the JS): object literals below are checked against the Kubernetes API
 // types, so a misspelt field fails type-checking. kubernetes-models is a dev dependency.
@@ -45,6 +46,13 @@ export interface K8sResources {
   limits: { cpu: string; memory: string };
 }
 
+export interface K8sModel {
+  name: string;
+  version: string;
+  uri: string;
+  digest: string;
+}
+
 export interface K8sOptions {
   /** Resource name and app label; see `k8sName`. */
   name: string;
@@ -52,7 +60,9 @@ export interface K8sOptions {
   image: string;
   /** The container port (the image's MODELGATE_PORT). */
   port: number;
-  model: { name: string; version: string; uri: string; digest: string };
+  model: K8sModel;
+  /** Every model of a several-model image (`model` is then the first). */
+  models?: readonly K8sModel[];
   namespace?: string;
   /** The server's drain time on SIGTERM (MODELGATE_DRAIN_SECONDS). @default 30 */
   drainSeconds?: number;
@@ -204,6 +214,30 @@ function quantity(n: number): string {
   return Number.isInteger(n) ? String(n) : `${Math.round(n * 1000)}m`;
 }
 
+/**
+ * /ready turns 200 once every model has been tried, and one that failed leaves the others serving;
+ * a pod of a several-model image must not take traffic without all of them, so its start waits for
+ * every model's own V2 readiness. An exec probe (node, the image has no curl), only while starting.
+ */
+function startupCheck(o: K8sOptions, http: { path: string; port: string; scheme: 'HTTP' }) {
+  if (o.models === undefined || o.models.length < 2) return { httpGet: http };
+  const paths = o.models.map((m) => `/v2/models/${encodeURIComponent(m.name)}/ready`);
+  const script =
+    `const p=process.env.MODELGATE_PORT||${o.port};` +
+    `Promise.all(${JSON.stringify(paths)}.map(u=>fetch('http://127.0.0.1:'+p+u).then(r=>r.ok)))` +
+    '.then(a=>process.exit(a.every(Boolean)?0:1),()=>process.exit(1))';
+  return { exec: { command: ['node', '-e', script] } };
+}
+
+function modelAnnotations(o: K8sOptions): Record<string, string> {
+  if (o.models !== undefined && o.models.length > 1) {
+    return {
+      'modelgate.io/models': JSON.stringify(o.models.map((m) => ({ name: m.name, version: m.version, uri: m.uri, digest: m.digest }))),
+    };
+  }
+  return { 'modelgate.io/model-uri': o.model.uri, 'modelgate.io/model-name': o.model.name, 'modelgate.io/model-digest': o.model.digest };
+}
+
 export function k8sManifests(o: K8sOptions): K8sManifests {
   const autoscale = o.autoscale ?? 'cpu';
   const drain = o.drainSeconds ?? SERVE_DEFAULTS.drainSeconds;
@@ -213,7 +247,9 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
   const maxReplicas = Math.max(o.maxReplicas ?? 10, minReplicas, 1);
   const monitored = o.serviceMonitor ?? autoscale !== 'cpu';
   const selector = { 'app.kubernetes.io/name': o.name, 'app.kubernetes.io/instance': o.name };
-  const version = labelValue(o.model.version);
+  const several = (o.models?.length ?? 0) > 1;
+  // Several models have no one version to put in the label.
+  const version = several ? undefined : labelValue(o.model.version);
   const labels: Record<string, string> = {
     ...selector,
     'app.kubernetes.io/component': 'model-server',
@@ -221,9 +257,7 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
     ...(version === undefined ? {} : { 'app.kubernetes.io/version': version }),
   };
   const annotations = {
-    'modelgate.io/model-uri': o.model.uri,
-    'modelgate.io/model-name': o.model.name,
-    'modelgate.io/model-digest': o.model.digest,
+    ...modelAnnotations(o),
     'modelgate.io/generated-by': `modelgate ${MODELGATE_VERSION}`,
   };
   const metadata = { name: o.name, ...(o.namespace === undefined ? {} : { namespace: o.namespace }), labels, annotations };
@@ -276,7 +310,7 @@ export function k8sManifests(o: K8sOptions): K8sManifests {
                 { name: 'MODELGATE_DRAIN_SECONDS', value: String(drain) },
               ],
               // Loading and warming the model may take a while; liveness and readiness start after it.
-              startupProbe: { httpGet: http, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 90 },
+              startupProbe: { ...startupCheck(o, http), periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 90 },
               readinessProbe: { httpGet: http, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
               livenessProbe: { httpGet: { ...http, path: LIVENESS_PATH }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
               lifecycle: { preStop },
@@ -452,7 +486,8 @@ function scaledObjectComments(o: K8sOptions): { path: Path; text: string }[] {
  */
 export function k8sFiles(o: K8sOptions): { path: string; content: string }[] {
   const m = k8sManifests(o);
-  const header = `# Generated by modelgate ${MODELGATE_VERSION} for ${o.model.uri} (${o.model.digest}) in ${o.image}.\n`;
+  const baked = o.models !== undefined && o.models.length > 1 ? o.models : [o.model];
+  const header = `# Generated by modelgate ${MODELGATE_VERSION} for ${baked.map((m) => `${m.uri} (${m.digest})`).join(', ')} in ${o.image}.\n`;
   const file = (path: string, doc: unknown, comments: readonly { path: Path; text: string }[] = [], note = '') => ({
     path,
     content: header + note + toYaml(doc, comments),

@@ -161,3 +161,26 @@ describe('quote / imageEnv', () => {
     expect(imageEnv('models:/m/1', { X: 'y' })).toMatchObject({ X: 'y', MODELGATE_MODEL_URI: 'models:/m/1' });
   });
 });
+
+describe('several models in one image', () => {
+  const models = [
+    { name: 'iris', uri: 'models:/iris/3' },
+    { name: 'tree', uri: 'models:/iris-tree/1' },
+  ];
+
+  it('lists them in MODELGATE_MODELS by name, in place of MODELGATE_MODEL_URI', () => {
+    const env = imageEnv('models:/iris/3, models:/iris-tree/1', {}, models);
+    expect(env.MODELGATE_MODEL_URI).toBeUndefined();
+    expect(JSON.parse(env.MODELGATE_MODELS)).toEqual([
+      { name: 'iris', primary: 'models:/iris/3' },
+      { name: 'tree', primary: 'models:/iris-tree/1' },
+    ]);
+  });
+
+  it('writes the list into the Dockerfile as the parser reads it back, and refuses to have it overridden', () => {
+    const env = instructions(generateDockerfile({ ...base, models })).find((l) => l.startsWith('ENV '))!;
+    expect(JSON.parse(parsePairs(env.slice(4)).MODELGATE_MODELS)).toHaveLength(2);
+    expect(() => generateDockerfile({ ...base, models, env: { MODELGATE_MODELS: '[]' } })).toThrow(/cannot be overridden/);
+    expect(() => generateDockerfile({ ...base, env: { MODELGATE_MODELS: '[]' } })).toThrow(/cannot be overridden/);
+  });
+});

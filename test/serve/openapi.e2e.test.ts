@@ -133,6 +133,37 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('with several models, describes each under /models/{name}/invocations, and generated requests are accepted', async () => {
+    const s = await startServer(
+      resolveServeConfig({
+        models: [
+          { primary: 'models:/iris@champion' },
+          { name: 'tree', primary: 'test/fixtures/sklearn/iris-tree-autolog-sk19' },
+          { name: 'cols', primary: 'test/fixtures/mlflow-model-files/iris-cols-v1' },
+        ],
+        registryUri: join(root, 'registry'),
+        port: 0,
+      }),
+      silentLogger(),
+    );
+    try {
+      await s.loaded;
+      const doc = await getDoc(s.port);
+      expect((await new Validator().validate(doc)).valid).toBe(true);
+      const paths = Object.keys(doc.paths as object);
+      expect(paths.filter((p) => p.endsWith('/invocations')).sort()).toEqual([
+        '/models/cols/invocations',
+        '/models/iris/invocations',
+        '/models/tree/invocations',
+      ]);
+      const requests = generateRequests(doc);
+      expect(requests.filter((r) => r.path === '/models/tree/invocations').length).toBeGreaterThan(2);
+      expect(await sendAll(s.port, doc, requests)).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('follows the alias: moving champion to the version with params changes /invocations', async () => {
     const s = await serve();
     try {

@@ -11,7 +11,7 @@
  */
 import type { Flavor, FlavorLoadContext, LoadedModel } from '../flavor.js';
 import { onnxImage } from '../onnx/image.js';
-import { checkSignature, readModelFile, serveCompiled } from '../sklearn/index.js';
+import { type CompiledModel, checkSignature, readModelFile, serveCompiled } from '../sklearn/index.js';
 import { type NativeGraph, compileNative, intClasses, nativeColumns } from '../sklearn/native.js';
 import { parseJsonText } from '../../util/json-parse.js';
 import { type XgbBooster, refuse } from './booster.js';
@@ -77,7 +77,10 @@ function graph(
   };
 }
 
-async function loadXgboost(ctx: FlavorLoadContext): Promise<LoadedModel> {
+/** The model file compiled to ONNX, without a session: `load` serves it, the benchmark's bare baseline runs the same graph. */
+export async function compileXgboost(
+  ctx: Pick<FlavorLoadContext, 'dir' | 'mlmodel' | 'config'>,
+): Promise<{ compiled: CompiledModel; info: Record<string, string> }> {
   const conf = ctx.config;
   const rel =
     typeof conf.data === 'string'
@@ -99,12 +102,18 @@ async function loadXgboost(ctx: FlavorLoadContext): Promise<LoadedModel> {
   const root = { classPath: modelClass, sklearnVersion: 'n/a' };
   const compiled = compileNative(columns, namesKnown, root, graph(booster, api, rounds, params));
   checkSignature(ctx.mlmodel.signature, compiled);
-  return serveCompiled(ctx, compiled, {
+  const info = {
     modelClass,
     objective: booster.objective,
     xgbVersion: typeof conf.xgb_version === 'string' ? conf.xgb_version : 'unknown',
     trees: String(booster.trees.length),
-  });
+  };
+  return { compiled, info };
+}
+
+async function loadXgboost(ctx: FlavorLoadContext): Promise<LoadedModel> {
+  const { compiled, info } = await compileXgboost(ctx);
+  return serveCompiled(ctx, compiled, info);
 }
 
 export const xgboostFlavor: Flavor = {

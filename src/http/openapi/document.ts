@@ -96,7 +96,13 @@ function withSecurity(op: Operation, guarded: boolean, scheme = 'bearer'): Opera
   return guarded ? { ...op, security: [{ [scheme]: [] }] } : op;
 }
 
-function invocationsOperation(model: ServedModel, primary: ServedVersion, opts: DocumentOptions, schemas: Record<string, JsonSchema>) {
+function invocationsOperation(
+  model: ServedModel,
+  primary: ServedVersion,
+  opts: DocumentOptions,
+  schemas: Record<string, JsonSchema>,
+  operationId = 'invocations',
+) {
   const req = componentName(model.name, primary.version, 'InvocationsRequest');
   const res = componentName(model.name, primary.version, 'InvocationsResponse');
   schemas[req] = invocationsRequestSchema(primary.signature);
@@ -106,7 +112,7 @@ function invocationsOperation(model: ServedModel, primary: ServedVersion, opts: 
   const others = model.versions.filter((v) => v !== primary && v.route !== 'shadow');
   return withSecurity(
     {
-      operationId: 'invocations',
+      operationId,
       tags: [`${model.name} (MLflow scoring protocol)`],
       summary: `Score with ${model.name} (MLflow scoring protocol)`,
       description:
@@ -290,13 +296,15 @@ export function openApiDocument(models: readonly ServedModel[], opts: DocumentOp
     V2ModelMetadata: v2MetadataSchema(),
   };
   const paths: Record<string, unknown> = {};
-  // /invocations has no model in its path: it scores with the first model (the only one today).
-  const first = models[0];
-  const primary = first?.versions.find((v) => v.route === 'primary') ?? first?.versions[0];
-  if (first !== undefined && primary !== undefined) paths['/invocations'] = { post: invocationsOperation(first, primary, opts, schemas) };
-  for (const model of models) {
+  for (const [i, model] of models.entries()) {
     const serving = model.versions.filter((v) => v.route !== 'shadow');
     const main = serving.find((v) => v.route === 'primary') ?? serving[0];
+    // One model: MLflow's /invocations. Several: each under /models/{name}/invocations (a bare
+    // /invocations then needs an x-model-name header naming one of them).
+    if (main !== undefined && models.length === 1) paths['/invocations'] = { post: invocationsOperation(model, main, opts, schemas) };
+    if (main !== undefined && models.length > 1) {
+      paths[`/models/${model.name}/invocations`] = { post: invocationsOperation(model, main, opts, schemas, `invocations_${i}`) };
+    }
     if (main !== undefined) v2Operations(model, main, false, opts, schemas, paths);
     for (const v of serving) v2Operations(model, v, true, opts, schemas, paths);
   }

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/flavors/onnx/float16.js';
 import { openModelDir } from '../../src/core/model-dir.js';
-import type { OnnxIsolation } from '../../src/flavors/onnx/runner.js';
+import {
+  type OnnxIsolation,
+  type SessionRunner,
+  createSessionRunner,
+  sessionThreadCounts,
+  stopSessionThreads,
+} from '../../src/flavors/onnx/runner.js';
 import type { ServableModel } from '../../src/core/servable.js';
 import { loadServable } from '../../src/core/load.js';
 import { scoreBody } from '../../src/core/scoring.js';
@@ -229,5 +235,30 @@ describe('float16 conversion', () => {
     expect(float32ToFloat16Bits(Float32Array.from([1 + 2 ** -11]))[0]).toBe(0x3c00); // tie → even
     expect(float32ToFloat16Bits(Float32Array.from([70000]))[0]).toBe(0x7c00); // overflow → inf
     expect(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(Float32Array.from([NaN])))[0])).toBe(true);
+  });
+});
+
+describe("auto's probe threads", () => {
+  const OPTIONS = { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1 };
+  const doubled = async (r: SessionRunner) =>
+    Array.from((await r.run({ x: { type: 'int64', dims: [1, 2], data: BigInt64Array.from([3n, 4n]) } }, ['y'])).y.data as BigInt64Array);
+
+  it('probes the next model in the thread the last probe left, and lets a thread-placed session take it', async () => {
+    await stopSessionThreads();
+    const a = await createSessionRunner({ bytes: int64Model() }, OPTIONS);
+    expect(a.isolation).toBe('none');
+    const after = sessionThreadCounts();
+    expect(after.spare).toBe(1);
+    // Bytes are not remembered as a file is: every load of them is probed, in the spare thread.
+    const b = await createSessionRunner({ bytes: int64Model() }, OPTIONS);
+    expect(b.isolation).toBe('none');
+    expect(sessionThreadCounts()).toEqual(after);
+    const c = await createSessionRunner({ bytes: int64Model() }, OPTIONS, { isolation: 'thread' });
+    expect(c.isolation).toBe('thread');
+    expect(sessionThreadCounts()).toEqual({ started: after.started, spare: 0 });
+    for (const r of [a, b, c]) expect(await doubled(r)).toEqual([6n, 8n]);
+    for (const r of [a, b, c]) await r.release();
+    await stopSessionThreads();
+    expect(sessionThreadCounts().spare).toBe(0);
   });
 });

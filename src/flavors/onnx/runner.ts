@@ -11,17 +11,19 @@
  *   slow: its creation took over {@link AUTO_LIMITS}.createMs, or its fastest inference on zero
  *   inputs (64 rows where the batch dimension is variable) took over `runMs`, or no zero inputs
  *   could be run. Otherwise it is created again in the server's thread, where small models
- *   answer without two wake-ups between threads per call. The choice is remembered per model
- *   file, so a model loaded again (a gateway reloading it on demand) skips the probe thread.
+ *   answer without two wake-ups between threads per call; the probe's thread is then kept for the
+ *   next probe (session-thread.ts: spare threads). The choice is remembered per model file, so a
+ *   model loaded again (a gateway reloading it on demand) skips the probe.
  */
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type * as Ort from 'onnxruntime-node';
 import { type Logger, silentLogger } from '../../util/log.js';
 import type { FlavorLoadContext } from '../flavor.js';
 import { type OrtModule, loadOnnxRuntime, resolveOnnxRuntime } from './runtime.js';
 import { type SessionModel, type TensorLike, ThreadSession, type ValueMetadata } from './session-thread.js';
 
-export { stopSessionThreads, type SessionModel, type TensorLike } from './session-thread.js';
+export { sessionThreadCounts, stopSessionThreads, type SessionModel, type TensorLike } from './session-thread.js';
 
 export type OnnxIsolation = 'auto' | 'thread' | 'none';
 
@@ -150,6 +152,35 @@ async function choose(session: ThreadSession): Promise<Choice> {
 }
 
 /**
+ * Probes take turns: timed while other probes start threads and create sessions on the same
+ * cores, a small model's creation passes the 100 ms limit and keeps a thread it does not need
+ * (7 of 20 iris copies loaded at once did), and one at a time they reuse a spare thread. A turn
+ * lasts at most {@link PROBE_TURN_MS}, so a model slow to create (it will keep its thread) does
+ * not hold the others' loads back.
+ */
+const PROBE_TURN_MS = AUTO_LIMITS.createMs + 50;
+const PROBES_AT_ONCE = Math.max(1, availableParallelism() - 1);
+let probing = 0;
+const waiting: (() => void)[] = [];
+
+async function probeTurn(): Promise<() => void> {
+  if (probing >= PROBES_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
+  else probing++;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    const next = waiting.shift();
+    if (next === undefined) probing--;
+    else next();
+  };
+  const timer = setTimeout(end, PROBE_TURN_MS);
+  timer.unref();
+  return end;
+}
+
+/**
  * Creates a session for a model file or graph bytes. Flavours pass their load context's
  * {@link runnerOptions}; the session's `release()` ends it (and its thread).
  */
@@ -164,26 +195,29 @@ export async function createSessionRunner(
   const key = isolation === 'auto' ? await placementKey(model, sessionOptions) : undefined;
   const known = key === undefined ? undefined : PLACED.get(key);
   if (known === 'none') return createInThread(model, sessionOptions);
-  const threaded = await ThreadSession.start(
-    { ortPath: await resolveOnnxRuntime(), model, options: sessionOptions },
-    logger,
-    options.signal,
-  );
-  if (isolation === 'thread' || known === 'thread') return threaded;
-  let choice: Choice;
+  const plan = { ortPath: await resolveOnnxRuntime(), model, options: sessionOptions };
+  if (isolation === 'thread' || known === 'thread') return ThreadSession.start(plan, logger, options.signal);
+  const done = await probeTurn();
   try {
-    choice = await choose(threaded);
-  } catch (err) {
-    await threaded.release();
-    throw err;
+    const threaded = await ThreadSession.start(plan, logger, options.signal);
+    let choice: Choice;
+    try {
+      choice = await choose(threaded);
+    } catch (err) {
+      await threaded.release();
+      throw err;
+    }
+    logger.info(
+      { isolation: choice.isolation, reason: choice.reason, createMs: round(threaded.createMs), probeMs: round(choice.probeMs) },
+      'ONNX session placed',
+    );
+    if (key !== undefined) remember(key, choice.isolation);
+    if (choice.isolation === 'thread') return threaded;
+    // Within the turn, so that the next probe finds this thread spare.
+    await threaded.recycle();
+  } finally {
+    done();
   }
-  logger.info(
-    { isolation: choice.isolation, reason: choice.reason, createMs: round(threaded.createMs), probeMs: round(choice.probeMs) },
-    'ONNX session placed',
-  );
-  if (key !== undefined) remember(key, choice.isolation);
-  if (choice.isolation === 'thread') return threaded;
-  await threaded.release();
   if (options.signal?.aborted === true) throw new Error('The load missed its deadline');
   return createInThread(model, sessionOptions);
 }

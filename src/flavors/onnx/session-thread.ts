@@ -35,31 +35,30 @@ interface SerializedError {
 }
 
 type ToThread =
+  | { type: 'create'; id: number; model: SessionModel; options: Ort.InferenceSession.SessionOptions }
   | { type: 'run'; id: number; feeds: Record<string, TensorLike>; fetches: readonly string[] }
   | { type: 'probe'; id: number; rows: number; maxElements: number; runs: number; fastMs: number; slowMs: number }
+  | { type: 'release'; id: number }
   | { type: 'exit' };
 
 type FromThread =
-  | { type: 'ready'; createMs: number; version: string; inputMetadata: ValueMetadata[]; outputMetadata: ValueMetadata[] }
-  | { type: 'create-error'; error: SerializedError }
+  | { type: 'ready'; id: number; createMs: number; version: string; inputMetadata: ValueMetadata[]; outputMetadata: ValueMetadata[] }
+  | { type: 'create-error'; id: number; error: SerializedError }
   | { type: 'result'; id: number; outputs: Record<string, TensorLike>; runMs: number }
   | { type: 'probe-result'; id: number; runMs: number }
+  | { type: 'released'; id: number }
   | { type: 'error'; id: number; error: SerializedError };
-
-interface ThreadData {
-  ortPath: string;
-  model: SessionModel;
-  options: Ort.InferenceSession.SessionOptions;
-}
 
 /**
  * The thread's main function. Self-contained: it is started from its source text, which Node
  * reads as CommonJS or as an ES module depending on the process's flags (`--input-type`), so it
  * reaches modules through `process.getBuiltinModule` rather than `require` or `import`.
+ * It holds one session at a time: `create`, then runs and probes, then `release`, after which
+ * the thread (onnxruntime already loaded) can take the next `create`.
  */
 function sessionThreadMain(): void {
   const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
-  const { ortPath, model, options } = workerData as ThreadData;
+  const { ortPath } = workerData as { ortPath: string };
   const { createRequire } = process.getBuiltinModule('node:module');
   const ort = createRequire(ortPath)(ortPath) as typeof Ort;
   const port = parentPort!;
@@ -81,7 +80,6 @@ function sessionThreadMain(): void {
     bool: Uint8Array,
   };
   let session: Ort.InferenceSession | undefined;
-  let creating = true;
   let busy = false;
   let exiting = false;
   const queue: Exclude<ToThread, { type: 'exit' }>[] = [];
@@ -124,8 +122,38 @@ function sessionThreadMain(): void {
     for (let i = 0; i < m.runs && best > m.fastMs; i++) best = Math.min(best, await timed());
     return best;
   };
-  const handle = async (s: Ort.InferenceSession, m: Exclude<ToThread, { type: 'exit' }>) => {
+  const create = async (m: Extract<ToThread, { type: 'create' }>) => {
+    const started = performance.now();
     try {
+      const source = 'path' in m.model ? m.model.path : m.model.bytes;
+      session = await ort.InferenceSession.create(source as string, m.options);
+    } catch (e) {
+      // The thread is not reused after a failed creation: it exits.
+      post({ type: 'create-error', id: m.id, error: serialize(e) });
+      exiting = true;
+      return;
+    }
+    if (exiting) return;
+    post({
+      type: 'ready',
+      id: m.id,
+      createMs: performance.now() - started,
+      version: ort.env.versions.node ?? 'unknown',
+      inputMetadata: session.inputMetadata.slice(),
+      outputMetadata: session.outputMetadata.slice(),
+    });
+  };
+  const handle = async (m: Exclude<ToThread, { type: 'exit' }>) => {
+    if (m.type === 'create') return create(m);
+    try {
+      if (m.type === 'release') {
+        const s = session;
+        session = undefined;
+        await s?.release();
+        return post({ type: 'released', id: m.id });
+      }
+      const s = session;
+      if (s === undefined) throw new Error('no ONNX session in this thread');
       if (m.type === 'probe') return post({ type: 'probe-result', id: m.id, runMs: await probe(s, m) });
       const feeds: Record<string, Ort.Tensor> = {};
       for (const k in m.feeds) feeds[k] = tensorOf(m.feeds[k]);
@@ -146,12 +174,12 @@ function sessionThreadMain(): void {
   };
   // One call at a time, in order; between calls the loop turns, so an 'exit' is seen before the next call starts.
   const pump = () => {
-    if (busy || creating) return;
+    if (busy) return;
     if (exiting) return finish();
     const m = queue.shift();
-    if (m === undefined || session === undefined) return;
+    if (m === undefined) return;
     busy = true;
-    void handle(session, m).finally(() => {
+    void handle(m).finally(() => {
       busy = false;
       setImmediate(pump);
     });
@@ -165,29 +193,6 @@ function sessionThreadMain(): void {
     queue.length = 0;
     pump();
   });
-  const started = performance.now();
-  const source = 'path' in model ? model.path : model.bytes;
-  ort.InferenceSession.create(source as string, options).then(
-    (s) => {
-      creating = false;
-      session = s;
-      if (!exiting) {
-        post({
-          type: 'ready',
-          createMs: performance.now() - started,
-          version: ort.env.versions.node ?? 'unknown',
-          inputMetadata: s.inputMetadata.slice(),
-          outputMetadata: s.outputMetadata.slice(),
-        });
-      }
-      pump();
-    },
-    (e: unknown) => {
-      creating = false;
-      post({ type: 'create-error', error: serialize(e) });
-      finish();
-    },
-  );
 }
 
 const THREAD_SOURCE = `'use strict';\n(${sessionThreadMain.toString()})();\n`;
@@ -231,6 +236,72 @@ function keyOf(model: SessionModel): string {
 /** Every session with a thread. */
 const sessions = new Set<ThreadSession>();
 
+/** Asks an idle worker to exit; the process waits for that (see {@link stopSessionThreads}). */
+function exitWorker(worker: Worker): void {
+  const gone: Promise<void> = new Promise<void>((resolve) => worker.once('exit', () => resolve())).finally(() => exits.delete(gone));
+  exits.add(gone);
+  worker.ref();
+  worker.postMessage({ type: 'exit' } satisfies ToThread);
+}
+
+/**
+ * Threads whose session was released, onnxruntime still loaded, kept for the next session: a
+ * new thread costs ~40 ms (Node's start and onnxruntime's load), far more than creating and
+ * probing a small model, which `auto` does for every model it places. A few at most, each
+ * for a short while.
+ */
+interface Spare {
+  readonly worker: Worker;
+  readonly ortPath: string;
+  readonly timer: NodeJS.Timeout;
+  readonly onExit: () => void;
+}
+const spares: Spare[] = [];
+const MAX_SPARES = 2;
+const SPARE_IDLE_MS = 30_000;
+
+function dropSpare(spare: Spare): void {
+  const i = spares.indexOf(spare);
+  if (i >= 0) spares.splice(i, 1);
+  clearTimeout(spare.timer);
+  spare.worker.off('exit', spare.onExit);
+}
+
+function offerSpare(worker: Worker, ortPath: string): void {
+  if (spares.length >= MAX_SPARES) return exitWorker(worker);
+  worker.unref();
+  const spare: Spare = {
+    worker,
+    ortPath,
+    timer: setTimeout(() => {
+      dropSpare(spare);
+      exitWorker(worker);
+    }, SPARE_IDLE_MS).unref(),
+    onExit: () => dropSpare(spare),
+  };
+  worker.once('exit', spare.onExit);
+  spares.push(spare);
+}
+
+let threadsStarted = 0;
+
+/** Threads started by this process, and the spare ones now kept (for tests). */
+export function sessionThreadCounts(): { started: number; spare: number } {
+  return { started: threadsStarted, spare: spares.length };
+}
+
+function newWorker(ortPath: string): Worker {
+  threadsStarted++;
+  return new Worker(THREAD_SOURCE, { eval: true, workerData: { ortPath } });
+}
+
+function takeSpare(ortPath: string): Worker | undefined {
+  const spare = spares.find((s) => s.ortPath === ortPath);
+  if (spare === undefined) return undefined;
+  dropSpare(spare);
+  return spare.worker;
+}
+
 /**
  * For a process about to exit, once its models are unloaded: gives up sessions still creating
  * or running (loads in progress, inferences after their 504) and resolves when every thread
@@ -239,6 +310,10 @@ const sessions = new Set<ThreadSession>();
  */
 export async function stopSessionThreads(): Promise<void> {
   for (const s of [...sessions]) if (s.busy) s.abandon(new Error('The server is stopping'));
+  for (const spare of [...spares]) {
+    dropSpare(spare);
+    exitWorker(spare.worker);
+  }
   while (exits.size > 0) await Promise.all([...exits]);
 }
 
@@ -274,14 +349,14 @@ export class ThreadSession {
   private closing = false;
   private lastStart = 0;
   private readonly key: string;
-  private readonly transferData: ThreadData;
+  /** Removes this session's listeners from its worker (which may go on to serve another session). */
+  private unlisten: () => void = () => undefined;
 
   private constructor(
-    plan: ThreadPlan,
+    private readonly plan: ThreadPlan,
     private readonly logger: Logger,
   ) {
     this.key = keyOf(plan.model);
-    this.transferData = { ortPath: plan.ortPath, model: plan.model, options: plan.options };
     sessions.add(this);
     this.ready = this.start();
   }
@@ -324,13 +399,14 @@ export class ThreadSession {
 
   private start(): Promise<void> {
     this.lastStart = Date.now();
-    const worker = new Worker(THREAD_SOURCE, { eval: true, workerData: this.transferData });
+    const { ortPath, model, options } = this.plan;
+    const worker = takeSpare(ortPath) ?? newWorker(ortPath);
     this.worker = worker;
     this.creating = true;
     let lastError: Error | undefined;
     return new Promise<void>((resolve, reject) => {
       this.failStart = reject;
-      worker.on('message', (m: FromThread) => {
+      const onMessage = (m: FromThread) => {
         // A thread asked to exit may still answer; its calls have failed already.
         if (this.worker !== worker) return;
         switch (m.type) {
@@ -355,12 +431,12 @@ export class ThreadSession {
             return m.type === 'error' ? p.reject(revive(m.error)) : p.resolve(m);
           }
         }
-      });
-      worker.on('error', (err) => {
+      };
+      const onError = (err: Error) => {
         lastError = err;
         this.logger.error({ err }, 'ONNX session thread crashed');
-      });
-      worker.on('exit', (code) => {
+      };
+      const onExit = (code: number) => {
         stuck.delete(worker);
         if (this.worker !== worker) return;
         this.worker = undefined;
@@ -370,7 +446,18 @@ export class ThreadSession {
           return reject(why);
         }
         if (!this.closing) this.restart(why);
-      });
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      this.unlisten = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      // A spare thread is unreferenced; one creating a session keeps the process alive.
+      worker.ref();
+      worker.postMessage({ type: 'create', id: this.nextId++, model, options } satisfies ToThread);
     });
   }
 
@@ -407,14 +494,11 @@ export class ThreadSession {
         'the ONNX session thread is inside onnxruntime, which cannot be interrupted: it exits when that call returns',
       );
     }
-    const gone: Promise<void> = new Promise<void>((resolve) => worker.once('exit', () => resolve())).finally(() => exits.delete(gone));
-    exits.add(gone);
-    // Releasing the session is a native call too: the process waits for the thread to end by itself.
-    worker.ref();
     this.failPending(reason);
     if (this.creating) this.failStart(reason);
     this.creating = false;
-    worker.postMessage({ type: 'exit' } satisfies ToThread);
+    // Releasing the session is a native call too: the process waits for the thread to end by itself.
+    exitWorker(worker);
     return worker;
   }
 
@@ -473,6 +557,29 @@ export class ThreadSession {
     const m = await this.call({ type: 'probe', id: this.nextId++, ...limits });
     if (m.type !== 'probe-result') throw new Error(`unexpected reply '${m.type}' from the ONNX session thread`);
     return m.runMs;
+  }
+
+  /**
+   * Releases the session and keeps its thread, onnxruntime loaded, for the next session created
+   * (`auto` probing a small model that then moves to the server's thread). A busy session is
+   * released as {@link release} does.
+   */
+  async recycle(): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined || this.busy || this.closing) return this.release();
+    sessions.delete(this);
+    this.closing = true;
+    this.detach();
+    try {
+      const m = await this.call({ type: 'release', id: this.nextId++ });
+      if (m.type !== 'released') throw new Error(`unexpected reply '${m.type}' from the ONNX session thread`);
+    } catch {
+      return this.release();
+    }
+    if (this.worker !== worker) return;
+    this.unlisten();
+    this.worker = undefined;
+    offerSpare(worker, this.plan.ortPath);
   }
 
   /** Ends the thread; waits a few seconds for it (longer only if it is still in a native call, which it is then left to finish). */

@@ -2,7 +2,11 @@
  * Drift statistics on real data (the iris measurements): traffic drawn from the reference's own
  * distribution stays under PSI 0.1, and one feature shifted pushes it over 0.25 within a window.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DriftMonitor } from '../../src/monitor/drift/index.js';
 import { buildProfile } from '../../src/monitor/drift/profile.js';
 import { jensenShannon, kolmogorovSmirnov, psi, quantileCdf } from '../../src/monitor/drift/stats.js';
 import { DriftWindow } from '../../src/monitor/drift/window.js';
@@ -91,5 +95,31 @@ describe('a drift window over iris traffic', () => {
     expect(byName.petal_length.psi).toBeGreaterThan(0.25);
     expect(byName.petal_length.ks).toBeGreaterThan(0.2);
     for (const n of ['sepal_length', 'sepal_width', 'petal_width']) expect(byName[n].psi).toBeLessThan(0.1);
+  });
+});
+
+describe('the drift monitor over many versions', () => {
+  const ref = (i: number) => ({ name: `m${i}`, version: '1' });
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  it('keeps every version of a many-model gateway once looked up, and forgets the least recently used past its bound', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'modelgate-drift-'));
+    try {
+      const monitor = new DriftMonitor({}, undefined);
+      // 40 models taking turns (more than a small bound): each is looked up once, then stays known as off.
+      for (let i = 0; i < 40; i++) monitor.wants(ref(i), dir);
+      await settle();
+      for (let round = 0; round < 3; round++) for (let i = 0; i < 40; i++) expect(monitor.wants(ref(i), dir)).toBe(false);
+      expect(monitor.status().filter((s) => s.state === 'off')).toHaveLength(40);
+      // Past the bound, the one not used for longest goes, not the first one seen.
+      monitor.wants(ref(0), dir);
+      for (let i = 40; i < 400; i++) monitor.wants(ref(i), dir);
+      const kept = monitor.status();
+      expect(kept.length).toBeLessThanOrEqual(256);
+      expect(kept.some((s) => s.model === 'm399')).toBe(true);
+      expect(kept.some((s) => s.model === 'm1')).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

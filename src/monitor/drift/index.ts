@@ -25,8 +25,12 @@ export interface DriftOptions {
 
 /** Rows kept for a baseline at most, whatever the request count. */
 const MAX_BASELINE_ROWS = 100_000;
-/** Versions with gauges at once; the oldest one's gauges go (bounded cardinality). */
-const MAX_VERSIONS = 16;
+/**
+ * Versions tracked at once (bounded gauge cardinality); past it the least recently used one
+ * goes, with its gauges. Above the number of versions a gateway serves, so that serving many
+ * models does not drop and re-read a profile on every request.
+ */
+const MAX_VERSIONS = 256;
 
 type State =
   | { kind: 'loading'; pending: { inputs: readonly Row[]; predictions: readonly Row[] }[] }
@@ -37,6 +41,8 @@ type State =
 interface Tracked {
   readonly ref: ModelRef;
   state: State;
+  /** {@link DriftMonitor.clock} at its last request. */
+  used: number;
 }
 
 export interface DriftStatus {
@@ -48,6 +54,7 @@ export interface DriftStatus {
 
 export class DriftMonitor {
   private readonly versions = new Map<string, Tracked>();
+  private clock = 0;
   private readonly windowRows: number;
   private readonly baselineRequests: number;
   private readonly threshold: number;
@@ -88,19 +95,28 @@ export class DriftMonitor {
   private tracked(ref: ModelRef, dir: string): Tracked {
     const key = `${ref.name}\u0000${ref.version}`;
     let t = this.versions.get(key);
-    if (t !== undefined) return t;
-    t = { ref, state: { kind: 'loading', pending: [] } };
+    if (t !== undefined) {
+      t.used = ++this.clock;
+      return t;
+    }
+    this.forgetOne();
+    t = { ref, state: { kind: 'loading', pending: [] }, used: ++this.clock };
     this.versions.set(key, t);
-    this.forgetOldest();
     void this.load(t, dir);
     return t;
   }
 
-  private forgetOldest(): void {
-    if (this.versions.size <= MAX_VERSIONS) return;
-    const [key, oldest] = this.versions.entries().next().value as [string, Tracked];
+  /** Makes room for one more version: forgets the least recently used one when full (rare: a scan is fine). */
+  private forgetOne(): void {
+    if (this.versions.size < MAX_VERSIONS) return;
+    let key: string | undefined;
+    let least: Tracked | undefined;
+    for (const [k, t] of this.versions) {
+      if (least === undefined || t.used < least.used) [key, least] = [k, t];
+    }
+    if (key === undefined || least === undefined) return;
     this.versions.delete(key);
-    this.gauge?.remove({ model: oldest.ref.name, version: oldest.ref.version } as never);
+    this.gauge?.remove({ model: least.ref.name, version: least.ref.version } as never);
   }
 
   private async load(t: Tracked, dir: string): Promise<void> {

@@ -5,7 +5,9 @@ import { defineConfig } from 'vitest/config';
  * - `unit` (`*.test.ts`): in this process, quick. No dist/ (no `npm run build` needed), no child
  *   processes started by the test, no fixed ports: servers in the test's own process listen on
  *   127.0.0.1 port 0. The product code under test may still run a tool (host-base runs ldd).
- *   `npm run test:fast`, under 30 s.
+ *   Files share one module graph per worker (`isolate: false`: importing the sources again for
+ *   each of 60 files was half the tier's CPU), so a test that needs a fresh process (which
+ *   packages are loaded, TF.js's one engine) is an e2e test. `npm run test:fast`, under 30 s.
  * - `e2e` (`*.e2e.test.ts`): the built CLI (dist/) or another program as a child process, and the
  *   long whole-system runs (load while aliases move, batching under load, fuzzing) and the tests
  *   slow on purpose (slow clients, models slow to load or run, deadlines). Servers listen
@@ -24,7 +26,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [E2E, DOCKER] } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [E2E, DOCKER], isolate: false } },
       { extends: true, test: { name: 'e2e', include: [E2E] } },
       { extends: true, test: { name: 'docker', include: [DOCKER] } },
     ],

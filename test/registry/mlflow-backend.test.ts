@@ -390,35 +390,7 @@ describe('when the server fails', () => {
     expect(sha256(await readFile(join(m.dir, 'model.onnx')))).toBe(exchange(15).response.body_sha256);
   });
 
-  it('a body that stalls hits the timeout and is retried', async () => {
-    const backend = await newBackend({ timeoutMs: 300 });
-    const v = await backend.getVersion('iris', '1');
-    replay.addFault({ when: isOnnx, fault: { kind: 'stall', afterBytes: 50 }, times: 1 });
-    const m = await backend.materialize(v);
-    expect(served(isOnnx)).toBe(2);
-    expect(m.files.find((f) => f.path === 'model.onnx')?.size).toBe(289);
-  });
-
-  // undici checks header timeouts about once a second, so each attempt here waits ~1 s.
-  it('a slow server: timeout, retried, then a clear error', async () => {
-    const backend = await newBackend({ timeoutMs: 200, maxRetries: 2 });
-    replay.addFault({ when: (r) => r.path.endsWith('/registered-models/alias'), fault: { kind: 'delay', ms: 5000 } });
-    const started = Date.now();
-    const err = await backend.getVersionByAlias('iris', 'champion').catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'DEADLINE_EXCEEDED', status: 504 });
-    expect((err as Error).message).toMatch(
-      new RegExp(`MLflow server at ${replay.url} did not answer GET .*registered-models/alias.* within 200 ms`),
-    );
-    expect((err as Error).message).toContain('gave up after 3 attempts');
-    expect(served((r) => r.path.endsWith('/registered-models/alias'))).toBe(3);
-    expect(Date.now() - started).toBeLessThan(4500);
-  });
-
-  it('slow once, then answered: the retry succeeds', async () => {
-    const backend = await newBackend({ timeoutMs: 200 });
-    replay.addFault({ when: (r) => r.path.endsWith('/registered-models/alias'), fault: { kind: 'delay', ms: 3000 }, times: 1 });
-    expect((await backend.getVersionByAlias('iris', 'champion')).version).toBe('1');
-  });
+  // Timeouts, slow on purpose: mlflow-backend-timeouts.e2e.test.ts.
 
   it('5xx then success: retried with backoff', async () => {
     const backend = await newBackend();

@@ -381,6 +381,7 @@ describe('/ping and /health mean "ready to serve", as in MLflow (its server list
       port: 0,
       host: '127.0.0.1',
       drainSeconds: 1,
+      shutdownGraceSeconds: 0,
     });
     const server = await startServer(config, silentLogger());
     try {

@@ -275,7 +275,12 @@ describe('a model that fails to load', () => {
   });
 
   it('stops the server from starting only when every model fails', async () => {
-    const config = resolveServeConfig({ registryUri: join(root, 'registry'), port: 0, models: [{ primary: brokenDir }] });
+    const config = resolveServeConfig({
+      registryUri: join(root, 'registry'),
+      port: 0,
+      shutdownGraceSeconds: 0,
+      models: [{ primary: brokenDir }],
+    });
     const s = await startServer(config, silentLogger());
     await expect(s.loaded).rejects.toThrow(/broken: .*cannot load/);
     await s.close();

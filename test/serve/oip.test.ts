@@ -205,6 +205,7 @@ describe('V2 and the canary', () => {
       registryUri: join(root, 'registry'),
       port: 0,
       pollSeconds: 0,
+      shutdownGraceSeconds: 0,
     });
     const s = await startServer(config, silentLogger());
     servers.push(s);

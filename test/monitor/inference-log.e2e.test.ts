@@ -1,7 +1,7 @@
 /**
  * The inference log end to end: the real server on 127.0.0.1 with the iris ONNX model, JSON-lines
  * files on disk, and real HTTP receivers for the CloudEvents sink (one that answers, one that is
- * slow, and a port where nothing listens).
+ * slow, and a port where nothing listens). In the e2e tier: the slow and dead sinks are slow on purpose.
  */
 import { once } from 'node:events';
 import { cp, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';

@@ -1,6 +1,7 @@
 /**
  * Heavy runtimes load only when a model of their flavour does: an ONNX-only process never loads
- * TF.js. Its own file, so that no other test in the process has loaded TF.js first.
+ * TF.js. In the e2e tier, whose files each get a fresh process: the unit tier shares one module
+ * graph per worker, where another file has loaded TF.js first.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';

@@ -1,6 +1,6 @@
 /**
  * Limits, overload, timeouts, slow clients, authentication and logging, each provoked for real
- * over HTTP on 127.0.0.1.
+ * over HTTP on 127.0.0.1. In the e2e tier: most are slow on purpose (trickling clients, timeouts).
  */
 import type { Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';

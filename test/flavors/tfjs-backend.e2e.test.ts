@@ -1,6 +1,7 @@
 /**
  * Backend choice when the preferred ones cannot start. Its own file: TF.js keeps one engine per
- * process, and vitest runs each file in a fresh process, so this file starts with no backend.
+ * process; in the e2e tier each file gets a fresh process (the unit tier shares one module graph
+ * per worker), so this file starts with no backend.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { tfjsRuntime } from '../../src/flavors/tfjs/backend.js';

@@ -7,6 +7,8 @@
  *     [--scenario iris --scenario mlp-batching | --scenario csv,tfjs] [--no-write]
  */
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -126,6 +128,32 @@ function withAgainst(servers: Contender[], ctx: Context): Contender[] {
 /** modelgate with the inference log at `percent` into a folder of its own beside the registry (removed with it). */
 const logging = (percent: number, extra: string[] = [], label = `modelgate, log ${percent} % to files`): Contender =>
   modelgate(iris, ['--log-requests', String(percent), '--log-dir', `LOGDIR:${percent}`, ...extra], label);
+
+/**
+ * An OTLP/HTTP collector for the tracing case: takes the spans and answers 200, as a collector
+ * would, so that the server pays for building and exporting them, not for failed exports.
+ */
+let collector: Promise<string> | undefined;
+function otlpCollector(): Promise<string> {
+  collector ??= new Promise((resolve) => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    server.unref();
+  });
+  return collector;
+}
+
+/** modelgate with OpenTelemetry tracing on, every request traced, exporting to {@link otlpCollector}. */
+const tracing = (label = 'modelgate, tracing on'): Contender => ({
+  label,
+  start: async (ctx) => {
+    const endpoint = await otlpCollector();
+    return startModelgate((await iris(ctx.models)).uri, ['--otlp-endpoint', endpoint], ctx.models.env, label, ctx.cli);
+  },
+});
 
 const iris = (m: BenchModels) => m.iris();
 const classic = (name: ClassicModel) => (m: BenchModels) => m.classic(name);
@@ -350,7 +378,7 @@ const SCENARIOS: Scenario[] = [
   ]),
   loadScenario(
     'monitoring',
-    'iris ONNX, batch 1, 16 connections: the inference log at 10 % and 100 % to files, and drift on every request, vs the same server without',
+    'iris ONNX, batch 1, 16 connections: the inference log at 10 % and 100 % to files, drift on every request, and OpenTelemetry tracing of every request, vs the same server without',
     'compare',
     [
       {
@@ -359,6 +387,7 @@ const SCENARIOS: Scenario[] = [
           logging(10),
           logging(100),
           modelgate(iris, ['--drift-baseline-requests', '200'], 'modelgate, drift (baseline from requests)'),
+          tracing(),
         ],
         cases: [
           {

@@ -22,16 +22,15 @@ export interface LoggedInference {
 export function recordLines(r: LoggedInference): string {
   const head = { id: r.id, time: r.time, model: r.model, version: r.version, route: r.route, latency_ms: r.latencyMs, status: r.status };
   if (r.inputs.length === 0) return `${JSON.stringify({ ...head, ...(r.error === undefined ? {} : { error: r.error }), row: null })}\n`;
+  // The request's facts serialised once, each row's own fields appended: the same line as
+  // JSON.stringify({...head, row, rows, input, prediction}), at a fraction of the cost.
+  const facts = JSON.stringify(head).slice(0, -1);
+  const field = (name: string, v: unknown) => (v === undefined ? '' : `,"${name}":${JSON.stringify(v)}`);
+  const n = r.inputs.length;
   let out = '';
-  for (let i = 0; i < r.inputs.length; i++) {
-    const line = {
-      ...head,
-      row: i,
-      rows: r.inputs.length,
-      input: r.inputs[i],
-      prediction: r.predictions.length === r.inputs.length ? r.predictions[i] : r.predictions[0],
-    };
-    out += `${JSON.stringify(line)}\n`;
+  for (let i = 0; i < n; i++) {
+    const prediction = r.predictions.length === n ? r.predictions[i] : r.predictions[0];
+    out += `${facts},"row":${i},"rows":${n}${field('input', r.inputs[i])}${field('prediction', prediction)}}\n`;
   }
   return out;
 }

@@ -16,18 +16,39 @@ const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
  * drop out in Number()); the rest need nine.
  */
 function float32(v: number): number {
+  // The same seven digits by arithmetic (toPrecision is most of a logged row's cost), where the
+  // scaled value is an exact integer in a double.
+  const a = Math.abs(v);
+  if (a >= 1e-6 && a < 1e9) {
+    const scale = POW10[6 - Math.floor(Math.log10(a)) + 15];
+    if (scale !== undefined) {
+      const short = Math.round(v * scale) / scale;
+      if (Math.fround(short) === v) return short;
+    }
+  }
   const short = Number(v.toPrecision(7));
   return Math.fround(short) === v ? short : Number(v.toPrecision(9));
 }
 
+/** 10^-15 … 10^15, by exponent + 15. */
+const POW10 = Array.from({ length: 31 }, (_, i) => 10 ** (i - 15));
+
 function tensorRows(t: NDArray): Row[] {
+  const data = t.data as ArrayLike<unknown>;
   const value = t.data instanceof Float32Array ? (v: unknown) => float32(v as number) : plain;
   const n = t.shape.length === 0 ? 1 : (t.shape[0] ?? 1);
-  const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  const out: Row[] = [];
-  for (let i = 0; i < n; i++) {
-    if (t.shape.length <= 1) out.push(value(t.data[i]));
-    else out.push(Array.from(t.data.slice(i * width, (i + 1) * width) as ArrayLike<unknown>, value));
+  const out: Row[] = new Array<Row>(n);
+  if (t.shape.length <= 1) {
+    for (let i = 0; i < n; i++) out[i] = value(data[i]);
+    return out;
+  }
+  let width = 1;
+  for (let d = 1; d < t.shape.length; d++) width *= t.shape[d];
+  // Rows as plain arrays, read in place (no slice copied per row).
+  for (let i = 0, at = 0; i < n; i++) {
+    const row = new Array<unknown>(width);
+    for (let j = 0; j < width; j++, at++) row[j] = value(data[at]);
+    out[i] = row;
   }
   return out;
 }

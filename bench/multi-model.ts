@@ -103,10 +103,13 @@ interface Load {
   p50: number;
   p99: number;
   failed: number;
+  /** The server's CPU per answered request: its cost, whatever the load generator beside it took. */
+  cpuUs: number;
 }
 
 /** autocannon over `paths`, each request to one picked at random. */
 async function load(s: ServerProcess, paths: string[], seconds: number, connections: number): Promise<Load> {
+  const cpu0 = s.cpuSeconds();
   const r = await autocannon({
     url: s.url,
     connections,
@@ -121,7 +124,14 @@ async function load(s: ServerProcess, paths: string[], seconds: number, connecti
       },
     ],
   });
-  return { rps: (r['2xx'] + r.non2xx) / r.duration, p50: r.latency.p50, p99: r.latency.p99, failed: r.errors + r.timeouts + r.non2xx };
+  const answered = r['2xx'] + r.non2xx;
+  return {
+    rps: answered / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    failed: r.errors + r.timeouts + r.non2xx,
+    cpuUs: answered === 0 ? NaN : ((s.cpuSeconds() - cpu0) * 1e6) / answered,
+  };
 }
 
 /** The single server and the gateway's hot models, alternating A B A B after a warm-up of each. */
@@ -251,7 +261,9 @@ async function main(): Promise<void> {
       `| ${maxLoaded} hot models, random among them, ${connections} conn: req/s (median of ${rounds}); loads meanwhile | ${fmt(med(multiRuns, 'rps'))}; ${loadsHot} | |`,
       `| hot throughput ratio, ${maxLoaded} hot models / single model | **${fmt(ratio, 2)}×** | ${ratio >= 0.9 ? '✓' : '✗'} ≥ 0.9× |`,
       `| p50 / p99 ms: single vs ${maxLoaded} hot | ${med(singleRuns, 'p50')} / ${med(singleRuns, 'p99')} vs ${med(multiRuns, 'p50')} / ${med(multiRuns, 'p99')} | |`,
+      `| server CPU µs per request: single vs ${maxLoaded} hot (the single server's batches merge its ${connections} connections' requests; spread over ${maxLoaded} models they rarely meet) | ${fmt(med(singleRuns, 'cpuUs'))} vs ${fmt(med(multiRuns, 'cpuUs'))} | |`,
       `| batching off (\`--max-batch-size 1\` on both): single vs ${maxLoaded} hot models, req/s | ${fmt(med(off.singleRuns, 'rps'))} vs ${fmt(med(off.multiRuns, 'rps'))}: **${fmt(ratioOff, 2)}×** | ${ratioOff >= 0.9 ? '✓' : '✗'} ≥ 0.9× |`,
+      `| batching off: server CPU µs per request, single vs ${maxLoaded} hot (the gateway's own cost per request) | ${fmt(med(off.singleRuns, 'cpuUs'))} vs ${fmt(med(off.multiRuns, 'cpuUs'))}: **${fmt(med(off.singleRuns, 'cpuUs') / med(off.multiRuns, 'cpuUs'), 2)}×** | |`,
       `| peak RSS of the ${count}-model gateway (max ${maxLoaded} resident) vs the single-model server at the end | ${mb(peakRss)} MB vs ${mb(singleRss)} MB | |`,
     );
   } finally {

@@ -146,12 +146,13 @@ function otlpCollector(): Promise<string> {
   return collector;
 }
 
-/** modelgate with OpenTelemetry tracing on, every request traced, exporting to {@link otlpCollector}. */
-const tracing = (label = 'modelgate, tracing on'): Contender => ({
+/** modelgate with OpenTelemetry tracing on, `ratio` of requests traced, exporting to {@link otlpCollector}. */
+const tracing = (ratio: number, label = `modelgate, tracing ${ratio * 100} % of requests`): Contender => ({
   label,
   start: async (ctx) => {
     const endpoint = await otlpCollector();
-    return startModelgate((await iris(ctx.models)).uri, ['--otlp-endpoint', endpoint], ctx.models.env, label, ctx.cli);
+    const args = ['--otlp-endpoint', endpoint, '--trace-sample-ratio', String(ratio)];
+    return startModelgate((await iris(ctx.models)).uri, args, ctx.models.env, label, ctx.cli);
   },
 });
 
@@ -387,7 +388,8 @@ const SCENARIOS: Scenario[] = [
           logging(10),
           logging(100),
           modelgate(iris, ['--drift-baseline-requests', '200'], 'modelgate, drift (baseline from requests)'),
-          tracing(),
+          tracing(0.1),
+          tracing(1),
         ],
         cases: [
           {

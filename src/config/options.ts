@@ -662,6 +662,18 @@ export const SERVE_OPTIONS = [
     group: 'monitoring',
     doc: 'OTLP/HTTP collector for request traces (spans go to URL/v1/traces as JSON); off when unset',
   },
+  {
+    key: 'traceSampleRatio',
+    flag: 'trace-sample-ratio',
+    env: 'OTEL_TRACES_SAMPLER_ARG',
+    kind: 'number',
+    default: 1,
+    min: 0,
+    max: 1,
+    arg: 'RATIO',
+    group: 'monitoring',
+    doc: "share of requests traced when the caller's traceparent does not decide (parent-based: a sampled caller is always traced, an unsampled one never)",
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /**

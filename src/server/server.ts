@@ -83,7 +83,7 @@ async function startTracing(config: ResolvedServeConfig, logger: Logger): Promis
   markTracingLoaded();
   const url = tracesUrl(config.otlpEndpoint);
   logger.info({ endpoint: redactUri(url) }, 'tracing requests to OTLP/HTTP');
-  return otlpTracer({ url, serviceName: 'modelgate', serviceVersion: MODELGATE_VERSION });
+  return otlpTracer({ url, serviceName: 'modelgate', serviceVersion: MODELGATE_VERSION, sampleRatio: config.traceSampleRatio });
 }
 
 export async function startServer(config: ResolvedServeConfig, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {

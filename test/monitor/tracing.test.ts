@@ -176,6 +176,24 @@ describe('tracing', () => {
     expect(span === undefined ? undefined : attr(span, 'http.response.status_code')).toBe(400);
   });
 
+  it("samples by ratio where the caller's traceparent does not decide, and follows it where it does", async () => {
+    const rx = await receiver();
+    const s = await serve({ otlpEndpoint: rx.url, traceSampleRatio: 0 });
+    const UNSAMPLED = 'a'.repeat(32);
+    try {
+      for (let i = 0; i < 5; i++) expect(await invoke(s.port)).toBe(200);
+      expect(await invoke(s.port, { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` })).toBe(200);
+      expect(await invoke(s.port, { traceparent: `00-${UNSAMPLED}-${PARENT_ID}-00` })).toBe(200);
+    } finally {
+      await s.close();
+      rx.server.close();
+    }
+    // Only the request whose caller sampled it, with all its phases.
+    expect(new Set(rx.spans.map((x) => x.traceId))).toEqual(new Set([TRACE_ID]));
+    expect(rx.spans.filter((x) => x.name === 'POST /invocations')).toHaveLength(1);
+    expect(rx.spans).toHaveLength(7);
+  });
+
   it('the endpoint is a base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is', () => {
     expect(tracesUrl('http://collector:4318')).toBe('http://collector:4318/v1/traces');
     expect(tracesUrl('http://collector:4318/')).toBe('http://collector:4318/v1/traces');

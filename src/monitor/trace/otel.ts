@@ -9,7 +9,7 @@ import type { Context, HrTime, Span, Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator, millisToHrTime } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 // Types only: the one-file build makes this module a file of its own (dist/otel.mjs), which must not carry a second copy of span.ts's state.
 import type { RequestSpan, RequestTracer } from './span.js';
 
@@ -18,12 +18,15 @@ export interface OtlpOptions {
   readonly url: string;
   readonly serviceName: string;
   readonly serviceVersion: string;
+  /** Share of requests traced when the caller's traceparent does not decide. @default 1 */
+  readonly sampleRatio?: number;
 }
 
 export function otlpTracer(options: OtlpOptions): RequestTracer {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName, 'service.version': options.serviceVersion }),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.url }))],
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) }),
   });
   const tracer = provider.getTracer('modelgate', options.serviceVersion);
   const propagator = new W3CTraceContextPropagator();
@@ -41,7 +44,9 @@ export function otlpTracer(options: OtlpOptions): RequestTracer {
         { kind: SpanKind.SERVER, startTime: at(performance.now()), attributes: { 'http.request.method': method, 'http.route': route } },
         parent,
       );
-      return requestSpan(tracer, span, trace.setSpan(parent, span), propagator, at);
+      const ctx = trace.setSpan(parent, span);
+      // A request not sampled builds no phases; its traceparent (flag 00) still goes to MLflow.
+      return span.isRecording() ? requestSpan(tracer, span, ctx, propagator, at) : unsampled(ctx, propagator);
     },
     shutdown: () => provider.shutdown(),
   };
@@ -55,6 +60,15 @@ export function otlpTracer(options: OtlpOptions): RequestTracer {
 function requestClock(): (t: number) => HrTime {
   const base = Date.now() - performance.now();
   return (t) => millisToHrTime(base + t);
+}
+
+function unsampled(ctx: Context, propagator: W3CTraceContextPropagator): RequestSpan {
+  return {
+    phase: () => undefined,
+    attr: () => undefined,
+    inject: (headers) => propagator.inject(ctx, headers, defaultTextMapSetter),
+    end: () => undefined,
+  };
 }
 
 function requestSpan(

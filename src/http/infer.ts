@@ -64,7 +64,7 @@ export function inferHandler(deps: InferDeps, protocol: WireProtocol, acquireFor
     const span = tracer.start(c.req.routePath, c.req.method, (name) => requestHeader(c, name));
     try {
       // Registry calls made while serving it (a model loaded on demand) carry its traceparent.
-      const res = await withSpan(span, () => handle(c, span));
+      const res = tracer.followsIntoRegistry === true ? await withSpan(span, () => handle(c, span)) : await handle(c, span);
       span.end(res.status);
       return res;
     } catch (err) {

@@ -83,7 +83,10 @@ async function startTracing(config: ResolvedServeConfig, logger: Logger): Promis
   markTracingLoaded();
   const url = tracesUrl(config.otlpEndpoint);
   logger.info({ endpoint: redactUri(url) }, 'tracing requests to OTLP/HTTP');
-  return otlpTracer({ url, serviceName: 'modelgate', serviceVersion: MODELGATE_VERSION, sampleRatio: config.traceSampleRatio });
+  const tracer = otlpTracer({ url, serviceName: 'modelgate', serviceVersion: MODELGATE_VERSION, sampleRatio: config.traceSampleRatio });
+  // Only a server that loads models on demand calls the registry while serving a request.
+  const onDemand = config.lazy || config.maxLoadedModels > 0 || config.maxModelMemory > 0 || config.idleUnloadSeconds > 0;
+  return { ...tracer, followsIntoRegistry: onDemand };
 }
 
 export async function startServer(config: ResolvedServeConfig, logger: Logger, hooks: StartHooks = {}): Promise<RunningServer> {

@@ -16,14 +16,20 @@ const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
  * drop out in Number()); the rest need nine.
  */
 function float32(v: number): number {
-  // The same seven digits by arithmetic (toPrecision is most of a logged row's cost), where the
-  // scaled value is an exact integer in a double.
+  // By arithmetic where the scaled value is an exact integer in a double (toPrecision was most
+  // of a logged row's cost): seven digits, then nine (a computed output rarely has seven).
   const a = Math.abs(v);
   if (a >= 1e-6 && a < 1e9) {
-    const scale = POW10[6 - Math.floor(Math.log10(a)) + 15];
-    if (scale !== undefined) {
-      const short = Math.round(v * scale) / scale;
+    const e = Math.floor(Math.log10(a));
+    const s7 = POW10[6 - e + 15];
+    const s9 = POW10[8 - e + 15];
+    if (s7 !== undefined && s9 !== undefined) {
+      // On |v|, as toPrecision rounds: a tie goes away from zero.
+      const sign = v < 0 ? -1 : 1;
+      const short = (sign * Math.round(a * s7)) / s7;
       if (Math.fround(short) === v) return short;
+      const long = (sign * Math.round(a * s9)) / s9;
+      if (Math.fround(long) === v) return long;
     }
   }
   const short = Number(v.toPrecision(7));

@@ -6,10 +6,9 @@
 import { GatewayError, ModelNotReadyError, isGatewayError } from '../errors.js';
 import { LIMIT_DEFAULTS } from '../limits.js';
 import type { ModelRef } from '../model/ref.js';
-import type { Monitor, Watch } from '../monitor/index.js';
-import type { Row } from '../monitor/log/rows.js';
+import type { Monitor, Observation, Watch } from '../monitor/index.js';
 import type { RequestSpan } from '../monitor/trace/span.js';
-import type { ModelOutput } from '../schema/model-io.js';
+import type { ModelInput, ModelOutput } from '../schema/model-io.js';
 import type { Logger } from '../util/log.js';
 import { Deadlines } from './deadlines.js';
 import { type GatewayMetrics, type ModelCells, modelCells } from './metrics.js';
@@ -160,7 +159,7 @@ export function createInference(deps: InferenceDeps): Inference {
   /** A watched request's capture of what it decoded and predicted; undefined when it is not watched. */
   const watching = (l: Lease, route: string, requestId: string | undefined): Seen | undefined => {
     const watch = monitor?.watch(l.servable.ref, l.servable.dir, route, requestId);
-    return watch === undefined || monitor === undefined ? undefined : seenBy(monitor, watch, route);
+    return watch === undefined || monitor === undefined ? undefined : new Seen(monitor, watch, route);
   };
 
   return {
@@ -213,41 +212,41 @@ function traceModel(trace: RequestSpan, ref: ModelRef, route: string): void {
   trace.attr('modelgate.route', route);
 }
 
-/** What a watched request decoded and predicted, handed to the monitor after the answer has gone. */
-interface Seen extends ScoreWatch {
-  readonly watch: Watch;
-  done(l: Lease, status: number, started: number, err?: unknown): void;
-}
+/**
+ * What a watched request decoded and predicted, handed to the monitor after the answer has gone:
+ * itself the observation, so a logged request allocates one object for it.
+ */
+class Seen implements ScoreWatch, Observation {
+  input: ModelInput | undefined;
+  output: ModelOutput | undefined;
+  ref!: ModelRef;
+  dir = '';
+  latencyMs = 0;
+  endedAt = 0;
+  status = 0;
+  error: string | undefined;
 
-function seenBy(monitor: Monitor, watch: Watch, route: string): Seen {
-  let inputs: readonly Row[] | undefined;
-  let output: ModelOutput | undefined;
-  return {
-    watch,
-    decoded(input) {
-      inputs = monitor.rows(input);
-    },
-    predicted(o) {
-      output = o;
-    },
-    done(l, status, started, err) {
-      const { ref, dir } = l.servable;
-      const latencyMs = performance.now() - started;
-      const error = err === undefined ? undefined : isGatewayError(err) ? err.code : 'INTERNAL_ERROR';
-      // After the answer is written: copying rows is not the caller's wait.
-      setImmediate(() =>
-        monitor.observe(watch, {
-          ref,
-          dir,
-          route,
-          requestId: watch.requestId,
-          latencyMs,
-          status,
-          ...(error === undefined ? {} : { error }),
-          ...(inputs === undefined ? {} : { inputs }),
-          ...(output === undefined ? {} : { output }),
-        }),
-      );
-    },
-  };
+  constructor(
+    private readonly monitor: Monitor,
+    readonly watch: Watch,
+    readonly route: string,
+  ) {}
+
+  decoded(input: ModelInput): void {
+    this.input = this.monitor.capture(input);
+  }
+
+  predicted(output: ModelOutput): void {
+    this.output = output;
+  }
+
+  done(l: Lease, status: number, started: number, err?: unknown): void {
+    this.ref = l.servable.ref;
+    this.dir = l.servable.dir;
+    this.endedAt = performance.now();
+    this.latencyMs = this.endedAt - started;
+    this.status = status;
+    if (err !== undefined) this.error = isGatewayError(err) ? err.code : 'INTERNAL_ERROR';
+    this.monitor.later(this);
+  }
 }

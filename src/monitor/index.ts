@@ -1,7 +1,7 @@
 /**
  * Monitoring beside the request path: the inference log and drift. The core asks, before
  * scoring, whether a request is watched (so an unwatched one costs a lookup), and hands over what
- * it decoded and predicted after answering. Nothing here can fail or hold up a prediction: rows
+ * it decoded and predicted after answering. Nothing here can fail or hold up a prediction: inputs
  * are copied at once, sinks run later behind bounded queues, and every error stays in here.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,7 +11,8 @@ import type { ModelInput, ModelOutput } from '../schema/model-io.js';
 import type { Logger } from '../util/log.js';
 import { DriftMonitor, type DriftOptions, type DriftStatus } from './drift/index.js';
 import { InferenceLog, type InferenceLogOptions, type LogStatus } from './log/index.js';
-import { type Row, inputRows, outputRows } from './log/rows.js';
+import { isoTime } from './log/record.js';
+import { capture, inputRows, inputTexts, outputRows, outputTexts } from './log/rows.js';
 
 export interface MonitorOptions {
   readonly log?: InferenceLogOptions;
@@ -20,16 +21,18 @@ export interface MonitorOptions {
 
 /** What the core knows of a finished inference. */
 export interface Observation {
+  readonly watch: Watch;
   readonly ref: ModelRef;
   /** The model's folder (where its reference profile is). */
   readonly dir: string;
   readonly route: string;
-  readonly requestId: string;
   readonly latencyMs: number;
+  /** `performance.now()` when it was answered (a clock read costs more than a copy of one). */
+  readonly endedAt: number;
   readonly status: number;
   readonly error?: string;
-  /** The decoded input's rows, copied by {@link Monitor.rows} when it was decoded. */
-  readonly inputs?: readonly Row[];
+  /** The decoded input, copied by {@link Monitor.capture} when it was decoded. */
+  readonly input?: ModelInput;
   readonly output?: ModelOutput;
 }
 
@@ -48,6 +51,7 @@ export interface MonitorStatus {
 export class Monitor {
   private readonly log: InferenceLog | undefined;
   private readonly drift: DriftMonitor | undefined;
+  private pending: Observation[] = [];
 
   constructor(options: MonitorOptions, registry: Registry | undefined, logger?: Logger) {
     const registers = registry === undefined ? [] : [registry];
@@ -83,38 +87,57 @@ export class Monitor {
   }
 
   /**
-   * A watched request's input rows, copied as soon as it is decoded: the model may take its
-   * buffers (a session thread is handed them, not a copy).
+   * A watched request's input, copied as soon as it is decoded: the model may take its buffers
+   * (a session thread is handed them, not a copy).
    */
-  rows(input: ModelInput): readonly Row[] | undefined {
+  capture(input: ModelInput): ModelInput | undefined {
     try {
-      return inputRows(input, this.log?.redact);
+      return capture(input);
     } catch {
       return undefined;
     }
   }
 
-  observe(watch: Watch, o: Observation): void {
+  /**
+   * Observes a request once its answer is on its way: the work waits for the event loop's next
+   * turn, one callback for all the requests answered in this one.
+   */
+  later(o: Observation): void {
+    if (this.pending.push(o) === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const pending = this.pending;
+    this.pending = [];
+    for (const o of pending) this.observe(o);
+  }
+
+  observe(o: Observation): void {
+    const { watch } = o;
     try {
-      const inputs = o.inputs ?? [];
-      const predictions = o.output === undefined ? [] : outputRows(o.output, inputs.length, this.log?.redact);
-      if (watch.logged) {
-        this.log?.push({
+      if (watch.logged && this.log !== undefined) {
+        const redact = this.log.redact;
+        const inputs = o.input === undefined ? [] : inputTexts(o.input, redact);
+        this.log.push({
           id: watch.requestId,
-          time: new Date().toISOString(),
+          time: isoTime(performance.timeOrigin + o.endedAt),
           model: o.ref.name,
           version: o.ref.version,
           route: o.route,
           latencyMs: Math.round(o.latencyMs * 1000) / 1000,
           status: o.status,
-          ...(o.error === undefined ? {} : { error: o.error }),
+          error: o.error,
           inputs,
-          predictions,
+          predictions: o.output === undefined ? [] : outputTexts(o.output, inputs.length, redact),
         });
       }
-      if (watch.drift && o.status === 200) this.drift?.observe(o.ref, o.dir, inputs, predictions);
+      if (watch.drift && o.status === 200 && this.drift !== undefined) {
+        const inputs = o.input === undefined ? [] : inputRows(o.input, this.log?.redact);
+        const predictions = o.output === undefined ? [] : outputRows(o.output, inputs.length, this.log?.redact);
+        this.drift.observe(o.ref, o.dir, inputs, predictions);
+      }
     } catch {
-      // A row that cannot be copied is not logged; the answer has already gone.
+      // A row that cannot be read is not logged; the answer has already gone.
     }
   }
 

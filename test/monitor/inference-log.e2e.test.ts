@@ -164,12 +164,12 @@ describe('the inference log to JSON-lines files', () => {
       route: 'primary',
       latencyMs: 1,
       status: 200,
-      inputs: [[1, 2, 3, 4]],
-      predictions: [0],
+      inputs: ['[1,2,3,4]'],
+      predictions: ['0'],
     });
     const bySize = join(root, 'rotate-size');
     const sized = new FileSink({ dir: bySize, maxBytes: 1024, maxAgeSeconds: 0 });
-    for (let i = 0; i < 50; i++) await sized.write([record(i)]);
+    for (let i = 0; i < 50; i++) await sized.write([sized.encode(record(i))]);
     await sized.close();
     const files = (await readdir(bySize)).sort();
     expect(files.length).toBeGreaterThan(3);
@@ -187,11 +187,11 @@ describe('the inference log to JSON-lines files', () => {
     let now = Date.UTC(2026, 0, 1);
     const byAge = join(root, 'rotate-age');
     const aged = new FileSink({ dir: byAge, maxAgeSeconds: 60, now: () => now });
-    await aged.write([record(0)]);
+    await aged.write([aged.encode(record(0))]);
     now += 30_000;
-    await aged.write([record(1)]);
+    await aged.write([aged.encode(record(1))]);
     now += 31_000;
-    await aged.write([record(2)]);
+    await aged.write([aged.encode(record(2))]);
     await aged.close();
     const agedFiles = (await readdir(byAge)).sort();
     expect(agedFiles).toHaveLength(2);

@@ -31,7 +31,7 @@ interface Event {
 /** KServe's own endpoint names are `default` and `canary`. */
 const endpoint = (route: string) => (route === 'primary' ? 'default' : route);
 
-export function inferenceEvents(r: LoggedInference, source: string): [Event, Event] {
+export function inferenceEvents(r: LoggedInference, source: string): Events {
   const common = {
     'ce-specversion': '1.0',
     'ce-id': r.id,
@@ -44,17 +44,22 @@ export function inferenceEvents(r: LoggedInference, source: string): [Event, Eve
     'ce-component': 'predictor',
     'content-type': 'application/json',
   };
-  const response = r.status === 200 ? { predictions: r.predictions } : { error: r.error ?? `status ${r.status}`, status: r.status };
+  const response =
+    r.status === 200
+      ? `{"predictions":[${r.predictions.join(',')}]}`
+      : JSON.stringify({ error: r.error ?? `status ${r.status}`, status: r.status });
   return [
-    { headers: { ...common, 'ce-type': CE_REQUEST }, body: JSON.stringify({ instances: r.inputs }) },
-    { headers: { ...common, 'ce-type': CE_RESPONSE }, body: JSON.stringify(response) },
+    { headers: { ...common, 'ce-type': CE_REQUEST }, body: `{"instances":[${r.inputs.join(',')}]}` },
+    { headers: { ...common, 'ce-type': CE_RESPONSE }, body: response },
   ];
 }
 
-export class CloudEventsSink implements Sink {
+type Events = [Event, Event];
+
+export class CloudEventsSink implements Sink<Events> {
   readonly name = 'http';
   /** Events of a record already accepted: a retried batch does not post them twice. */
-  private readonly sent = new WeakMap<LoggedInference, number>();
+  private readonly sent = new WeakMap<Events, number>();
   private readonly source: string;
   private readonly timeoutMs: number;
   private readonly concurrency: number;
@@ -65,18 +70,21 @@ export class CloudEventsSink implements Sink {
     this.concurrency = options.concurrency ?? 8;
   }
 
-  async write(batch: readonly LoggedInference[]): Promise<void> {
-    const todo = batch.filter((r) => (this.sent.get(r) ?? 0) < 2);
+  encode(record: LoggedInference): Events {
+    return inferenceEvents(record, this.source);
+  }
+
+  async write(batch: readonly Events[]): Promise<void> {
+    const todo = batch.filter((e) => (this.sent.get(e) ?? 0) < 2);
     let next = 0;
     let failure: unknown;
     const worker = async () => {
       while (next < todo.length && failure === undefined) {
-        const r = todo[next++];
+        const events = todo[next++];
         try {
-          const events = inferenceEvents(r, this.source);
-          for (let i = this.sent.get(r) ?? 0; i < events.length; i++) {
+          for (let i = this.sent.get(events) ?? 0; i < events.length; i++) {
             await this.post(events[i]);
-            this.sent.set(r, i + 1);
+            this.sent.set(events, i + 1);
           }
         } catch (err) {
           failure = err;

@@ -5,9 +5,14 @@
  */
 import type { LoggedInference } from './record.js';
 
-export interface Sink {
+/**
+ * Where records go. A record is encoded when it is queued, into what the sink writes (a file
+ * sink: the bytes of its lines), so what waits in the queue is small and off the request's heap.
+ */
+export interface Sink<T = unknown> {
   readonly name: string;
-  write(batch: readonly LoggedInference[]): Promise<void>;
+  encode(record: LoggedInference): T;
+  write(batch: readonly T[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,8 +49,8 @@ export interface QueueStatus {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
-export class SinkQueue {
-  private readonly items: LoggedInference[] = [];
+export class SinkQueue<T = unknown> {
+  private readonly items: T[] = [];
   private readonly capacity: number;
   private readonly batchSize: number;
   private readonly attempts: number;
@@ -59,7 +64,7 @@ export class SinkQueue {
   private lastError: string | undefined;
 
   constructor(
-    private readonly sink: Sink,
+    private readonly sink: Sink<T>,
     private readonly options: QueueOptions = {},
   ) {
     this.capacity = options.capacity ?? 10000;
@@ -73,7 +78,14 @@ export class SinkQueue {
   /** Never waits and never throws. */
   push(record: LoggedInference): void {
     if (this.closed || this.items.length >= this.capacity) return this.drop(this.closed ? 'shutdown' : 'queue_full', 1);
-    this.items.push(record);
+    let item: T;
+    try {
+      item = this.sink.encode(record);
+    } catch (err) {
+      this.options.onError?.(err);
+      return this.drop('sink_error', 1);
+    }
+    this.items.push(item);
     // The sink runs after the current request's answer is on its way, with what came meanwhile.
     this.running ??= sleep(this.lingerMs).then(() => this.drain());
   }
@@ -113,7 +125,7 @@ export class SinkQueue {
     }
   }
 
-  private async writeWithRetries(batch: readonly LoggedInference[]): Promise<boolean> {
+  private async writeWithRetries(batch: readonly T[]): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.sink.write(batch);

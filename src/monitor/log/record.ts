@@ -1,5 +1,4 @@
 /** One logged inference: the request's facts once, its rows and predictions side by side. */
-import type { Row } from './rows.js';
 
 export interface LoggedInference {
   readonly id: string;
@@ -14,23 +13,53 @@ export interface LoggedInference {
   readonly status: number;
   /** The error code when the status is not 200. */
   readonly error?: string;
-  readonly inputs: readonly Row[];
-  readonly predictions: readonly Row[];
+  /**
+   * Each input row as JSON text, and each prediction: written when the request is observed, so
+   * a record waiting for its sink holds a few strings, not a tree of values for the collector to
+   * carry from one generation to the next.
+   */
+  readonly inputs: readonly string[];
+  readonly predictions: readonly string[];
 }
 
 /** The JSON-lines form: one line per input row, each with the request's facts. */
 export function recordLines(r: LoggedInference): string {
-  const head = { id: r.id, time: r.time, model: r.model, version: r.version, route: r.route, latency_ms: r.latencyMs, status: r.status };
-  if (r.inputs.length === 0) return `${JSON.stringify({ ...head, ...(r.error === undefined ? {} : { error: r.error }), row: null })}\n`;
   // The request's facts serialised once, each row's own fields appended: the same line as
-  // JSON.stringify({...head, row, rows, input, prediction}), at a fraction of the cost.
-  const facts = JSON.stringify(head).slice(0, -1);
-  const field = (name: string, v: unknown) => (v === undefined ? '' : `,"${name}":${JSON.stringify(v)}`);
+  // JSON.stringify({...facts, row, rows, input, prediction}), at a fraction of the cost.
+  let facts = `{"id":${JSON.stringify(r.id)},"time":"${r.time}",${servedBy(r)},"latency_ms":${r.latencyMs},"status":${r.status}`;
+  if (r.error !== undefined) facts += `,"error":${JSON.stringify(r.error)}`;
   const n = r.inputs.length;
+  if (n === 0) return `${facts},"row":null}\n`;
+  // One prediction per row, or one for the whole request (a failed request has none).
+  const perRow = r.predictions.length === n;
+  const whole = perRow || r.predictions.length === 0 ? '' : `,"prediction":${r.predictions[0]}`;
   let out = '';
   for (let i = 0; i < n; i++) {
-    const prediction = r.predictions.length === n ? r.predictions[i] : r.predictions[0];
-    out += `${facts},"row":${i},"rows":${n}${field('input', r.inputs[i])}${field('prediction', prediction)}}\n`;
+    out += `${facts},"row":${i},"rows":${n},"input":${r.inputs[i]}${perRow ? `,"prediction":${r.predictions[i]}` : whole}}\n`;
   }
   return out;
+}
+
+/** The last record's model, version and route as JSON fields: a batch is mostly one model's. */
+let served = { model: '', version: '', route: '', text: '' };
+
+function servedBy(r: LoggedInference): string {
+  if (r.model !== served.model || r.version !== served.version || r.route !== served.route) {
+    const text = `"model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"route":${JSON.stringify(r.route)}`;
+    served = { model: r.model, version: r.version, route: r.route, text };
+  }
+  return served.text;
+}
+
+let lastMs = -1;
+let lastIso = '';
+
+/** A time in ISO-8601: formatted once a millisecond, however many requests end in it. */
+export function isoTime(epochMs: number): string {
+  const ms = Math.floor(epochMs);
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }

@@ -1,7 +1,8 @@
 /**
  * A request's decoded input and the model's output as one entry per input row, so a logged
  * prediction can later be joined with its label. Rows are plain JSON values: a table row is an
- * object, a tensor row its slice (a number for a 1-D tensor, an array otherwise).
+ * object, a tensor row its slice (a number for a 1-D tensor, an array otherwise). The log takes
+ * them as JSON text written straight from the tensors ({@link inputTexts}); drift takes values.
  */
 import { type ModelInput, type ModelOutput, decodedOutput } from '../../schema/model-io.js';
 import type { NDArray } from '../../schema/ndarray.js';
@@ -39,9 +40,12 @@ function float32(v: number): number {
 /** 10^-15 … 10^15, by exponent + 15. */
 const POW10 = Array.from({ length: 31 }, (_, i) => 10 ** (i - 15));
 
+/** How one element of a tensor's data is read: float32 as its short decimal, bigint as a number. */
+const reader = (t: NDArray): ((v: unknown) => unknown) => (t.data instanceof Float32Array ? (v) => float32(v as number) : plain);
+
 function tensorRows(t: NDArray): Row[] {
   const data = t.data as ArrayLike<unknown>;
-  const value = t.data instanceof Float32Array ? (v: unknown) => float32(v as number) : plain;
+  const value = reader(t);
   const n = t.shape.length === 0 ? 1 : (t.shape[0] ?? 1);
   const out: Row[] = new Array<Row>(n);
   if (t.shape.length <= 1) {
@@ -107,4 +111,119 @@ export function outputRows(output: ModelOutput, rows: number, drop: ReadonlySet<
   const predictions = (v as { predictions?: unknown } | null)?.predictions;
   if (Array.isArray(predictions) && predictions.length === rows) return predictions.map((x) => dropKeys(x, drop));
   return [dropKeys(v, drop)];
+}
+
+/** A value as JSON text, as JSON.stringify writes it in an array. */
+function jsonText(v: unknown): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** Each row of a tensor as JSON text, written from its data with no row values in between. */
+function tensorTexts(t: NDArray): string[] {
+  const data = t.data as ArrayLike<unknown>;
+  const value = reader(t);
+  const n = t.shape.length === 0 ? 1 : (t.shape[0] ?? 1);
+  const out = new Array<string>(n);
+  if (t.shape.length <= 1) {
+    for (let i = 0; i < n; i++) out[i] = jsonText(value(data[i]));
+    return out;
+  }
+  let width = 1;
+  for (let d = 1; d < t.shape.length; d++) width *= t.shape[d];
+  if (t.shape.length > 2) {
+    // Deeper rows nest: rare enough to take the general path.
+    return tensorRows(t).map(jsonText);
+  }
+  if (data instanceof Float32Array) {
+    // The common case (a float model's rows) without a call per value through `value`.
+    for (let i = 0, at = 0; i < n; i++) {
+      let text = '[';
+      for (let j = 0; j < width; j++, at++) {
+        const v = float32(data[at]);
+        text += (j === 0 ? '' : ',') + (Number.isFinite(v) ? String(v) : 'null');
+      }
+      out[i] = text + ']';
+    }
+    return out;
+  }
+  for (let i = 0, at = 0; i < n; i++) {
+    let text = '[';
+    for (let j = 0; j < width; j++, at++) text += (j === 0 ? '' : ',') + jsonText(value(data[at]));
+    out[i] = text + ']';
+  }
+  return out;
+}
+
+function recordTexts(named: Readonly<Record<string, NDArray>>, drop: ReadonlySet<string>): string[] {
+  const names: string[] = [];
+  const columns: string[][] = [];
+  let n = 0;
+  for (const k of Object.keys(named)) {
+    if (drop.has(k)) continue;
+    const column = tensorTexts(named[k]);
+    names.push(`${JSON.stringify(k)}:`);
+    columns.push(column);
+    if (column.length > n) n = column.length;
+  }
+  const out = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    let text = '';
+    for (let j = 0; j < columns.length; j++) {
+      const v = columns[j][i];
+      // A shorter column has no value here: its key is left out, as JSON.stringify would.
+      if (v !== undefined) text += (text === '' ? '{' : ',') + names[j] + v;
+    }
+    out[i] = text === '' ? '{}' : text + '}';
+  }
+  return out;
+}
+
+/** {@link inputRows} as JSON text, one string per row: what the log writes. */
+export function inputTexts(input: ModelInput, drop: ReadonlySet<string> = new Set()): string[] {
+  switch (input.kind) {
+    case 'tensor':
+      return tensorTexts(input.value);
+    case 'tensors': {
+      const names = Object.keys(input.value);
+      return names.length === 1 && !drop.has(names[0]) ? tensorTexts(input.value[names[0]]) : recordTexts(input.value, drop);
+    }
+    case 'dataframe': {
+      const df = input.value;
+      const named: Record<string, NDArray> = {};
+      df.columns.forEach((c, j) => (named[String(c)] = df.values[j]));
+      return recordTexts(named, drop);
+    }
+    default:
+      return inputRows(input, drop).map(jsonText);
+  }
+}
+
+/** {@link outputRows} as JSON text. */
+export function outputTexts(output: ModelOutput, rows: number, drop: ReadonlySet<string> = new Set()): string[] {
+  const value = decodedOutput(output);
+  return value.kind === 'json' ? outputRows(value, rows, drop).map(jsonText) : inputTexts(value, drop);
+}
+
+/**
+ * The input as it was decoded, kept for the monitor: the model may take its buffers (a session
+ * thread is handed them, not a copy), so tensors are copied; a copy costs less than rows would.
+ */
+export function capture(input: ModelInput): ModelInput {
+  const copy = (t: NDArray): NDArray => ({ dtype: t.dtype, shape: t.shape, data: t.data.slice() as NDArray['data'] });
+  switch (input.kind) {
+    case 'tensor':
+      return { kind: 'tensor', value: copy(input.value) };
+    case 'tensors': {
+      const value: Record<string, NDArray> = {};
+      for (const k of Object.keys(input.value)) value[k] = copy(input.value[k]);
+      return { kind: 'tensors', value };
+    }
+    case 'dataframe': {
+      const df = input.value;
+      return { kind: 'dataframe', value: { columns: df.columns, rows: df.rows, values: df.values.map(copy) } };
+    }
+    default:
+      return input;
+  }
 }

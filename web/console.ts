@@ -44,10 +44,12 @@ interface Series {
   p50: (number | null)[];
   p99: (number | null)[];
   batch: (number | null)[];
+  drift: { feature: string; psi: (number | null)[] }[];
 }
 interface Stats {
   t: number[];
   series: Series[];
+  driftThreshold?: number;
 }
 
 const API_TOKEN = 'modelgate.token';
@@ -196,24 +198,41 @@ interface ChartSet {
 }
 const charts = new Map<string, ChartSet>();
 
-const CHARTS: { id: string; title: string; unit: string; pick: (s: Series) => (number | null)[][]; labels: (v: string) => string[] }[] = [
-  { id: 'rps', title: 'Requests per second', unit: 'req/s', pick: (s) => [s.rps], labels: (v) => [`v${v}`] },
+interface Chart {
+  id: string;
+  title: string;
+  unit: string;
+  pick: (s: Series) => (number | null)[][];
+  labels: (s: Series) => string[];
+}
+
+const CHARTS: Chart[] = [
+  { id: 'rps', title: 'Requests per second', unit: 'req/s', pick: (s) => [s.rps], labels: (s) => [`v${s.version}`] },
   {
     id: 'latency',
     title: 'Latency p50 / p99',
     unit: 'ms',
     pick: (s) => [s.p50, s.p99].map((a) => a.map((x) => (x === null ? null : x * 1000))),
-    labels: (v) => [`v${v} p50`, `v${v} p99`],
+    labels: (s) => [`v${s.version} p50`, `v${s.version} p99`],
   },
   {
     id: 'errors',
     title: 'Errors per second by status class',
     unit: 'req/s',
     pick: (s) => [s.clientErrors, s.serverErrors],
-    labels: (v) => [`v${v} 4xx`, `v${v} 5xx`],
+    labels: (s) => [`v${s.version} 4xx`, `v${s.version} 5xx`],
   },
-  { id: 'batch', title: 'Mean batch size', unit: 'rows', pick: (s) => [s.batch], labels: (v) => [`v${v}`] },
+  { id: 'batch', title: 'Mean batch size', unit: 'rows', pick: (s) => [s.batch], labels: (s) => [`v${s.version}`] },
 ];
+
+/** Shown once a version has a drift window: each feature's PSI, and the threshold as a dashed line. */
+const DRIFT: Chart = {
+  id: 'drift',
+  title: 'Drift: PSI per feature against the reference',
+  unit: 'PSI',
+  pick: (s) => s.drift.map((f) => f.psi),
+  labels: (s) => s.drift.map((f) => `v${s.version} ${f.feature}`),
+};
 
 function chartWidth(box: HTMLElement): number {
   const w = box.clientWidth;
@@ -225,23 +244,28 @@ function drawCharts(model: string, stats: Stats): void {
   const box = document.getElementById(`charts-${model}`);
   if (box === null) return;
   const series = stats.series.filter((s) => s.model === model);
-  const keys = series.map((s) => s.version).join(',');
+  const drifting = series.some((s) => s.drift.length > 0);
+  const shown = drifting ? [...CHARTS, DRIFT] : CHARTS;
+  const keys = series.map((s) => `${s.version}:${s.drift.map((f) => f.feature).join('|')}`).join(',');
   let set = charts.get(model);
   if (set === undefined || set.keys !== keys || box.childElementCount === 0) {
     set?.plots.forEach((p) => p.destroy());
     box.replaceChildren();
     set = { plots: new Map(), keys };
-    for (const c of CHARTS) {
+    for (const c of shown) {
       const fig = el('figure', { class: 'chart', 'data-chart': c.id });
       fig.append(el('figcaption', {}, `${c.title} (${c.unit})`));
       box.append(fig);
       let color = 0;
       const seriesOpts: uPlot.Series[] = [{}];
       for (const s of series) {
-        for (const label of c.labels(s.version)) {
-          seriesOpts.push({ label, stroke: PALETTE[color++ % PALETTE.length], width: 2, spanGaps: false });
+        for (const label of c.labels(s)) {
+          // Past the palette (many features), the colours come round again dotted.
+          const dash = color >= PALETTE.length ? { dash: [2, 3] } : {};
+          seriesOpts.push({ label, stroke: PALETTE[color++ % PALETTE.length], width: 2, spanGaps: false, ...dash });
         }
       }
+      if (c === DRIFT) seriesOpts.push({ label: 'threshold', stroke: '#555', width: 1, dash: [6, 4] });
       const plot = new uPlot(
         {
           width: chartWidth(box),
@@ -258,15 +282,33 @@ function drawCharts(model: string, stats: Stats): void {
     }
     charts.set(model, set);
   }
-  for (const c of CHARTS) {
+  for (const c of shown) {
     const data: (number | null)[][] = [stats.t];
     for (const s of series) data.push(...c.pick(s));
-    set.plots.get(c.id)?.setData(data as uPlot.AlignedData);
-    const fig = box.querySelector<HTMLElement>(`[data-chart="${c.id}"]`);
     // The latest value, also for tests and screen readers (a canvas says nothing).
     const last = data.slice(1).map((d) => d[d.length - 1] ?? 0);
+    if (c === DRIFT) data.push(stats.t.map(() => stats.driftThreshold ?? null));
+    set.plots.get(c.id)?.setData(data as uPlot.AlignedData);
+    const fig = box.querySelector<HTMLElement>(`[data-chart="${c.id}"]`);
     if (fig !== null) fig.dataset.last = String(Math.max(0, ...last.map((x) => x ?? 0)));
+    if (c === DRIFT && fig !== null) driftNote(fig, series, stats.driftThreshold);
   }
+}
+
+/** In words, under the drift chart: which features are over the threshold now. */
+function driftNote(fig: HTMLElement, series: Series[], threshold: number | undefined): void {
+  const over: string[] = [];
+  for (const s of series) {
+    for (const f of s.drift) {
+      const psi = f.psi[f.psi.length - 1];
+      if (psi !== null && psi !== undefined && threshold !== undefined && psi > threshold)
+        over.push(`v${s.version} ${f.feature} (PSI ${psi.toFixed(2)})`);
+    }
+  }
+  let note = fig.querySelector<HTMLElement>('.drift-note');
+  if (note === null) fig.append((note = el('p', { class: 'drift-note', 'aria-live': 'polite' })));
+  note.dataset.over = String(over.length);
+  note.textContent = over.length === 0 ? `No feature over PSI ${threshold ?? '?'}.` : `Over PSI ${threshold ?? '?'}: ${over.join(', ')}.`;
 }
 
 async function refreshStats(): Promise<void> {

@@ -1,9 +1,11 @@
 /**
  * Time series for the console's charts, sampled from this app's own metrics once a second:
  * requests per second, p50/p99 latency, error rates by status class and mean batch size, per
- * model version, over the last minutes. Sampling starts with the first read and stops when
+ * model version, over the last minutes, and with drift on, each feature's PSI against the
+ * version's reference profile. Sampling starts with the first read and stops when
  * nobody has read for a while, so a server whose console is never opened pays nothing.
  */
+import type { DriftStatus } from '../monitor/drift/index.js';
 import type { GatewayMetrics, HistogramCell } from './metrics.js';
 import { LATENCY_BUCKETS } from './metrics.js';
 
@@ -21,6 +23,14 @@ export interface SeriesView {
   readonly p99: (number | null)[];
   /** Mean rows per batched call; null without batches. */
   readonly batch: (number | null)[];
+  /** Per feature (and the predictions), PSI of the last full window; null before there is one. */
+  readonly drift: readonly { readonly feature: string; readonly psi: (number | null)[] }[];
+}
+
+/** Where drift comes from: the monitor's windows, and the PSI it warns over. */
+export interface DriftSource {
+  readonly threshold: number;
+  status(): readonly DriftStatus[];
 }
 
 export interface StatsView {
@@ -28,6 +38,8 @@ export interface StatsView {
   /** Unix seconds of each sample. */
   readonly t: number[];
   readonly series: SeriesView[];
+  /** With drift on: the PSI over which a feature counts as drifted. */
+  readonly driftThreshold?: number;
 }
 
 interface Snapshot {
@@ -40,6 +52,8 @@ interface Snapshot {
 interface Sample {
   t: number;
   byKey: Map<string, { rps: number; ok: number; c4: number; c5: number; buckets: Float64Array; batch: number | null }>;
+  /** PSI per feature, per model version. */
+  drift: Map<string, Map<string, number>>;
 }
 
 export interface StatsOptions {
@@ -51,6 +65,7 @@ export interface StatsOptions {
   window?: number;
   /** Sampling stops this long after the last read. @default 600000 */
   idleStopMs?: number;
+  drift?: DriftSource;
 }
 
 const key = (labels: Readonly<Record<string, string>>) => `${labels.model}\u0000${labels.version}`;
@@ -83,6 +98,7 @@ export class StatsSampler {
   private readonly keep: number;
   private readonly window: number;
   private readonly idleStopMs: number;
+  private readonly drift: DriftSource | undefined;
 
   constructor(
     private readonly metrics: GatewayMetrics,
@@ -92,6 +108,7 @@ export class StatsSampler {
     this.keep = options.keep ?? 300;
     this.window = options.window ?? 5;
     this.idleStopMs = options.idleStopMs ?? 600_000;
+    this.drift = options.drift;
   }
 
   /** The series so far; starts sampling if it was not running. */
@@ -145,8 +162,16 @@ export class StatsSampler {
       const batch = batchCount > 0 ? ((b?.sum ?? 0) - (pb?.sum ?? 0)) / batchCount : null;
       byKey.set(k, { rps: (ok + c4 + c5) / dt, ok: ok / dt, c4: c4 / dt, c5: c5 / dt, buckets, batch });
     }
-    this.samples.push({ t: now.at / 1000, byKey });
+    this.samples.push({ t: now.at / 1000, byKey, drift: this.driftNow() });
     if (this.samples.length > this.keep) this.samples.shift();
+  }
+
+  private driftNow(): Sample['drift'] {
+    const out: Sample['drift'] = new Map();
+    for (const d of this.drift?.status() ?? []) {
+      if (d.drift !== undefined) out.set(key({ model: d.model, version: d.version }), new Map(d.drift.map((f) => [f.feature, f.psi])));
+    }
+    return out;
   }
 
   private view(): StatsView {
@@ -160,6 +185,8 @@ export class StatsSampler {
           return v === undefined ? none : f(v);
         });
       const windowed = this.samples.map((_, i) => this.windowBuckets(k, i));
+      const features = new Set<string>();
+      for (const sample of this.samples) for (const f of sample.drift.get(k)?.keys() ?? []) features.add(f);
       return {
         model,
         version,
@@ -170,9 +197,15 @@ export class StatsSampler {
         p50: windowed.map((b) => (b === undefined ? null : bucketQuantile(0.5, b))),
         p99: windowed.map((b) => (b === undefined ? null : bucketQuantile(0.99, b))),
         batch: pick((v) => v.batch, null),
+        drift: [...features].map((feature) => ({ feature, psi: this.samples.map((s) => s.drift.get(k)?.get(feature) ?? null) })),
       };
     });
-    return { intervalSeconds: this.intervalMs / 1000, t: this.samples.map((s) => s.t), series };
+    return {
+      intervalSeconds: this.intervalMs / 1000,
+      t: this.samples.map((s) => s.t),
+      series,
+      ...(this.drift === undefined ? {} : { driftThreshold: this.drift.threshold }),
+    };
   }
 
   private windowBuckets(k: string, end: number): Float64Array | undefined {

@@ -111,7 +111,8 @@ export function createApp(deps: AppDeps): Hono {
       protectMetrics: opts.authProtectMetrics === true && authTokens.length > 0,
       admin: deps.admin !== undefined,
     };
-    mountConsole(m, { host, metrics, document });
+    const drift = monitor?.driftSource;
+    mountConsole(m, { host, metrics, document, ...(drift === undefined ? {} : { drift }) });
   }
   m.finish();
   return app;

@@ -141,6 +141,11 @@ export class Monitor {
     }
   }
 
+  /** The drift windows, for the console; undefined when drift is off. */
+  get driftSource(): DriftMonitor | undefined {
+    return this.drift;
+  }
+
   status(): MonitorStatus {
     return {
       ...(this.log === undefined ? {} : { log: this.log.status() }),

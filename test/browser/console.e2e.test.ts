@@ -15,6 +15,7 @@ import { resolveServeConfig } from '../../src/config/index.js';
 import { openRegistry } from '../../src/core/registration.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/util/log.js';
+import { IRIS_FEATURES } from '../../tools/iris/iris-data.js';
 import { trainIrisLogReg } from '../../tools/iris/train.js';
 import { irisClassifier } from '../../tools/onnx/models.js';
 
@@ -302,6 +303,66 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in headless Chromium', () =>
       await w.page.close();
     } finally {
       await guarded.close();
+    }
+  }, 60_000);
+
+  it('with drift on: a PSI chart per feature, and a shifted feature named over the threshold', async () => {
+    const drifting = await startServer(
+      resolveServeConfig({
+        modelUri: 'models:/iris/1',
+        registryUri: join(root, 'registry'),
+        host: '127.0.0.1',
+        port: 0,
+        driftBaselineRequests: 15,
+        // The whole of iris (150 rows) in the reference and in each window: the same rows, no drift.
+        driftWindow: 150,
+      }),
+      silentLogger(),
+    );
+    try {
+      await drifting.loaded;
+      const url = `http://127.0.0.1:${drifting.port}`;
+      // Every iris row in turn, petal length shifted by `shift`, ten rows a request.
+      const send = async (requests: number, shift: number) => {
+        for (let i = 0; i < requests; i++) {
+          const rows = Array.from({ length: 10 }, (_, j) => {
+            const r = [...IRIS_FEATURES[(i * 10 + j) % IRIS_FEATURES.length]];
+            r[2] += shift;
+            return r;
+          });
+          const res = await fetch(`${url}/invocations`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ inputs: rows }),
+          });
+          expect(res.status).toBe(200);
+          await res.text();
+        }
+      };
+      const w = await watchedPage(1280, 900);
+      await w.page.goto(`${url}/console`);
+      await w.page.waitForSelector('section[data-model="iris"]');
+      // No window yet: no drift chart.
+      expect(await w.page.$('[data-chart="drift"]')).toBeNull();
+      await send(15, 0);
+      await send(15, 0);
+      await w.page.waitForSelector('[data-chart="drift"] .drift-note', { timeout: 10_000 });
+      expect(await text(w.page, '[data-chart="drift"] .drift-note')).toBe('No feature over PSI 0.25.');
+      // The legend names each input position and the predictions' fields.
+      const legend = await w.page.$$eval('[data-chart="drift"] .u-legend .u-label', (e) => e.map((x) => x.textContent));
+      expect(legend).toEqual(expect.arrayContaining(['v1 input[2]', 'v1 prediction.label', 'threshold']));
+      await send(15, 3);
+      await w.page.waitForFunction(() => document.querySelector<HTMLElement>('[data-chart="drift"] .drift-note')?.dataset.over !== '0', {
+        timeout: 10_000,
+      });
+      expect(await text(w.page, '[data-chart="drift"] .drift-note')).toMatch(/^Over PSI 0\.25: .*v1 input\[2\] \(PSI \d+\.\d\d\)/);
+      expect(Number(await w.page.$eval('[data-chart="drift"]', (e) => (e as HTMLElement).dataset.last))).toBeGreaterThan(0.25);
+      await w.page.screenshot({ path: join(ARTIFACTS, 'console-drift-1280x900.png'), fullPage: true });
+      expect(w.errors).toEqual([]);
+      expect(w.outside).toEqual([]);
+      await w.page.close();
+    } finally {
+      await drifting.close();
     }
   }, 60_000);
 

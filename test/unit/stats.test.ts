@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics, modelCells } from '../../src/core/metrics.js';
 import { StatsSampler, bucketQuantile } from '../../src/core/stats.js';
+import type { DriftStatus } from '../../src/monitor/drift/index.js';
 
 describe('bucketQuantile', () => {
   it('interpolates inside the bucket holding the rank, as histogram_quantile does', () => {
@@ -43,5 +44,25 @@ describe('StatsSampler', () => {
     expect(s.p50[0]).toBeGreaterThan(0.001);
     expect(s.p50[0]).toBeLessThanOrEqual(0.0025);
     expect(s.batch[0]).toBeNull();
+  });
+
+  it("with a drift source: each feature's PSI per sample, null before its window, and the threshold", async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const cells = modelCells(metrics, { name: 'iris', version: '3' });
+    cells.success.inc();
+    cells.requestDuration.observe(0.002);
+    let windows: DriftStatus[] = [{ model: 'iris', version: '3', state: 'baseline' }];
+    const sampler = new StatsSampler(metrics, { intervalMs: 40, drift: { threshold: 0.2, status: () => windows } });
+    sampler.read();
+    await new Promise((r) => setTimeout(r, 60));
+    windows = [{ model: 'iris', version: '3', state: 'window', drift: [{ feature: 'petal_length', psi: 0.4, js: 0.3, ks: 0.5 }] }];
+    await new Promise((r) => setTimeout(r, 60));
+    const view = sampler.read();
+    sampler.stop();
+    expect(view.driftThreshold).toBe(0.2);
+    const psi = view.series[0].drift.find((f) => f.feature === 'petal_length')?.psi ?? [];
+    expect(psi[0]).toBeNull();
+    expect(psi[psi.length - 1]).toBe(0.4);
+    expect(new StatsSampler(metrics).read()).not.toHaveProperty('driftThreshold');
   });
 });

@@ -8,7 +8,7 @@ import type { Context } from 'hono';
 import type { GatewayMetrics } from '../../core/metrics.js';
 import type { ModelHost } from '../../core/model-host.js';
 import { type ServedModel, servedModels } from '../../core/served.js';
-import { StatsSampler } from '../../core/stats.js';
+import { type DriftSource, StatsSampler } from '../../core/stats.js';
 import { GatewayError } from '../../errors.js';
 import { schemaToJson } from '../../schema/signature.js';
 import { MODELGATE_VERSION } from '../../version.js';
@@ -24,6 +24,8 @@ export interface ConsoleDeps {
   readonly document: DocumentOptions;
   /** The console's files; found beside the bundle when left out. */
   readonly assets?: AssetStore;
+  /** With drift on: its windows, charted per feature. */
+  readonly drift?: DriftSource;
 }
 
 /** No inline script or style, nothing from another origin, no framing. */
@@ -96,7 +98,7 @@ function stateView(models: readonly ServedModel[], doc: DocumentOptions) {
 
 export function mountConsole(m: Mount, deps: ConsoleDeps): void {
   const store = deps.assets ?? new AssetStore();
-  const sampler = new StatsSampler(deps.metrics);
+  const sampler = new StatsSampler(deps.metrics, deps.drift === undefined ? {} : { drift: deps.drift });
   const page = assetHandler(store, 'console.html');
   m.get('/', page);
   m.get('/console', page);

@@ -57,7 +57,8 @@ export class DriftMonitor {
   private clock = 0;
   private readonly windowRows: number;
   private readonly baselineRequests: number;
-  private readonly threshold: number;
+  /** The PSI over which a feature counts as drifted (and is logged). */
+  readonly threshold: number;
 
   constructor(
     options: DriftOptions,

@@ -192,7 +192,8 @@ export function createInference(deps: InferenceDeps): Inference {
         seen?.done(l, 200, started);
         const shadow = l.shadow !== undefined ? l.shadow(header) : host.shadow?.(header);
         if (shadow !== undefined) mirror(shadow, scorer, seen?.watch.requestId ?? requestId);
-        return { body, ref: servable.ref, route: l.route, ...(seen === undefined ? {} : { requestId: seen.watch.requestId }) };
+        const id = seen?.watch.requestId;
+        return { body, ref: servable.ref, route: l.route, ...(id === undefined ? {} : { requestId: id }) };
       } catch (err) {
         const status = isGatewayError(err) ? err.status : 500;
         (status >= 500 ? m.serverError : m.clientError).inc();

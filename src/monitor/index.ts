@@ -38,7 +38,8 @@ export interface Observation {
 
 /** A watched request: what to tell the monitor once it is answered. */
 export interface Watch {
-  readonly requestId: string;
+  /** The caller's id, or a new one for a logged request (drift needs none, and adds no header). */
+  readonly requestId: string | undefined;
   readonly logged: boolean;
   readonly drift: boolean;
 }
@@ -83,7 +84,7 @@ export class Monitor {
     const logged = this.log !== undefined && this.log.sample(ref.name);
     const drift = this.drift !== undefined && this.drift.wants(ref, dir);
     if (!logged && !drift) return undefined;
-    return { requestId: requestId ?? randomUUID(), logged, drift };
+    return { requestId: logged ? (requestId ?? randomUUID()) : requestId, logged, drift };
   }
 
   /**
@@ -119,7 +120,7 @@ export class Monitor {
         const redact = this.log.redact;
         const inputs = o.input === undefined ? [] : inputTexts(o.input, redact);
         this.log.push({
-          id: watch.requestId,
+          id: watch.requestId ?? randomUUID(),
           time: isoTime(performance.timeOrigin + o.endedAt),
           model: o.ref.name,
           version: o.ref.version,

@@ -1,7 +1,8 @@
 /**
  * The benchmark suite. Every scenario runs modelgate and a bare node:http baseline (bench/baselines/)
  * alternately in the same run (A B A B …), so the machine's noise hits both, and prints medians
- * and the ratio. A full run writes its tables into bench/README.md between the result markers.
+ * and ratios (the median of the rounds' ratios, each between neighbours in time). A full run
+ * writes its tables into bench/README.md between the result markers.
  *
  *   npm run build && npm run bench -- [--seconds 10] [--rounds 2] [--cold-starts 5]
  *     [--scenario iris --scenario mlp-batching | --scenario csv,tfjs] [--no-write]
@@ -219,14 +220,26 @@ function medians(runs: LoadResult[]): Medians {
   };
 }
 
-function verdict(targets: Target[], label: string, m: Map<string, Medians>, reference: string): string {
+/**
+ * A server's req/s over another's: the median of each round's ratio, the two measured next to
+ * each other, so a slow spell of the machine (seconds long here) is in both sides of a ratio
+ * rather than in one side's median.
+ */
+function pairedRatio(results: Map<string, LoadResult[]>, label: string, vs: string): number {
+  const a = results.get(label) ?? [];
+  const b = results.get(vs) ?? [];
+  const n = Math.min(a.length, b.length);
+  return n === 0 ? Number.NaN : median(Array.from({ length: n }, (_, i) => a[i].rps / b[i].rps));
+}
+
+function verdict(targets: Target[], label: string, m: Map<string, Medians>, results: Map<string, LoadResult[]>, reference: string): string {
   const out: string[] = [];
   const own = m.get(label);
   if (own === undefined) return '';
   for (const t of targets.filter((x) => x.label === label)) {
     if (t.ratio !== undefined) {
       const vs = t.vs ?? reference;
-      const ratio = own.rps / (m.get(vs)?.rps ?? Number.NaN);
+      const ratio = pairedRatio(results, label, vs);
       out.push(`${ratio >= t.ratio ? '✓' : '✗'} ≥ ${t.ratio}× ${vs}${t.vs === undefined ? '' : ` (${fmt(ratio, 2)}×)`}`);
     }
     if (t.p99Ms !== undefined) out.push(`${own.p99 <= t.p99Ms ? '✓' : '✗'} p99 ≤ ${t.p99Ms} ms`);
@@ -248,9 +261,9 @@ function loadRows(c: LoadCase, results: Map<string, LoadResult[]>): string[] {
   const best = Math.max(...[...m.values()].map((x) => x.rps));
   return labels.map((label, i) => {
     const x = m.get(label) as Medians;
-    const ratio = i === 0 ? '' : `**${fmt(x.rps / (m.get(reference) as Medians).rps, 2)}×**`;
+    const ratio = i === 0 ? '' : `**${fmt(pairedRatio(results, label, reference), 2)}×**`;
     const rps = labels.length > 2 && x.rps === best ? `**${fmt(x.rps)}**` : fmt(x.rps);
-    return `| ${i === 0 ? c.title : ''} | ${label} | ${rps} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${fmt(x.cpu)} | ${fmt(x.loadgen)} | ${mb(x.rss)} | ${ratio} | ${verdict(c.targets ?? [], label, m, reference)} |`;
+    return `| ${i === 0 ? c.title : ''} | ${label} | ${rps} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${fmt(x.cpu)} | ${fmt(x.loadgen)} | ${mb(x.rss)} | ${ratio} | ${verdict(c.targets ?? [], label, m, results, reference)} |`;
   });
 }
 
@@ -476,7 +489,7 @@ const TABLES: Record<TableName, { title: string; header: string[]; note: string 
   compare: {
     title: 'modelgate vs baseline',
     header: LOAD_HEADER,
-    note: '× reference: req/s over the first server of the group (the baseline).',
+    note: "× reference: req/s over the first server of the group (the baseline): the median of the rounds' ratios, each round measuring them next to each other.",
   },
   'cold-start': { title: 'Cold start and memory', header: COLD_HEADER, note: '' },
   matrix: {

@@ -113,7 +113,7 @@ export class Monitor {
     for (const o of pending) this.observe(o);
   }
 
-  observe(o: Observation): void {
+  private observe(o: Observation): void {
     const { watch } = o;
     try {
       if (watch.logged && this.log !== undefined) {

@@ -81,25 +81,35 @@ function dropKeys(value: unknown, drop: ReadonlySet<string>): unknown {
   return Object.fromEntries(Object.entries(value).filter(([k]) => !drop.has(k)));
 }
 
-/** The input, one entry per row, without the fields named in `drop`. */
-export function inputRows(input: ModelInput, drop: ReadonlySet<string> = new Set()): Row[] {
+/** How an input splits into rows: one tensor's rows as they are, or named columns into records. */
+function columnsOf(
+  input: ModelInput,
+  drop: ReadonlySet<string>,
+): { tensor: NDArray } | { named: Readonly<Record<string, NDArray>> } | undefined {
   switch (input.kind) {
     case 'tensor':
-      return tensorRows(input.value);
+      return { tensor: input.value };
     case 'tensors': {
       // One input tensor (`{"inputs": [[…]]}` for a model with one named input): its rows as they are.
       const names = Object.keys(input.value);
-      return names.length === 1 && !drop.has(names[0]) ? tensorRows(input.value[names[0]]) : recordRows(input.value, drop);
+      return names.length === 1 && !drop.has(names[0]) ? { tensor: input.value[names[0]] } : { named: input.value };
     }
     case 'dataframe': {
       const df = input.value;
       const named: Record<string, NDArray> = {};
       df.columns.forEach((c, j) => (named[String(c)] = df.values[j]));
-      return recordRows(named, drop);
+      return { named };
     }
     default:
-      return [dropKeys(input.value, drop)];
+      return undefined;
   }
+}
+
+/** The input, one entry per row, without the fields named in `drop`. */
+export function inputRows(input: ModelInput, drop: ReadonlySet<string> = new Set()): Row[] {
+  const c = columnsOf(input, drop);
+  if (c === undefined) return [dropKeys(input.value, drop)];
+  return 'tensor' in c ? tensorRows(c.tensor) : recordRows(c.named, drop);
 }
 
 /** The output, one entry per input row when it has as many; else the whole output as one entry. */
@@ -135,18 +145,6 @@ function tensorTexts(t: NDArray): string[] {
     // Deeper rows nest: rare enough to take the general path.
     return tensorRows(t).map(jsonText);
   }
-  if (data instanceof Float32Array) {
-    // The common case (a float model's rows) without a call per value through `value`.
-    for (let i = 0, at = 0; i < n; i++) {
-      let text = '[';
-      for (let j = 0; j < width; j++, at++) {
-        const v = float32(data[at]);
-        text += (j === 0 ? '' : ',') + (Number.isFinite(v) ? String(v) : 'null');
-      }
-      out[i] = text + ']';
-    }
-    return out;
-  }
   for (let i = 0, at = 0; i < n; i++) {
     let text = '[';
     for (let j = 0; j < width; j++, at++) text += (j === 0 ? '' : ',') + jsonText(value(data[at]));
@@ -181,22 +179,9 @@ function recordTexts(named: Readonly<Record<string, NDArray>>, drop: ReadonlySet
 
 /** {@link inputRows} as JSON text, one string per row: what the log writes. */
 export function inputTexts(input: ModelInput, drop: ReadonlySet<string> = new Set()): string[] {
-  switch (input.kind) {
-    case 'tensor':
-      return tensorTexts(input.value);
-    case 'tensors': {
-      const names = Object.keys(input.value);
-      return names.length === 1 && !drop.has(names[0]) ? tensorTexts(input.value[names[0]]) : recordTexts(input.value, drop);
-    }
-    case 'dataframe': {
-      const df = input.value;
-      const named: Record<string, NDArray> = {};
-      df.columns.forEach((c, j) => (named[String(c)] = df.values[j]));
-      return recordTexts(named, drop);
-    }
-    default:
-      return inputRows(input, drop).map(jsonText);
-  }
+  const c = columnsOf(input, drop);
+  if (c === undefined) return inputRows(input, drop).map(jsonText);
+  return 'tensor' in c ? tensorTexts(c.tensor) : recordTexts(c.named, drop);
 }
 
 /** {@link outputRows} as JSON text. */

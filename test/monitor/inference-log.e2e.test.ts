@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServeOptions, resolveServeConfig } from '../../src/config/index.js';
+import type { ServeOptions } from '../../src/config/index.js';
 import { FileSink } from '../../src/monitor/log/file-sink.js';
 import type { LoggedInference } from '../../src/monitor/log/record.js';
-import { type RunningServer, startServer } from '../../src/server/server.js';
-import { silentLogger } from '../../src/util/log.js';
+import type { RunningServer } from '../../src/server/server.js';
+import { serveModelDir } from '../fixtures/serve-dir.js';
 
 const BODY = '{"inputs": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}';
 let root: string;
@@ -31,19 +31,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function serve(extra: ServeOptions): Promise<RunningServer> {
-  const config = resolveServeConfig({
-    modelUri: modelDir,
-    registryUri: `file:${join(root, 'registry')}`,
-    port: 0,
-    drainSeconds: 1,
-    shutdownGraceSeconds: 0,
-    ...extra,
-  });
-  const s = await startServer(config, silentLogger());
-  await s.loaded;
-  return s;
-}
+const serve = (extra: ServeOptions): Promise<RunningServer> => serveModelDir(modelDir, root, extra);
 
 async function invoke(port: number, headers: Record<string, string> = {}) {
   const started = performance.now();

@@ -10,10 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServeOptions, resolveServeConfig } from '../../src/config/index.js';
+import type { ServeOptions } from '../../src/config/index.js';
 import { tracesUrl, tracingLoaded } from '../../src/monitor/trace/span.js';
-import { type RunningServer, startServer } from '../../src/server/server.js';
-import { silentLogger } from '../../src/util/log.js';
+import type { RunningServer } from '../../src/server/server.js';
+import { serveModelDir } from '../fixtures/serve-dir.js';
 
 const BODY = '{"inputs": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -31,19 +31,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function serve(extra: ServeOptions): Promise<RunningServer> {
-  const config = resolveServeConfig({
-    modelUri: modelDir,
-    registryUri: `file:${join(root, 'registry')}`,
-    port: 0,
-    drainSeconds: 1,
-    shutdownGraceSeconds: 0,
-    ...extra,
-  });
-  const s = await startServer(config, silentLogger());
-  await s.loaded;
-  return s;
-}
+const serve = (extra: ServeOptions): Promise<RunningServer> => serveModelDir(modelDir, root, extra);
 
 async function invoke(port: number, headers: Record<string, string> = {}): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/invocations`, {

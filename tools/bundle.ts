@@ -35,6 +35,24 @@ const lazyOtel: Plugin = {
   },
 };
 
+/**
+ * The inference log's thread runs a script of its own, dist/log-thread.mjs; the bundle is told
+ * that address in place of the module's own (beside the compiled sources).
+ */
+const LOG_THREAD_URL = /(^|[/\\])thread-url\.js$/;
+const logThreadUrl: Plugin = {
+  name: 'log-thread-url',
+  setup(b) {
+    b.onResolve({ filter: LOG_THREAD_URL }, (args) =>
+      /[/\\]monitor[/\\]log$/.test(args.resolveDir) ? { path: 'log-thread-url', namespace: 'log-thread-url' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'log-thread-url' }, () => ({
+      contents: "export const LOG_THREAD_URL = new URL('./log-thread.mjs', import.meta.url);",
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   entryPoints: [join(root, 'dist', 'src', 'cli.js')],
   outfile: join(root, 'dist', 'modelgate.mjs'),
@@ -45,7 +63,20 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
   external: [...BUNDLE_EXTERNALS],
-  plugins: [lazyOtel],
+  plugins: [lazyOtel, logThreadUrl],
+  banner,
+});
+
+await build({
+  entryPoints: [join(root, 'dist', 'src', 'monitor', 'log', 'thread-main.js')],
+  outfile: join(root, 'dist', 'log-thread.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  external: [...BUNDLE_EXTERNALS],
   banner,
 });
 

@@ -154,10 +154,11 @@ function baseImageWarnings(baseImage: string, flavor: Flavor): string[] {
 
 /**
  * The server: the one-file bundle the `modelgate` bin runs (it imports only BUNDLE_EXTERNALS),
- * and beside it tracing's OpenTelemetry side, which it imports only when tracing is configured.
+ * and beside it tracing's OpenTelemetry side, which it imports only when tracing is configured,
+ * and the inference log's thread, which it starts only when the log is.
  */
 async function appEntries(root: string): Promise<ContextEntry[]> {
-  const files = await Promise.all(['modelgate.mjs', 'otel.mjs'].map((name) => builtFile(root, name)));
+  const files = await Promise.all(['modelgate.mjs', 'otel.mjs', 'log-thread.mjs'].map((name) => builtFile(root, name)));
   return [...files, ...(await consoleEntries(root))];
 }
 

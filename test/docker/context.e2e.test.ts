@@ -129,7 +129,7 @@ describe('planImage', () => {
     const code = paths(amd64).filter((p) => !p.startsWith('model/'));
     const offenders = code.filter((p) => /\.(d\.[cm]?ts|map|md)$|^deps\/node_modules\/(@[^/]+\/)?[^/]+\/(test|tests|docs)\//.test(p));
     expect(offenders).toEqual([]);
-    // The bundle, tracing's lazily imported file, and the console's files beside them (no CDN: the pages load only these).
+    // The bundle, tracing's lazily imported file, the inference log's thread, and the console's files beside them (no CDN: the pages load only these).
     expect(under(amd64, 'app/').sort()).toEqual([
       'app/console/console.css',
       'app/console/console.html',
@@ -138,6 +138,7 @@ describe('planImage', () => {
       'app/console/docs.js',
       'app/console/swagger-ui-bundle.js',
       'app/console/swagger-ui.css',
+      'app/log-thread.mjs',
       'app/modelgate.mjs',
       'app/otel.mjs',
     ]);

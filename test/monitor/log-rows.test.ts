@@ -1,10 +1,12 @@
 /**
  * The inference log writes rows as JSON text straight from the tensors; that text must be what
- * JSON.stringify makes of the row values drift reads, for every kind of input and output.
+ * JSON.stringify makes of the row values drift reads, for every kind of input and output. And
+ * entries packed for the log's thread must come out of it as they went in.
  */
 import { describe, expect, it } from 'vitest';
-import { isoTime, recordLines } from '../../src/monitor/log/record.js';
+import { type LogEntry, isoTime, logRecord, recordLines } from '../../src/monitor/log/record.js';
 import { capture, inputRows, inputTexts, outputRows, outputTexts } from '../../src/monitor/log/rows.js';
+import { Packer, unpackEntries } from '../../src/monitor/log/wire.js';
 import type { ModelInput, ModelOutput } from '../../src/schema/model-io.js';
 import type { NDArray } from '../../src/schema/ndarray.js';
 
@@ -92,5 +94,81 @@ describe('inference log rows as text', () => {
       { ...line, status: 400, error: 'BAD_REQUEST', row: null },
     ]);
     expect(isoTime(Date.UTC(2026, 11, 1, 12, 0, 0, 250.7))).toBe('2026-12-01T12:00:00.250Z');
+  });
+});
+
+describe('log entries packed for the log thread', () => {
+  const entry = (input: ModelInput | undefined, output: ModelOutput | undefined, extra: Partial<LogEntry> = {}): LogEntry => ({
+    id: 'req-1',
+    time: Date.UTC(2026, 11, 1, 12, 0, 0, 250),
+    model: 'iris',
+    version: '3',
+    route: 'canary',
+    latencyMs: 1.23456,
+    status: 200,
+    input,
+    output,
+    ...extra,
+  });
+  /** As the thread gets them: the numbers transferred, the rest cloned. */
+  const roundTrip = (entries: LogEntry[]): LogEntry[] => {
+    const packer = new Packer();
+    for (const e of entries) expect(packer.add(e)).toBe(true);
+    const packed = packer.take();
+    expect(packer.empty).toBe(true);
+    return unpackEntries(structuredClone(packed, { transfer: [packed.numbers] }));
+  };
+
+  it('every kind of input and output comes out as it went in', () => {
+    const outputs: (ModelOutput | undefined)[] = [...Object.values(INPUTS), { kind: 'encoded', text: '[{"label": 1}]' }, undefined];
+    const entries = [
+      ...Object.values(INPUTS).flatMap((input) => outputs.map((output) => entry(input, output))),
+      entry(undefined, undefined, { status: 400, error: 'BAD_REQUEST' }),
+      // The model, version and route go once per run of entries that share them.
+      entry(undefined, undefined, { model: 'churn', route: 'shadow' }),
+      entry(undefined, undefined, { model: 'churn', version: '4', route: 'shadow' }),
+      entry(INPUTS.scalar, undefined),
+    ];
+    const back = roundTrip(entries);
+    expect(back).toHaveLength(entries.length);
+    back.forEach((e, i) => {
+      expect(e).toEqual(entries[i]);
+      for (const redact of [new Set<string>(), new Set(['a', 'species'])])
+        expect(logRecord(e, redact)).toEqual(logRecord(entries[i], redact));
+    });
+  });
+
+  it('typed arrays keep their kind; a large one or a view of a larger buffer brings only its elements', () => {
+    const big = new Float32Array(1000).map((_, i) => i / 3);
+    const batch = new Float64Array(12).map((_, i) => i + 0.5);
+    const entries = [
+      entry({ kind: 'tensor', value: { dtype: 'float32', shape: [10, 100], data: big } }, undefined),
+      entry({ kind: 'tensor', value: { dtype: 'float64', shape: [1, 4], data: batch.subarray(4, 8) } }, undefined),
+      entry({ kind: 'tensor', value: { dtype: 'uint64', shape: [1], data: new BigUint64Array([2n ** 64n - 1n]) } }, undefined),
+    ];
+    const [a, b, c] = roundTrip(entries).map((e) => (e.input as { value: NDArray }).value.data);
+    expect(a).toBeInstanceOf(Float32Array);
+    expect(a).toEqual(big);
+    expect(b).toBeInstanceOf(Float64Array);
+    expect(Array.from(b as Float64Array)).toEqual([4.5, 5.5, 6.5, 7.5]);
+    expect((b as Float64Array).buffer.byteLength).toBe(32);
+    expect(c).toEqual(new BigUint64Array([2n ** 64n - 1n]));
+  });
+
+  it('an entry that cannot be read is left out whole, and the batch still reads', () => {
+    const packer = new Packer();
+    const ok = entry(INPUTS['float32 rows'], undefined);
+    expect(packer.add(ok)).toBe(true);
+    expect(packer.add(entry({ kind: 'tensors', value: null as never }, undefined))).toBe(false);
+    expect(packer.add({ ...ok, id: 'req-2' })).toBe(true);
+    expect(unpackEntries(packer.take()).map((e) => e.id)).toEqual(['req-1', 'req-2']);
+  });
+
+  it('a batch cut short is an error, not a wrong entry', () => {
+    const packer = new Packer();
+    packer.add(entry(INPUTS['float32 rows'], INPUTS['named tensors'] as ModelOutput));
+    const packed = packer.take();
+    expect(() => unpackEntries({ ...packed, count: packed.count - 3 })).toThrow(/cut short/);
+    expect(() => unpackEntries({ ...packed, values: packed.values.slice(0, 3) })).toThrow(/cut short/);
   });
 });

@@ -1,4 +1,21 @@
 /** One logged inference: the request's facts once, its rows and predictions side by side. */
+import type { ModelInput, ModelOutput } from '../../schema/model-io.js';
+import { inputTexts, outputTexts } from './rows.js';
+
+/** What the log is told of a request it logs, as the request path left it. */
+export interface LogEntry {
+  readonly id: string;
+  /** Milliseconds since the epoch, when it was answered. */
+  readonly time: number;
+  readonly model: string;
+  readonly version: string;
+  readonly route: string;
+  readonly latencyMs: number;
+  readonly status: number;
+  readonly error?: string;
+  readonly input?: ModelInput;
+  readonly output?: ModelOutput;
+}
 
 export interface LoggedInference {
   readonly id: string;
@@ -62,4 +79,21 @@ export function isoTime(epochMs: number): string {
     lastIso = new Date(ms).toISOString();
   }
   return lastIso;
+}
+
+/** An entry as its record: rows written as JSON text, the redacted fields left out. */
+export function logRecord(e: LogEntry, redact: ReadonlySet<string>): LoggedInference {
+  const inputs = e.input === undefined ? [] : inputTexts(e.input, redact);
+  return {
+    id: e.id,
+    time: isoTime(e.time),
+    model: e.model,
+    version: e.version,
+    route: e.route,
+    latencyMs: Math.round(e.latencyMs * 1000) / 1000,
+    status: e.status,
+    error: e.error,
+    inputs,
+    predictions: e.output === undefined ? [] : outputTexts(e.output, inputs.length, redact),
+  };
 }

@@ -2,11 +2,13 @@
  * build-image for real: a registered iris model built into an image by the compiled CLI through
  * a Docker engine, on a local Node base (no registry is reachable to pull from), then run with
  * host networking and a read-only root filesystem: scoring, metrics, non-root, health, the body
- * limit, size and labels, SIGTERM draining an in-flight request; a failing build; a push with
+ * limit, the inference log from its own thread to a receiver on this machine, size and labels,
+ * SIGTERM draining an in-flight request; a failing build; a push with
  * credentials from a Docker config to a local registry. Everything created is removed.
  */
 import { execFileSync } from 'node:child_process';
-import { request } from 'node:http';
+import { type IncomingHttpHeaders, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -147,14 +149,33 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
     let container: Dockerode.Container;
     let port: number;
     const LIMIT = 4096;
+    /** The inference log's CloudEvents, posted by the container (host networking) to this process. */
+    const events: IncomingHttpHeaders[] = [];
+    const receiver = createServer((req, res) => {
+      events.push(req.headers);
+      req.resume().on('end', () => res.writeHead(202).end());
+    });
+
+    afterAll(() => {
+      receiver.closeAllConnections();
+      receiver.close();
+    });
 
     beforeAll(async () => {
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      const logUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
       // A chosen port: with host networking the container shares this machine's ports, and the
       // image's health check reads MODELGATE_PORT, so the server cannot take port 0.
       port = await withPickedPort(async (p) => {
         const c = await docker.createContainer({
           Image: IMAGE,
-          Env: [`MODELGATE_PORT=${p}`, `MODELGATE_MAX_BODY_BYTES=${LIMIT}`, 'MODELGATE_DRAIN_SECONDS=20'],
+          Env: [
+            `MODELGATE_PORT=${p}`,
+            `MODELGATE_MAX_BODY_BYTES=${LIMIT}`,
+            'MODELGATE_DRAIN_SECONDS=20',
+            'MODELGATE_LOG_REQUESTS=100',
+            `MODELGATE_LOG_URL=${logUrl}`,
+          ],
           // Health checks every 500 ms instead of 10 s, with the image's own test command.
           Healthcheck: { Interval: 500e6, Timeout: 3e9, StartPeriod: 0, Retries: 3 },
           HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true },
@@ -208,6 +229,24 @@ describe.runIf(engine.ok || IN_CI)('an image built by modelgate build-image', ()
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
       expect(text).toMatch(/^modelgate_http_requests_total\{[^}]*route="\/invocations"[^}]*\} [1-9]/m);
       expect(text).toMatch(/model="iris"/);
+    });
+
+    it('writes the inference log from its own thread: a request and a response event per logged request', async () => {
+      const r = await invoke(port);
+      expect(r.status).toBe(200);
+      const id = r.headers.get('x-request-id');
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      for (let i = 0; i < 100 && events.filter((e) => e['ce-id'] === id).length < 2; i++) await sleep(50);
+      expect(
+        events
+          .filter((e) => e['ce-id'] === id)
+          .map((e) => e['ce-type'])
+          .sort(),
+      ).toEqual(['org.kubeflow.serving.inference.request', 'org.kubeflow.serving.inference.response']);
+      const ready = (await (await fetch(`http://127.0.0.1:${port}/ready`, { signal: AbortSignal.timeout(5000) })).json()) as {
+        monitoring: { log: { thread: boolean; dropped: number } };
+      };
+      expect(ready.monitoring.log).toMatchObject({ thread: true, dropped: 0 });
     });
 
     it('runs as the non-root user', async () => {

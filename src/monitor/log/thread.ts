@@ -27,6 +27,9 @@ export class LogThread {
   private readonly told: number[][];
   private closing = false;
   private onClosed: (() => void) | undefined;
+  private startedAt = 0;
+  /** Restarts in a row, each after twice the wait of the last. */
+  private restarts = 0;
   /** Its buffer goes with each batch; the next one starts as large. */
   private readonly packer = new Packer();
 
@@ -113,6 +116,7 @@ export class LogThread {
   }
 
   private start(): void {
+    this.startedAt = performance.now();
     const data: ThreadData = { options: this.options, counts: this.shared };
     const worker = new Worker(this.script, { workerData: data });
     // The thread never keeps the process up: close() is what waits for it.
@@ -146,10 +150,13 @@ export class LogThread {
       if (n > 0) this.hooks.onDrop(i, 'sink_error', n);
     }
     this.counts.reset(this.posted, this.sinks);
-    this.logger?.warn({}, 'inference log thread stopped; another starts in a second');
+    // One that keeps stopping is restarted ever more slowly (1 s, 2 s, … a minute), not in a loop.
+    if (performance.now() - this.startedAt > 60_000) this.restarts = 0;
+    const delayMs = Math.min(60_000, 1000 * 2 ** this.restarts++);
+    this.logger?.warn({ restartInSeconds: delayMs / 1000 }, 'inference log thread stopped; its records are counted as dropped');
     setTimeout(() => {
       if (!this.closing) this.start();
-    }, 1000).unref();
+    }, delayMs).unref();
   }
 
   private drop(reason: DropReason, n: number): void {

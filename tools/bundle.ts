@@ -67,31 +67,22 @@ await build({
   banner,
 });
 
-await build({
-  entryPoints: [join(root, 'dist', 'src', 'monitor', 'log', 'thread-main.js')],
-  outfile: join(root, 'dist', 'log-thread.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: true,
-  logLevel: 'warning',
-  external: [...BUNDLE_EXTERNALS],
-  banner,
-});
-
-await build({
-  entryPoints: [join(root, 'dist', 'src', 'monitor', 'trace', 'otel.js')],
-  outfile: join(root, 'dist', 'otel.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: true,
-  logLevel: 'warning',
-  external: [...BUNDLE_EXTERNALS],
-  banner,
-});
+/** A file of its own beside the bundle, from a compiled module under dist/src/. */
+const sideFile = (module: string, name: string) =>
+  build({
+    entryPoints: [join(root, 'dist', 'src', ...module.split('/'))],
+    outfile: join(root, 'dist', name),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: true,
+    logLevel: 'warning',
+    external: [...BUNDLE_EXTERNALS],
+    banner,
+  });
+await sideFile('monitor/log/thread-main.js', 'log-thread.mjs');
+await sideFile('monitor/trace/otel.js', 'otel.mjs');
 
 const out = join(root, 'dist', ASSET_DIR);
 const web = join(root, 'web');

@@ -2,25 +2,9 @@
 import type { ModelInput, ModelOutput } from '../../schema/model-io.js';
 import { inputTexts, outputTexts } from './rows.js';
 
-/** What the log is told of a request it logs, as the request path left it. */
-export interface LogEntry {
+/** A logged request's facts, as told to the log and as written in each of its lines. */
+interface Served {
   readonly id: string;
-  /** Milliseconds since the epoch, when it was answered. */
-  readonly time: number;
-  readonly model: string;
-  readonly version: string;
-  readonly route: string;
-  readonly latencyMs: number;
-  readonly status: number;
-  readonly error?: string;
-  readonly input?: ModelInput;
-  readonly output?: ModelOutput;
-}
-
-export interface LoggedInference {
-  readonly id: string;
-  /** ISO-8601, when the request was answered. */
-  readonly time: string;
   readonly model: string;
   readonly version: string;
   /** `primary`, `canary`, `shadow` or a pinned route's name. */
@@ -30,6 +14,19 @@ export interface LoggedInference {
   readonly status: number;
   /** The error code when the status is not 200. */
   readonly error?: string;
+}
+
+/** What the log is told of a request it logs, as the request path left it. */
+export interface LogEntry extends Served {
+  /** Milliseconds since the epoch, when it was answered. */
+  readonly time: number;
+  readonly input?: ModelInput;
+  readonly output?: ModelOutput;
+}
+
+export interface LoggedInference extends Served {
+  /** ISO-8601, when the request was answered. */
+  readonly time: string;
   /**
    * Each input row as JSON text, and each prediction: written when the request is observed, so
    * a record waiting for its sink holds a few strings, not a tree of values for the collector to

@@ -17,8 +17,8 @@ export type FromThread =
   /** Everything queued at `close` has been written or dropped. */
   | { readonly type: 'closed' };
 
-const REASONS: readonly DropReason[] = ['queue_full', 'sink_error', 'shutdown'];
-const PER_SINK = 2 + REASONS.length;
+export const DROP_REASONS: readonly DropReason[] = ['queue_full', 'sink_error', 'shutdown'];
+const PER_SINK = 2 + DROP_REASONS.length;
 
 /**
  * Counts in shared memory, written by the log's thread and read by the server's: entries taken
@@ -62,11 +62,11 @@ export class Counts {
   }
 
   dropped(sink: number, reason: DropReason): number {
-    return this.c[3 + sink * PER_SINK + REASONS.indexOf(reason)];
+    return this.c[3 + sink * PER_SINK + DROP_REASONS.indexOf(reason)];
   }
 
   addDrop(sink: number, reason: DropReason, n: number): void {
-    this.c[3 + sink * PER_SINK + REASONS.indexOf(reason)] += n;
+    this.c[3 + sink * PER_SINK + DROP_REASONS.indexOf(reason)] += n;
   }
 
   /** After the log's thread has gone: what it had taken is all accounted for. */
@@ -75,5 +75,3 @@ export class Counts {
     for (let i = 0; i < sinks; i++) this.setQueued(i, 0);
   }
 }
-
-export const DROP_REASONS = REASONS;
